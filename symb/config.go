@@ -1,0 +1,194 @@
+package symb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ConfigFile is the name of the model description inside a model folder.
+const ConfigFile = "config.symb.json"
+
+// Config is the content of config.symb.json (FORMAT.md §5).
+type Config struct {
+	Format        string       `json:"format"`         // always "symb"
+	FormatVersion string       `json:"format_version"` // "1.0"
+	Architecture  string       `json:"architecture"`   // adapter that wrote the folder, e.g. "llama"
+	Model         ModelConfig  `json:"model"`
+	Quantization  Quantization `json:"quantization"`
+	Source        Source       `json:"source"`
+	Tool          Tool         `json:"tool"`
+}
+
+// ModelConfig holds every hyperparameter the runtime needs. The runtime
+// branches on these fields (features), never on the architecture name.
+type ModelConfig struct {
+	VocabSize        int     `json:"vocab_size"`
+	HiddenSize       int     `json:"hidden_size"`
+	IntermediateSize int     `json:"intermediate_size"`
+	NumLayers        int     `json:"num_layers"`
+	NumHeads         int     `json:"num_heads"`
+	NumKVHeads       int     `json:"num_kv_heads"`
+	HeadDim          int     `json:"head_dim"`
+	MaxPositions     int     `json:"max_position_embeddings"`
+	Norm             string  `json:"norm"`                         // "rmsnorm" or "layernorm"
+	NormEps          float64 `json:"norm_eps"`                     // epsilon inside the norm
+	NormWeightOffset float32 `json:"norm_weight_offset,omitempty"` // 1 for (1+w) norms
+	Activation       string  `json:"activation"`                   // "silu", "gelu_tanh", "gelu"
+
+	RopeTheta   float64      `json:"rope_theta"`
+	RopeScaling *RopeScaling `json:"rope_scaling,omitempty"`
+	RopeDim     int          `json:"rope_dim,omitempty"` // rotary dimensions per head when partial (0: all of head_dim)
+
+	TieEmbeddings  bool    `json:"tie_word_embeddings"`
+	EmbeddingScale float32 `json:"embedding_scale,omitempty"` // multiply embeddings (0: none)
+
+	AttentionBias     bool    `json:"attention_bias,omitempty"`      // attn_{q,k,v}_bias exist
+	AttentionOutBias  bool    `json:"attention_out_bias,omitempty"`  // attn_o_bias exists
+	QKNorm            bool    `json:"qk_norm,omitempty"`             // per-head attn_q_norm/attn_k_norm
+	PostNorms         bool    `json:"post_norms,omitempty"`          // norm_attn_post / norm_mlp_post
+	AttentionScale    float64 `json:"attention_scale,omitempty"`     // 0: 1/sqrt(head_dim)
+	AttentionSoftcap  float64 `json:"attention_softcap,omitempty"`   // cap·tanh(x/cap) on scores
+	FinalSoftcap      float64 `json:"final_logit_softcap,omitempty"` // same on logits
+	ClipQKV           float64 `json:"clip_qkv,omitempty"`            // clamp q, k, v
+	SlidingWindow     int     `json:"sliding_window,omitempty"`      // tokens, 0: none
+	SlidingWindowEven bool    `json:"sliding_window_even_layers_only,omitempty"`
+
+	MoE *MoE `json:"moe,omitempty"`
+	MLA *MLA `json:"mla,omitempty"`
+
+	BOSTokenID  *int  `json:"bos_token_id,omitempty"`
+	EOSTokenIDs []int `json:"eos_token_ids,omitempty"`
+}
+
+// RopeScaling mirrors Hugging Face's rope_scaling object.
+type RopeScaling struct {
+	Type                          string  `json:"type"` // "llama3", "linear", "yarn", ...
+	Factor                        float64 `json:"factor"`
+	LowFreqFactor                 float64 `json:"low_freq_factor,omitempty"`
+	HighFreqFactor                float64 `json:"high_freq_factor,omitempty"`
+	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings,omitempty"`
+	BetaFast                      float64 `json:"beta_fast,omitempty"`
+	BetaSlow                      float64 `json:"beta_slow,omitempty"`
+	MScale                        float64 `json:"mscale,omitempty"`
+	MScaleAllDim                  float64 `json:"mscale_all_dim,omitempty"`
+}
+
+// MoE describes sparse mixture-of-experts MLPs.
+type MoE struct {
+	NumExperts         int     `json:"num_experts"`
+	TopK               int     `json:"top_k"`
+	ExpertIntermediate int     `json:"expert_intermediate_size"`
+	NumShared          int     `json:"num_shared_experts,omitempty"`
+	Router             string  `json:"router"` // "softmax_topk", "topk_softmax", "sigmoid_grouped"
+	NormTopK           bool    `json:"norm_topk_prob,omitempty"`
+	ScalingFactor      float64 `json:"routed_scaling_factor,omitempty"`
+	NumGroups          int     `json:"n_group,omitempty"`
+	TopKGroups         int     `json:"topk_group,omitempty"`
+	FirstDenseLayers   int     `json:"first_k_dense_replace,omitempty"` // layers before this use a dense MLP
+}
+
+// MLA describes multi-head latent attention.
+type MLA struct {
+	QLoraRank      int  `json:"q_lora_rank"`
+	KVLoraRank     int  `json:"kv_lora_rank"`
+	QKNopeHeadDim  int  `json:"qk_nope_head_dim"`
+	QKRopeHeadDim  int  `json:"qk_rope_head_dim"`
+	VHeadDim       int  `json:"v_head_dim"`
+	RopeInterleave bool `json:"rope_interleave,omitempty"`
+}
+
+// Quantization records how the weights were written.
+type Quantization struct {
+	Weights    string `json:"weights"`          // dtype of linear weights: int4, int8, f16, bf16, f32
+	Scheme     string `json:"scheme,omitempty"` // sym or asym for int dtypes
+	GroupSize  int    `json:"group_size,omitempty"`
+	Method     string `json:"method,omitempty"`  // rtn or mse
+	Embeddings string `json:"embeddings"`        // dtype of embeddings.symb
+	LMHead     string `json:"lm_head,omitempty"` // dtype of lm_head.symb when untied
+	Norms      string `json:"norms"`             // dtype of norms
+}
+
+// Source records where the weights came from.
+type Source struct {
+	ID            string   `json:"id,omitempty"`       // Hub id, when converted from the Hub
+	Revision      string   `json:"revision,omitempty"` // commit hash when known
+	Path          string   `json:"path,omitempty"`     // local folder, when converted from one
+	Architectures []string `json:"architectures,omitempty"`
+	ModelType     string   `json:"model_type,omitempty"`
+	DType         string   `json:"dtype,omitempty"` // storage dtype of the source weights
+}
+
+// Tool names the program that wrote the folder.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// ReadConfig reads and checks dir/config.symb.json.
+func ReadConfig(dir string) (*Config, error) {
+	p := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: not a .symb model folder (no %s): %w", dir, ConfigFile, ErrNotSymb)
+		}
+		return nil, err
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &c, nil
+}
+
+// Validate checks the fields every reader depends on.
+func (c *Config) Validate() error {
+	if c.Format != "symb" {
+		return fmt.Errorf("format is %q, want \"symb\": %w", c.Format, ErrNotSymb)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(c.FormatVersion, "%d.%d", &major, &minor); err != nil {
+		return fmt.Errorf("format_version %q is not MAJOR.MINOR: %w", c.FormatVersion, ErrCorrupt)
+	}
+	if major != MajorVersion {
+		return fmt.Errorf("%w: folder is version %s, this reader understands %d.x", ErrVersion, c.FormatVersion, MajorVersion)
+	}
+	m := c.Model
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab_size", m.VocabSize}, {"hidden_size", m.HiddenSize}, {"num_layers", m.NumLayers},
+		{"num_heads", m.NumHeads}, {"num_kv_heads", m.NumKVHeads}, {"head_dim", m.HeadDim}} {
+		if f.v <= 0 || f.v > 1<<24 {
+			return fmt.Errorf("model.%s is %d: %w", f.name, f.v, ErrCorrupt)
+		}
+	}
+	if m.NumHeads%m.NumKVHeads != 0 {
+		return fmt.Errorf("model.num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
+	}
+	return nil
+}
+
+// WriteConfig writes dir/config.symb.json (indented, trailing newline).
+func WriteConfig(dir string, c *Config) error {
+	if c.Format == "" {
+		c.Format = "symb"
+	}
+	if c.FormatVersion == "" {
+		c.FormatVersion = fmt.Sprintf("%d.%d", MajorVersion, MinorVersion)
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ConfigFile), append(b, '\n'), 0o644)
+}
