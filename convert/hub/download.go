@@ -1,0 +1,322 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// fetchFile resolves filename at revision with a HEAD request, then links or
+// downloads its blob, and returns the snapshot path.
+func (c *Client) fetchFile(ctx context.Context, rc repoCache, repo, revision, filename string) (string, error) {
+	meta, err := c.headFile(ctx, rc, repo, revision, filename)
+	if err != nil {
+		return "", err
+	}
+	if err := rc.writeRef(revision, meta.commit); err != nil {
+		return "", err
+	}
+	if p, ok := rc.cachedFile(meta.commit, filename); ok {
+		return p, nil
+	}
+	w := what{repo: repo, revision: revision, file: filename}
+	newBlob, err := c.fetchBlob(ctx, rc, w, meta)
+	if err != nil {
+		return "", err
+	}
+	return rc.linkSnapshot(meta.commit, filename, meta.etag, newBlob)
+}
+
+// fetchAll fetches names at commit with up to c.jobs downloads at once. The
+// first failure cancels the others, which leave their partial files to be
+// resumed later.
+func (c *Client) fetchAll(ctx context.Context, rc repoCache, repo, commit string, names []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.jobs)
+	for _, name := range names {
+		if _, ok := rc.cachedFile(commit, name); ok {
+			continue
+		}
+		g.Go(func() error {
+			_, err := c.fetchFile(gctx, rc, repo, commit, name)
+			return err
+		})
+	}
+	err := g.Wait()
+	// When the caller cancelled, say so rather than whichever download
+	// noticed first.
+	if ctxErr := ctx.Err(); ctxErr != nil && err != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("download of %s interrupted: %w", repo, ctxErr)
+	}
+	return err
+}
+
+// fetchBlob makes blobs/<etag> hold the file's content. It reports whether
+// it wrote the blob now (false when another run already had it).
+func (c *Client) fetchBlob(ctx context.Context, rc repoCache, w what, meta *fileMeta) (bool, error) {
+	unlock, err := lockFile(ctx, rc.lockPath(meta.etag))
+	if err != nil {
+		return false, fmt.Errorf("fetching %s: %w", w, err)
+	}
+	defer unlock()
+
+	blob := rc.blobPath(meta.etag)
+	if st, err := os.Stat(blob); err == nil && st.Mode().IsRegular() && st.Size() == meta.size {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		return false, fmt.Errorf("create blob folder for %s: %w", w, err)
+	}
+	partial := blob + ".incomplete"
+	f, err := os.OpenFile(partial, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", partial, err)
+	}
+	d := &transfer{c: c, w: w, f: f, url: meta.location, size: meta.size}
+	if sha256Pattern.MatchString(meta.etag) {
+		d.sum = sha256.New()
+	}
+	err = d.run(ctx)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write %s: %w", partial, cerr)
+	}
+	if err == nil && d.sum != nil {
+		if got := hex.EncodeToString(d.sum.Sum(nil)); got != meta.etag {
+			err = fmt.Errorf("%w: %s has SHA-256 %s, expected %s; the partial file was deleted, run again to download it anew",
+				ErrChecksum, w, got, meta.etag)
+		}
+	}
+	if errors.Is(err, ErrChecksum) {
+		// Bytes that fail verification must not be resumed from.
+		os.Remove(partial)
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := os.Rename(partial, blob); err != nil {
+		// Where file locks are not honoured (some network file systems)
+		// another process may have stored the same blob first.
+		if st, serr := os.Stat(blob); serr == nil && st.Size() == meta.size {
+			return false, nil
+		}
+		return false, fmt.Errorf("store blob of %s: %w", w, err)
+	}
+	return true, nil
+}
+
+// errStalled marks a transfer that received nothing for stallTimeout.
+var errStalled = errors.New("no data received")
+
+// transfer is one blob download into a .incomplete file, resumed from its
+// current length with a Range request.
+type transfer struct {
+	c      *Client
+	w      what
+	f      *os.File
+	url    *url.URL
+	size   int64
+	offset int64
+	sum    hash.Hash // SHA-256 of bytes 0..offset when verifying
+}
+
+func (d *transfer) run(ctx context.Context) error {
+	st, err := d.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat partial download of %s: %w", d.w, err)
+	}
+	d.offset = st.Size()
+	if d.offset > d.size {
+		if err := d.restart(); err != nil {
+			return err
+		}
+	}
+	if d.sum != nil && d.offset > 0 {
+		// The resumed part is hashed from disk so the final check covers
+		// the whole file, not just the bytes of this run.
+		if _, err := io.Copy(d.sum, io.NewSectionReader(d.f, 0, d.offset)); err != nil {
+			return fmt.Errorf("read partial download of %s: %w", d.w, err)
+		}
+	}
+	failures := 0
+	for d.offset < d.size {
+		before := d.offset
+		err := d.attempt(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("download of %s interrupted: %w", d.w, ctx.Err())
+		}
+		if err != nil && !retryable(err) {
+			return err
+		}
+		if d.offset >= d.size {
+			break
+		}
+		if err == nil {
+			err = fmt.Errorf("%w: %s: the connection closed at byte %d of %d", ErrNetwork, d.w, d.offset, d.size)
+		}
+		if d.offset > before {
+			failures = 0 // progress was made: the connection is flaky, not dead
+		}
+		failures++
+		if failures > d.c.retries {
+			return err
+		}
+		if err := sleep(ctx, backoff(failures)); err != nil {
+			return fmt.Errorf("download of %s interrupted: %w", d.w, err)
+		}
+	}
+	d.progress()
+	return nil
+}
+
+// restart drops what is on disk; used when the server ignores Range.
+func (d *transfer) restart() error {
+	if err := d.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset partial download of %s: %w", d.w, err)
+	}
+	d.offset = 0
+	if d.sum != nil {
+		d.sum.Reset()
+	}
+	return nil
+}
+
+// attempt runs one GET from d.offset and appends what arrives.
+func (d *transfer) attempt(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	stall := time.AfterFunc(d.c.stallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
+
+	var header http.Header
+	if d.offset > 0 {
+		header = http.Header{"Range": {"bytes=" + strconv.FormatInt(d.offset, 10) + "-"}}
+	}
+	resp, err := d.c.do(ctx, http.MethodGet, d.url, header, false, d.w)
+	if err != nil {
+		if context.Cause(ctx) == errStalled {
+			return fmt.Errorf("%w: %s: no answer for %s", ErrNetwork, d.w, d.c.stallTimeout)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		if d.offset > 0 {
+			// The server ignored Range: start over rather than append the
+			// file's beginning to its middle.
+			if err := d.restart(); err != nil {
+				return err
+			}
+		}
+	case resp.StatusCode == http.StatusPartialContent:
+		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+		if !ok || start != d.offset {
+			return fmt.Errorf("%w: %s: asked for bytes from %d, got range %q", ErrHTTP, d.w, d.offset, resp.Header.Get("Content-Range"))
+		}
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && d.offset > 0:
+		if err := d.restart(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s: the server refused to resume, starting over", ErrNetwork, d.w)
+	default:
+		return d.c.statusError(resp, d.w)
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return fmt.Errorf("%w: %s: the server sent %s-encoded content although none was accepted", ErrHTTP, d.w, enc)
+	}
+	if _, err := d.f.Seek(d.offset, io.SeekStart); err != nil {
+		return fmt.Errorf("seek in partial download of %s: %w", d.w, err)
+	}
+
+	d.progress()
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			stall.Reset(d.c.stallTimeout)
+			if d.offset+int64(n) > d.size {
+				return fmt.Errorf("%w: %s: the server sent more than the expected %d bytes", ErrChecksum, d.w, d.size)
+			}
+			if _, err := d.f.Write(buf[:n]); err != nil {
+				return fmt.Errorf("write partial download of %s: %w", d.w, err)
+			}
+			if d.sum != nil {
+				d.sum.Write(buf[:n])
+			}
+			d.offset += int64(n)
+			d.progress()
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			if context.Cause(ctx) == errStalled && parent.Err() == nil {
+				return fmt.Errorf("%w: %s: %v for %s at byte %d", ErrNetwork, d.w, errStalled, d.c.stallTimeout, d.offset)
+			}
+			return d.c.netError(parent, rerr, resp.Request, d.w)
+		}
+	}
+}
+
+func (d *transfer) progress() {
+	if d.c.progress != nil {
+		d.c.progress(d.w.file, d.offset, d.size)
+	}
+}
+
+// contentRangeStart parses the first byte of "bytes START-END/TOTAL".
+func contentRangeStart(v string) (int64, bool) {
+	rest, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	startText, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(startText, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// retryable tells transient failures (network, server overload) from final
+// answers (missing file, denied access, corrupted bytes).
+func retryable(err error) bool {
+	if errors.Is(err, ErrNetwork) {
+		return true
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status == http.StatusRequestTimeout || he.Status == http.StatusTooManyRequests || he.Status >= 500
+	}
+	return false
+}
+
+func backoff(failures int) time.Duration {
+	d := 100 * time.Millisecond << min(failures-1, 6)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
