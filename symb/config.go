@@ -172,6 +172,36 @@ func (c *Config) Validate() error {
 	if m.NumHeads%m.NumKVHeads != 0 {
 		return fmt.Errorf("model.num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
 	}
+	if m.IntermediateSize < 0 || m.IntermediateSize > 1<<24 {
+		return fmt.Errorf("model.intermediate_size is %d: %w", m.IntermediateSize, ErrCorrupt)
+	}
+	// Readers loop over experts and layers, so these counts must be bounded
+	// before anyone trusts them.
+	if e := m.MoE; e != nil {
+		switch {
+		case e.NumExperts < 1 || e.NumExperts > 1<<16:
+			return fmt.Errorf("model.moe.num_experts is %d (want 1..%d): %w", e.NumExperts, 1<<16, ErrCorrupt)
+		case e.TopK < 1 || e.TopK > e.NumExperts:
+			return fmt.Errorf("model.moe.top_k is %d (want 1..num_experts %d): %w", e.TopK, e.NumExperts, ErrCorrupt)
+		case e.ExpertIntermediate < 1 || e.ExpertIntermediate > 1<<24:
+			return fmt.Errorf("model.moe.expert_intermediate_size is %d: %w", e.ExpertIntermediate, ErrCorrupt)
+		case e.NumShared < 0 || e.NumShared > 1<<16:
+			return fmt.Errorf("model.moe.num_shared_experts is %d: %w", e.NumShared, ErrCorrupt)
+		case e.FirstDenseLayers < 0 || e.FirstDenseLayers > m.NumLayers:
+			return fmt.Errorf("model.moe.first_k_dense_replace is %d (want 0..num_layers %d): %w", e.FirstDenseLayers, m.NumLayers, ErrCorrupt)
+		}
+	}
+	if a := m.MLA; a != nil {
+		for _, f := range []struct {
+			name   string
+			v, min int
+		}{{"q_lora_rank", a.QLoraRank, 0}, {"kv_lora_rank", a.KVLoraRank, 1}, {"qk_nope_head_dim", a.QKNopeHeadDim, 0},
+			{"qk_rope_head_dim", a.QKRopeHeadDim, 1}, {"v_head_dim", a.VHeadDim, 1}} {
+			if f.v < f.min || f.v > 1<<24 {
+				return fmt.Errorf("model.mla.%s is %d: %w", f.name, f.v, ErrCorrupt)
+			}
+		}
+	}
 	return nil
 }
 

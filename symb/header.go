@@ -224,8 +224,12 @@ func (h Header) MarshalBinary() ([]byte, error) {
 // lie inside the file, in order, aligned, and have exactly the sizes the shape implies.
 func ParseHeader(b []byte, fileSize int64) (Header, error) {
 	var h Header
-	if len(b) < 12 || string(b[0:4]) != Magic {
+	if len(b) < len(Magic) || string(b[0:4]) != Magic {
 		return h, ErrNotSymb
+	}
+	// The magic matched, so a short buffer is a truncated .symb file, not a foreign one.
+	if len(b) < 12 {
+		return h, fmt.Errorf("%w: %d bytes is shorter than the %d-byte header", ErrCorrupt, len(b), HeaderSize)
 	}
 	le := binary.LittleEndian
 	h.Major, h.Minor = le.Uint16(b[4:]), le.Uint16(b[6:])
@@ -263,7 +267,7 @@ func ParseHeader(b []byte, fileSize int64) (Header, error) {
 		h.Shape[i] = int(d)
 	}
 	if err := h.Info.Validate(); err != nil {
-		return h, err
+		return h, corrupt(err)
 	}
 	wantScale := byte(0)
 	if h.DType.Quantized() {
@@ -276,14 +280,14 @@ func ParseHeader(b []byte, fileSize int64) (Header, error) {
 	for i := range v {
 		u := le.Uint64(b[56+8*i:])
 		if u > uint64(fileSize) {
-			return h, fmt.Errorf("%w: offset/size field %d is %d, beyond the %d-byte file", ErrCorrupt, i, u, fileSize)
+			return h, fmt.Errorf("%w: %s is %d, beyond the %d-byte file", ErrCorrupt, sectionFields[i], u, fileSize)
 		}
 		v[i] = int64(u)
 	}
 	h.DataOffset, h.DataSize, h.ScalesOffset, h.ScalesSize, h.MinsOffset, h.MinsSize = v[0], v[1], v[2], v[3], v[4], v[5]
 	d, s, m, err := h.Info.SectionSizes()
 	if err != nil {
-		return h, err
+		return h, corrupt(err)
 	}
 	if h.DataSize != d || h.ScalesSize != s || h.MinsSize != m {
 		return h, fmt.Errorf("%w: section sizes %d/%d/%d, shape %v %s implies %d/%d/%d",
@@ -310,4 +314,16 @@ func ParseHeader(b []byte, fileSize int64) (Header, error) {
 		return h, fmt.Errorf("%w: file is %d bytes, sections end at %d", ErrCorrupt, fileSize, prevEnd)
 	}
 	return h, nil
+}
+
+// sectionFields names the six offset/size fields at bytes 56..103 (FORMAT.md §1).
+var sectionFields = [6]string{"data_offset", "data_size", "scales_offset", "scales_size", "mins_offset", "mins_size"}
+
+// corrupt marks an error found in a file's header as ErrCorrupt: a shape that
+// Info.Validate calls invalid (ErrInvalidShape) is, inside a file, corruption.
+func corrupt(err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, err)
 }

@@ -135,6 +135,12 @@ func writeFileAtomic(path string, b []byte) error {
 		return err
 	}
 	tmp := f.Name()
+	// CreateTemp makes the file 0600; the manifest is meant to be shared.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		os.Remove(tmp)
@@ -226,6 +232,12 @@ func (m *Manifest) Check(ctx context.Context, dir string, jobs int) ([]Problem, 
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobsOrCPUs(jobs))
 	for i, e := range m.Files {
+		// A manifest built in memory (not by ReadManifest) may hold any path:
+		// never look outside dir for it.
+		if err := CheckRelPath(e.Path); err != nil {
+			found[i] = &Problem{e.Path, fmt.Errorf("%w: %v", ErrCorrupt, err)}
+			continue
+		}
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -238,6 +250,9 @@ func (m *Manifest) Check(ctx context.Context, dir string, jobs int) ([]Problem, 
 				return nil
 			case err != nil:
 				return err
+			case !st.Mode().IsRegular():
+				found[i] = &Problem{e.Path, errors.New("not a regular file")}
+				return nil
 			case st.Size() != e.Size:
 				found[i] = &Problem{e.Path, fmt.Errorf("%w: size %d, manifest says %d", ErrMismatch, st.Size(), e.Size)}
 				return nil
@@ -247,7 +262,7 @@ func (m *Manifest) Check(ctx context.Context, dir string, jobs int) ([]Problem, 
 				return err
 			}
 			if sum != e.SHA256 {
-				found[i] = &Problem{e.Path, fmt.Errorf("%w: sha256 %s, manifest says %s", ErrMismatch, sum[:12], e.SHA256[:12])}
+				found[i] = &Problem{e.Path, fmt.Errorf("%w: sha256 %s, manifest says %s", ErrMismatch, shortDigest(sum), shortDigest(e.SHA256))}
 			}
 			return nil
 		})
@@ -262,4 +277,13 @@ func (m *Manifest) Check(ctx context.Context, dir string, jobs int) ([]Problem, 
 	}
 	sort.Slice(probs, func(i, j int) bool { return probs[i].Path < probs[j].Path })
 	return probs, nil
+}
+
+// shortDigest abbreviates a hex digest for messages; it tolerates short or
+// empty strings from a manifest that was not validated.
+func shortDigest(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package symb
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,11 +33,14 @@ func Open(path string) (*File, error) {
 	}
 	size := st.Size()
 	if size < HeaderSize {
-		if size >= 4 {
-			var magic [4]byte
-			if _, err := f.ReadAt(magic[:], 0); err == nil && string(magic[:]) != Magic {
-				return nil, fmt.Errorf("%s: %w", path, ErrNotSymb)
-			}
+		// Too short to be valid; let ParseHeader say why (foreign file,
+		// unknown version or truncation) exactly as it would for a long one.
+		b := make([]byte, size)
+		if _, err := io.ReadFull(f, b); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if _, err := ParseHeader(b, size); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return nil, fmt.Errorf("%s: %w: %d bytes is shorter than the %d-byte header", path, ErrCorrupt, size, HeaderSize)
 	}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/symbc/symbc/symb"
+)
+
+func newInspectCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect DIR",
+		Short: "Describe a .symb model folder: parameters, size, quantization and tensors",
+		Long: `inspect reads config.symb.json and the header of every tensor file of a model
+folder and prints the architecture, parameter count, size on disk, bits per
+weight, quantization settings and a table of tensors. It reads no weights and
+verifies nothing else; use "symbc verify" for that.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := describe(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			return printSummary(out, s)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
+	return cmd
+}
+
+// describe summarises what arg names. Today that is a local folder; a remote
+// reference gets its own branch here (if looksLikeRef(arg) { ... }).
+func describe(_ context.Context, arg string) (*symb.Summary, error) {
+	return symb.Describe(arg)
+}
+
+func printSummary(w io.Writer, s *symb.Summary) error {
+	q := s.Quantization
+	weights := q.Weights
+	if q.Scheme != "" {
+		weights += " " + q.Scheme
+	}
+	if q.GroupSize > 0 {
+		weights += fmt.Sprintf(" g%d", q.GroupSize)
+	}
+	if q.Method != "" {
+		weights += " " + q.Method
+	}
+	quant := []string{"weights " + weights, "embeddings " + q.Embeddings}
+	if q.LMHead != "" {
+		quant = append(quant, "lm_head "+q.LMHead)
+	}
+	quant = append(quant, "norms "+q.Norms)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "folder:\t%s\n", s.Dir)
+	fmt.Fprintf(tw, "architecture:\t%s\n", s.Architecture)
+	if s.Source.ID != "" {
+		fmt.Fprintf(tw, "source:\t%s\n", s.Source.ID)
+	} else if s.Source.Path != "" {
+		fmt.Fprintf(tw, "source:\t%s\n", s.Source.Path)
+	}
+	m := s.Model
+	fmt.Fprintf(tw, "shape:\t%d layers, hidden %d, %d heads (%d kv) × %d, vocab %d\n",
+		m.NumLayers, m.HiddenSize, m.NumHeads, m.NumKVHeads, m.HeadDim, m.VocabSize)
+	fmt.Fprintf(tw, "parameters:\t%s (%d)\n", humanCount(s.Params), s.Params)
+	fmt.Fprintf(tw, "size on disk:\t%s (%d bytes; tensors %s)\n", humanBytes(s.TotalBytes), s.TotalBytes, humanBytes(s.TensorBytes))
+	fmt.Fprintf(tw, "bits per weight:\t%.2f\n", s.BitsPerWeight)
+	fmt.Fprintf(tw, "quantization:\t%s\n", strings.Join(quant, ", "))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENSOR\tDTYPE\tSHAPE\tSCHEME\tGROUP\tBYTES")
+	for _, t := range s.Tensors {
+		scheme, group := "-", "-"
+		if t.Scheme != "" {
+			scheme, group = t.Scheme, fmt.Sprint(t.GroupSize)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", t.Name, t.DType, shapeString(t.Shape), scheme, group, t.Bytes)
+	}
+	return tw.Flush()
+}
+
+func shapeString(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// humanCount writes a count with a K/M/B suffix (decimal, as model sizes are quoted).
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// humanBytes writes a byte count in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.2f %ciB", v, "KMGTP"[i])
+}

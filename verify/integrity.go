@@ -1,0 +1,360 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/symbc/symbc/symb"
+)
+
+// IntegrityReport is the outcome of Integrity: what was checked and every
+// problem found, each naming its file.
+type IntegrityReport struct {
+	Pass     bool          `json:"pass"`
+	Files    int           `json:"files"`   // files the manifest lists
+	Bytes    int64         `json:"bytes"`   // their total size
+	Tensors  int           `json:"tensors"` // tensor files opened and checked
+	Problems []FileProblem `json:"problems,omitempty"`
+	// Omitted counts problems beyond the first maxProblems, which are not
+	// listed (a folder with nothing in it would otherwise list every tensor).
+	Omitted int `json:"omitted_problems,omitempty"`
+}
+
+// FileProblem is one thing wrong with one file of the folder.
+type FileProblem struct {
+	File    string `json:"file"` // folder-relative, forward slashes
+	Problem string `json:"problem"`
+}
+
+func (p FileProblem) String() string { return p.File + ": " + p.Problem }
+
+const (
+	maxProblems = 1000
+	// maxTensors bounds the tensor files a config may imply (the largest
+	// open MoE models need tens of thousands).
+	maxTensors = 1 << 21
+)
+
+// Integrity checks a model folder without running it: the manifest is present
+// and valid, every file has its listed size and SHA-256 and no other file
+// exists; config.symb.json is valid; every tensor file the config implies
+// (FORMAT.md §4) exists, opens, and has the implied shape, and no other
+// tensor file exists; every scale and min is a finite float16.
+//
+// Problems with the folder go into the report; the error is for failures to
+// check at all (dir unreadable, not a model folder, ctx canceled).
+func Integrity(ctx context.Context, dir string, opts ...Option) (*IntegrityReport, error) {
+	o := newOptions(opts)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a .symb model folder (not a directory): %w", dir, symb.ErrNotSymb)
+	}
+	_, errCfg := os.Stat(filepath.Join(dir, symb.ConfigFile))
+	_, errMan := os.Stat(filepath.Join(dir, symb.ManifestFile))
+	if errors.Is(errCfg, os.ErrNotExist) && errors.Is(errMan, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a .symb model folder (no %s, no %s): %w", dir, symb.ConfigFile, symb.ManifestFile, symb.ErrNotSymb)
+	}
+	var probs []FileProblem
+	add := func(file, format string, args ...any) {
+		probs = append(probs, FileProblem{file, fmt.Sprintf(format, args...)})
+	}
+	rep := &IntegrityReport{}
+
+	special, err := specialFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range special {
+		add(rel, "not a regular file (links and special files are not allowed in a model folder)")
+	}
+	m, err := symb.ReadManifest(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		add(symb.ManifestFile, "missing: the folder is unfinished (the manifest is written last)")
+	case err != nil:
+		add(symb.ManifestFile, "%s", trimPath(err, filepath.Join(dir, symb.ManifestFile)))
+	default:
+		rep.Files = len(m.Files)
+		for _, e := range m.Files {
+			rep.Bytes += e.Size
+		}
+		mp, err := m.Check(ctx, dir, o.jobs)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && len(special) > 0:
+			add(symb.ManifestFile, "not compared with the folder because of the special files")
+		case err != nil:
+			return nil, err
+		}
+		for _, p := range mp {
+			add(p.Path, "%v", p.Err)
+		}
+	}
+
+	cfg, err := symb.ReadConfig(dir)
+	if err != nil {
+		if errors.Is(err, symb.ErrNotSymb) && errors.Is(errCfg, os.ErrNotExist) {
+			add(symb.ConfigFile, "missing")
+		} else {
+			add(symb.ConfigFile, "%s", trimPath(err, filepath.Join(dir, symb.ConfigFile)))
+		}
+	} else {
+		tp, n, err := checkTensors(ctx, dir, &cfg.Model, o.jobs)
+		if err != nil {
+			return nil, err
+		}
+		rep.Tensors = n
+		probs = append(probs, tp...)
+	}
+
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].File < probs[j].File })
+	if len(probs) > maxProblems {
+		rep.Omitted = len(probs) - maxProblems
+		probs = probs[:maxProblems]
+	}
+	rep.Problems = probs
+	rep.Pass = len(probs) == 0
+	return rep, nil
+}
+
+// expect is a tensor the config implies, with its shape (FORMAT.md §4).
+type expect struct {
+	name     string
+	shape    []int
+	why      string // where the shape comes from, for messages
+	optional bool   // may be absent (checked only when present)
+}
+
+// expectedTensors lists every tensor file that mc implies. It returns an
+// error when the list would exceed maxTensors.
+func expectedTensors(mc *symb.ModelConfig) ([]expect, error) {
+	H, V, I := mc.HiddenSize, mc.VocabSize, mc.IntermediateSize
+	nh, nkv, hd := mc.NumHeads, mc.NumKVHeads, mc.HeadDim
+	perLayer := int64(20)
+	if mc.MoE != nil {
+		perLayer += 3*int64(mc.MoE.NumExperts) + 5
+	}
+	if total := perLayer * int64(mc.NumLayers); total > maxTensors {
+		return nil, fmt.Errorf("implies about %d tensor files, more than the %d this check accepts", total, maxTensors)
+	}
+	var out []expect
+	e := func(name, why string, shape ...int) { out = append(out, expect{name: name, shape: shape, why: why}) }
+	e(symb.Embeddings, "vocab_size × hidden_size", V, H)
+	e(symb.FinalNorm, "hidden_size", H)
+	if !mc.TieEmbeddings {
+		e(symb.LMHead, "vocab_size × hidden_size", V, H)
+	}
+	for i := range mc.NumLayers {
+		l := func(n string) string { return symb.LayerTensor(i, n) }
+		e(l(symb.NormAttn), "hidden_size", H)
+		e(l(symb.NormMLP), "hidden_size", H)
+		if a := mc.MLA; a != nil {
+			qk := a.QKNopeHeadDim + a.QKRopeHeadDim
+			if a.QLoraRank > 0 {
+				e(l(symb.AttnQA), "q_lora_rank × hidden_size", a.QLoraRank, H)
+				e(l(symb.AttnQANorm), "q_lora_rank", a.QLoraRank)
+				e(l(symb.AttnQB), "num_heads·(qk_nope_head_dim+qk_rope_head_dim) × q_lora_rank", nh*qk, a.QLoraRank)
+			} else {
+				e(l(symb.AttnQ), "num_heads·(qk_nope_head_dim+qk_rope_head_dim) × hidden_size", nh*qk, H)
+			}
+			e(l(symb.AttnKVA), "(kv_lora_rank+qk_rope_head_dim) × hidden_size", a.KVLoraRank+a.QKRopeHeadDim, H)
+			e(l(symb.AttnKVANorm), "kv_lora_rank", a.KVLoraRank)
+			e(l(symb.AttnKVB), "num_heads·(qk_nope_head_dim+v_head_dim) × kv_lora_rank", nh*(a.QKNopeHeadDim+a.VHeadDim), a.KVLoraRank)
+			e(l(symb.AttnO), "hidden_size × num_heads·v_head_dim", H, nh*a.VHeadDim)
+		} else {
+			e(l(symb.AttnQ), "num_heads·head_dim × hidden_size", nh*hd, H)
+			e(l(symb.AttnK), "num_kv_heads·head_dim × hidden_size", nkv*hd, H)
+			e(l(symb.AttnV), "num_kv_heads·head_dim × hidden_size", nkv*hd, H)
+			e(l(symb.AttnO), "hidden_size × num_heads·head_dim", H, nh*hd)
+		}
+		if mc.AttentionBias {
+			e(l(symb.AttnQBias), "num_heads·head_dim", nh*hd)
+			e(l(symb.AttnKBias), "num_kv_heads·head_dim", nkv*hd)
+			e(l(symb.AttnVBias), "num_kv_heads·head_dim", nkv*hd)
+		}
+		if mc.AttentionOutBias {
+			e(l(symb.AttnOBias), "hidden_size", H)
+		}
+		if mc.QKNorm {
+			e(l(symb.AttnQNorm), "head_dim", hd)
+			e(l(symb.AttnKNorm), "head_dim", hd)
+		}
+		if mc.PostNorms {
+			e(l(symb.NormAttnPost), "hidden_size", H)
+			e(l(symb.NormMLPPost), "hidden_size", H)
+		}
+		moe := mc.MoE
+		if moe == nil || i < moe.FirstDenseLayers {
+			e(l(symb.MLPGate), "intermediate_size × hidden_size", I, H)
+			e(l(symb.MLPUp), "intermediate_size × hidden_size", I, H)
+			e(l(symb.MLPDown), "hidden_size × intermediate_size", H, I)
+			continue
+		}
+		E, Ie := moe.NumExperts, moe.ExpertIntermediate
+		e(l(symb.MoERouter), "num_experts × hidden_size", E, H)
+		out = append(out, expect{name: l(symb.MoERouterBias), shape: []int{E}, why: "num_experts", optional: true})
+		for x := range E {
+			e(symb.ExpertTensor(i, x, symb.MLPGate), "expert_intermediate_size × hidden_size", Ie, H)
+			e(symb.ExpertTensor(i, x, symb.MLPUp), "expert_intermediate_size × hidden_size", Ie, H)
+			e(symb.ExpertTensor(i, x, symb.MLPDown), "hidden_size × expert_intermediate_size", H, Ie)
+		}
+		if moe.NumShared > 0 {
+			S := moe.NumShared * Ie
+			e(l(symb.SharedGate), "num_shared_experts·expert_intermediate_size × hidden_size", S, H)
+			e(l(symb.SharedUp), "num_shared_experts·expert_intermediate_size × hidden_size", S, H)
+			e(l(symb.SharedDown), "hidden_size × num_shared_experts·expert_intermediate_size", H, S)
+		}
+	}
+	return out, nil
+}
+
+// checkTensors opens every implied tensor on up to jobs goroutines and looks
+// for tensor files the config does not imply. It returns the problems and the
+// number of tensor files checked.
+func checkTensors(ctx context.Context, dir string, mc *symb.ModelConfig, jobs int) ([]FileProblem, int, error) {
+	want, err := expectedTensors(mc)
+	if err != nil {
+		return []FileProblem{{symb.ConfigFile, err.Error()}}, 0, nil
+	}
+	found := make([][]FileProblem, len(want))
+	opened := make([]bool, len(want))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobsOrCPUs(jobs))
+	for i, w := range want {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			found[i], opened[i] = checkTensor(dir, w)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	var probs []FileProblem
+	n := 0
+	for i := range want {
+		probs = append(probs, found[i]...)
+		if opened[i] {
+			n++
+		}
+	}
+	implied := make(map[string]bool, len(want))
+	for _, w := range want {
+		implied[w.name] = true
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, symb.Ext) {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !implied[strings.TrimSuffix(rel, symb.Ext)] {
+			probs = append(probs, FileProblem{rel, "tensor file that config.symb.json does not imply"})
+		}
+		return nil
+	})
+	return probs, n, err
+}
+
+// checkTensor opens one implied tensor and checks its shape and scales.
+func checkTensor(dir string, w expect) (probs []FileProblem, opened bool) {
+	rel := w.name + symb.Ext
+	full := symb.TensorPath(dir, w.name)
+	f, err := symb.Open(full)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if w.optional {
+				return nil, false
+			}
+			return []FileProblem{{rel, fmt.Sprintf("missing (the config implies %s %v)", w.name, w.shape)}}, false
+		}
+		return []FileProblem{{rel, trimPath(err, full)}}, false
+	}
+	defer f.Close()
+	t := f.Tensor()
+	if !slices.Equal(t.Shape, w.shape) {
+		probs = append(probs, FileProblem{rel, fmt.Sprintf("shape %v, config implies %v (%s)", t.Shape, w.shape, w.why)})
+	}
+	for _, sec := range []struct {
+		name  string
+		words []uint16
+	}{{"scale", t.ScaleWords()}, {"min", t.MinWords()}} {
+		if msg := nonFinite(sec.name, sec.words, t.GroupsPerRow()); msg != "" {
+			probs = append(probs, FileProblem{rel, msg})
+		}
+	}
+	return probs, true
+}
+
+// nonFinite describes the non-finite float16 values among words (a
+// [rows][groups] array), or returns "" when all are finite.
+func nonFinite(what string, words []uint16, groups int) string {
+	first, count := -1, 0
+	for i, w := range words {
+		// All exponent bits set: infinity or NaN.
+		if w&0x7c00 == 0x7c00 {
+			if first < 0 {
+				first = i
+			}
+			count++
+		}
+	}
+	if count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d %s value(s) are not finite, the first in row %d, group %d (bits %#04x)",
+		count, what, first/groups, first%groups, words[first])
+}
+
+// specialFiles lists the folder-relative paths of entries that are neither
+// regular files nor folders (symbolic links, devices, sockets).
+func specialFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, filepath.ToSlash(rel))
+		return nil
+	})
+	return out, err
+}
+
+// trimPath drops the leading "path: " that symb's errors carry, since a
+// FileProblem names the file already.
+func trimPath(err error, path string) string {
+	return strings.TrimPrefix(err.Error(), path+": ")
+}
+
+func jobsOrCPUs(jobs int) int {
+	if jobs <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return jobs
+}
