@@ -150,7 +150,7 @@ func referenceCase(ctx context.Context, cand runner, path string) (*Case, error)
 }
 
 func sourceCases(ctx context.Context, m *runtime.Model, source string, o options) ([]Case, error) {
-	scfg, w, err := convert.OpenSource(ctx, source)
+	scfg, w, err := convert.OpenSource(ctx, source, openSourceOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}

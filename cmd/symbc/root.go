@@ -17,6 +17,13 @@ and moves them through any OCI registry.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersionCmd(),
+		newPushCmd(),
+		newPullCmd(),
+		newInspectCmd(),
+		newConvertCmd(),
+		newRunCmd(),
+		newBenchCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }

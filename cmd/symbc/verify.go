@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/symbc/symbc/verify"
+)
+
+// errChecksFailed makes the exit status 1 after the report is printed.
+var errChecksFailed = errors.New("verification failed")
+
+func newVerifyCmd() *cobra.Command {
+	var (
+		refs            []string
+		source, prompts string
+		maxKLD, minTop1 float64
+		threads, jobs   int
+		asJSON, save    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check a .symb model's integrity and compare its logits with a reference or the source",
+		Long: `verify checks every file against the manifest, every tensor against the config,
+then runs the model with the bundled runtime and compares its next-token
+distributions with reference logits (--reference) or the source checkpoint
+(--source, default: the source recorded in config.symb.json when available
+locally). It exits 0 only when every check passes.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := []verify.Option{verify.WithReference(refs...), verify.WithThreads(threads),
+				verify.WithJobs(jobs), verify.WithToolVersion(toolVersion())}
+			if source != "" {
+				opts = append(opts, verify.WithSource(source))
+			}
+			if prompts != "" {
+				p, err := verify.ReadPrompts(prompts)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, verify.WithPrompts(p))
+			}
+			if cmd.Flags().Changed("max-kld") {
+				opts = append(opts, verify.WithMaxKLD(maxKLD))
+			}
+			if cmd.Flags().Changed("min-top1") {
+				if minTop1 < 0 || minTop1 > 1 {
+					return usagef("--min-top1 %v: want a fraction in [0, 1]", minTop1)
+				}
+				opts = append(opts, verify.WithMinTop1(minTop1))
+			}
+			rep, err := verify.Verify(cmd.Context(), args[0], opts...)
+			if err != nil {
+				return err
+			}
+			if save {
+				if err := rep.Save(args[0]); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else if err := printVerify(out, rep); err != nil {
+				return err
+			}
+			if !rep.Pass {
+				return errChecksFailed
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&refs, "reference", nil, "reference logits file (safetensors with input_ids and logits); repeatable")
+	f.StringVar(&source, "source", "", "source model (Hugging Face folder or Hub id in the cache) to compare with")
+	f.StringVar(&prompts, "prompts", "", "prompts for the source comparison: one per line, or JSONL {\"text\"} / {\"ids\"}")
+	f.Float64Var(&maxKLD, "max-kld", 0, "override the mean KL divergence bound (nats)")
+	f.Float64Var(&minTop1, "min-top1", 0, "override the top-1 agreement bound (0..1)")
+	f.IntVarP(&threads, "threads", "t", 0, "compute threads (default: all cores)")
+	f.IntVar(&jobs, "jobs", 0, "files hashed in parallel (default: all cores)")
+	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f.BoolVar(&save, "save", false, "also write the report to DIR/verify.json")
+	return cmd
+}
+
+func printVerify(w io.Writer, r *verify.Report) error {
+	in := r.Integrity
+	status := map[bool]string{true: "PASS", false: "FAIL"}
+	fmt.Fprintf(w, "integrity  %s  %d files, %d bytes, %d tensors checked\n", status[in.Pass], in.Files, in.Bytes, in.Tensors)
+	for _, p := range in.Problems {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	if in.Omitted > 0 {
+		fmt.Fprintf(w, "  ... and %d more problems\n", in.Omitted)
+	}
+	if r.Numerics == nil {
+		fmt.Fprintf(w, "numerics   %s\n", r.NumericsNote)
+	} else {
+		n := r.Numerics
+		th := n.Thresholds
+		bounds := fmt.Sprintf("mean KL ≤ %g, top-1 ≥ %g", th.MaxKLD, th.MinTop1)
+		if th.Lossless {
+			bounds = fmt.Sprintf("lossless: max|Δlogit| ≤ %g × max|logit|, greedy exact, %s", th.MaxRelAbsDiff, bounds)
+		}
+		fmt.Fprintf(w, "numerics   %s  against %s (%s)\n", status[n.Pass], n.Reference, bounds)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  case\tpos\tmean KL\tp99 KL\tmax KL\ttop-1\tcosine\tmax|Δ|\tnmse\tgreedy\tppl ref/conv\tresult")
+		row := func(name string, m verify.Metrics, greedy, result string) {
+			ppl := "-"
+			if m.RefPerplexity > 0 {
+				ppl = fmt.Sprintf("%.2f/%.2f", m.RefPerplexity, m.CandPerplexity)
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%.4g\t%.4g\t%.4g\t%.3f\t%.5f\t%.3g\t%.3g\t%s\t%s\t%s\n", name, m.Positions,
+				m.MeanKLD, m.P99KLD, m.MaxKLD, m.Top1Agreement, m.Cosine, m.MaxAbsDiff, m.NMSE, greedy, ppl, result)
+		}
+		for _, c := range n.Cases {
+			greedy := "-"
+			if c.GreedyTotal > 0 {
+				greedy = fmt.Sprintf("%d/%d", c.GreedyMatched, c.GreedyTotal)
+			}
+			row(c.Name, c.Metrics, greedy, status[c.Pass])
+		}
+		if len(n.Cases) > 1 {
+			row("overall", n.Overall, "-", status[n.Pass])
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, c := range n.Cases {
+			if len(c.Failures) > 0 {
+				fmt.Fprintf(w, "  %s: %s\n", c.Name, strings.Join(c.Failures, "; "))
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "result     %s\n", status[r.Pass])
+	return err
+}
