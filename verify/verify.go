@@ -27,7 +27,7 @@ type Report struct {
 	Reference    string            `json:"reference,omitempty"` // what the logits were compared with
 	Integrity    *IntegrityReport  `json:"integrity"`
 	Numerics     *NumericsReport   `json:"numerics,omitempty"`
-	Overall      *Metrics          `json:"overall,omitempty"`        // Numerics.Overall, for quick reading
+	Overall      *Metrics          `json:"overall,omitempty"`       // Numerics.Overall, for quick reading
 	NumericsNote string            `json:"numerics_note,omitempty"` // why numerics did not run
 }
 
