@@ -1,0 +1,201 @@
+package tokenizer
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ardanlabs/jinja"
+)
+
+// Message is one chat turn, in the OpenAI / transformers shape.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// ChatOption configures ApplyChatTemplate.
+type ChatOption func(*chatOptions)
+
+type chatOptions struct {
+	addGenerationPrompt bool
+	vars                map[string]any
+	templateName        string
+	now                 func() time.Time
+}
+
+// WithGenerationPrompt sets add_generation_prompt (default true): whether
+// the prompt ends with the header of an assistant turn.
+func WithGenerationPrompt(on bool) ChatOption {
+	return func(o *chatOptions) { o.addGenerationPrompt = on }
+}
+
+// WithVar passes an extra template variable, such as enable_thinking or
+// tools. It overrides the special-token variables of the same name. The
+// value may be any JSON-marshalable Go value or a json.RawMessage; object
+// keys keep their order (struct field order, or the order in the JSON).
+func WithVar(name string, value any) ChatOption {
+	return func(o *chatOptions) {
+		if o.vars == nil {
+			o.vars = make(map[string]any)
+		}
+		o.vars[name] = value
+	}
+}
+
+// WithTemplateName picks one of several named chat templates (default
+// "default").
+func WithTemplateName(name string) ChatOption {
+	return func(o *chatOptions) { o.templateName = name }
+}
+
+// WithNow sets the clock behind the templates' strftime_now (default
+// time.Now), for reproducible prompts.
+func WithNow(now func() time.Time) ChatOption {
+	return func(o *chatOptions) { o.now = now }
+}
+
+// ErrNoChatTemplate is returned when the tokenizer has no chat template.
+var ErrNoChatTemplate = errors.New("tokenizer has no chat template")
+
+// HasChatTemplate reports whether a chat template was loaded.
+func (t *Tokenizer) HasChatTemplate() bool {
+	return t.templates.single != "" || len(t.templates.named) > 0
+}
+
+// ChatTemplate returns the source of the chat template that
+// ApplyChatTemplate uses by default.
+func (t *Tokenizer) ChatTemplate() string {
+	src, _ := t.templateSource("")
+	return src
+}
+
+func (t *Tokenizer) templateSource(name string) (string, error) {
+	if t.templates.named != nil {
+		if name == "" {
+			name = "default"
+		}
+		src, ok := t.templates.named[name]
+		if !ok {
+			names := append([]string(nil), t.templates.order...)
+			sort.Strings(names)
+			return "", fmt.Errorf("chat template %q not found (have %v)", name, names)
+		}
+		return src, nil
+	}
+	if name != "" && name != "default" {
+		return "", fmt.Errorf("chat template %q not found (there is only one)", name)
+	}
+	if t.templates.single == "" {
+		return "", ErrNoChatTemplate
+	}
+	return t.templates.single, nil
+}
+
+type compiledTemplate struct {
+	tmpl *jinja.Template
+	err  error
+}
+
+func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
+	if c, ok := t.compiled.Load(name); ok {
+		ct := c.(*compiledTemplate)
+		return ct.tmpl, ct.err
+	}
+	src, err := t.templateSource(name)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := jinja.Compile(src)
+	if err != nil {
+		err = fmt.Errorf("chat template: %w", err)
+	}
+	c, _ := t.compiled.LoadOrStore(name, &compiledTemplate{tmpl: tmpl, err: err})
+	ct := c.(*compiledTemplate)
+	return ct.tmpl, ct.err
+}
+
+// ApplyChatTemplate renders messages with the tokenizer's chat template,
+// with the variables transformers passes: messages, add_generation_prompt,
+// tools and documents (none), the special tokens of tokenizer_config.json
+// (bos_token, eos_token, ...), and the functions raise_exception and
+// strftime_now. The template engine follows transformers' Jinja settings
+// (trim_blocks and lstrip_blocks on).
+func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (string, error) {
+	o := chatOptions{addGenerationPrompt: true, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	tmpl, err := t.compiledTemplate(o.templateName)
+	if err != nil {
+		return "", err
+	}
+	msgs := make([]jinja.Value, len(messages))
+	for i, m := range messages {
+		d := jinja.NewDict()
+		d.AsDict().Set("role", jinja.NewString(m.Role))
+		d.AsDict().Set("content", jinja.NewString(m.Content))
+		msgs[i] = d
+	}
+	data := map[string]jinja.Value{
+		"messages":              jinja.NewList(msgs),
+		"add_generation_prompt": jinja.NewBool(o.addGenerationPrompt),
+		"tools":                 jinja.None(),
+		"documents":             jinja.None(),
+		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
+		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow(o.now)),
+	}
+	for _, kv := range t.templateVars {
+		data[kv[0]] = jinja.NewString(kv[1])
+	}
+	for k, v := range o.vars {
+		jv, err := toJinja(v)
+		if err != nil {
+			return "", fmt.Errorf("chat template variable %s: %w", k, err)
+		}
+		data[k] = jv
+	}
+	out, err := tmpl.RenderValues(data)
+	if err != nil {
+		return "", fmt.Errorf("chat template: %w", err)
+	}
+	return out, nil
+}
+
+// EncodeChat renders messages and encodes the prompt without adding
+// special tokens (the template writes them), like transformers'
+// apply_chat_template(..., tokenize=True).
+func (t *Tokenizer) EncodeChat(messages []Message, opts ...ChatOption) ([]int, error) {
+	s, err := t.ApplyChatTemplate(messages, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return t.Encode(s, false), nil
+}
+
+// TemplateError is the error a template raises through raise_exception.
+type TemplateError struct{ Message string }
+
+func (e *TemplateError) Error() string { return e.Message }
+
+func raiseException(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	msg := "raise_exception called"
+	if len(args) > 0 {
+		if args[0].IsString() {
+			msg = args[0].AsString()
+		} else {
+			msg = args[0].String()
+		}
+	}
+	return jinja.Undefined(), &TemplateError{Message: msg}
+}
+
+func strftimeNow(now func() time.Time) func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error) {
+	return func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(args) != 1 || !args[0].IsString() {
+			return jinja.Undefined(), fmt.Errorf("strftime_now: expected one format string")
+		}
+		return jinja.NewString(strftime(now(), args[0].AsString())), nil
+	}
+}

@@ -1,0 +1,160 @@
+package tokenizer
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dlclark/regexp2/v2"
+)
+
+// splitPattern finds the non-overlapping matches of a Split or Replace
+// pattern, left to right, as byte ranges. Empty matches are never reported.
+type splitPattern interface {
+	appendMatches(dst [][2]int, s string) [][2]int
+}
+
+// compilePattern picks the fastest engine that gives the same matches as
+// the reference (a backtracking engine with Unicode classes):
+//   - the GPT-style split regexes get a hand-written matcher (gptsplit.go),
+//   - regexes that mean the same in RE2 syntax run on Go's regexp,
+//   - anything else (look-around, \s, \d, \w, anchors) runs on regexp2 in
+//     its default mode, where \s is Unicode White_Space and \p{..} are
+//     Unicode categories, as in the reference.
+func compilePattern(p *patternSpec) (splitPattern, error) {
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf("missing pattern")
+	case p.String != nil:
+		return literalPattern(*p.String), nil
+	case p.Regex != nil:
+		return compileRegex(*p.Regex)
+	default:
+		return nil, fmt.Errorf("pattern has neither String nor Regex")
+	}
+}
+
+func compileRegex(expr string) (splitPattern, error) {
+	if g, ok := gptPatternFor(expr); ok {
+		return g, nil
+	}
+	if sameInRE2(expr) {
+		if re, err := regexp.Compile(expr); err == nil {
+			return goRegexp{re}, nil
+		}
+	}
+	re, err := regexp2.Compile(expr, regexp2.None, regexp2.OptionMaxBacktrackingStackSize(-1))
+	if err != nil {
+		return nil, fmt.Errorf("regex %q: %w", expr, err)
+	}
+	return backtrackRegexp{re}, nil
+}
+
+// sameInRE2 reports whether expr uses only syntax whose meaning is the
+// same in Go's regexp and in the reference engine: no shorthand classes
+// (ASCII-only in Go), no anchors (line-based in the reference), no POSIX
+// classes, no \u escapes. Go's regexp picks the same match as a
+// backtracking engine, so the rest behaves identically.
+func sameInRE2(expr string) bool {
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; c {
+		case '\\':
+			if i+1 >= len(expr) {
+				return false
+			}
+			n := expr[i+1]
+			switch {
+			case n == 'p' || n == 'P' || n == 'r' || n == 'n' || n == 't' || n == 'f' || n == 'x':
+			case n < utf8.RuneSelf && !isASCIIAlnum(n):
+			default:
+				return false
+			}
+			i++
+		case '^', '$':
+			if c == '^' && i > 0 && expr[i-1] == '[' {
+				continue
+			}
+			return false
+		case '[':
+			if i+1 < len(expr) && expr[i+1] == ':' {
+				return false
+			}
+		case '{':
+			if i+1 < len(expr) && expr[i+1] == ',' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+type literalPattern string
+
+func (l literalPattern) appendMatches(dst [][2]int, s string) [][2]int {
+	if l == "" {
+		return dst
+	}
+	for off := 0; off <= len(s); {
+		i := strings.Index(s[off:], string(l))
+		if i < 0 {
+			break
+		}
+		dst = append(dst, [2]int{off + i, off + i + len(l)})
+		off += i + len(l)
+	}
+	return dst
+}
+
+type goRegexp struct{ re *regexp.Regexp }
+
+func (g goRegexp) appendMatches(dst [][2]int, s string) [][2]int {
+	for _, m := range g.re.FindAllStringIndex(s, -1) {
+		if m[1] > m[0] {
+			dst = append(dst, [2]int{m[0], m[1]})
+		}
+	}
+	return dst
+}
+
+type backtrackRegexp struct{ re *regexp2.Regexp }
+
+// appendMatches runs regexp2. A matcher error (only possible with limits
+// that are not set here) ends the search: the rest stays unsplit.
+func (b backtrackRegexp) appendMatches(dst [][2]int, s string) [][2]int {
+	ms, _ := b.re.FindAllStringIndex(s, -1)
+	for _, m := range ms {
+		if m[1] > m[0] {
+			dst = append(dst, [2]int{m[0], m[1]})
+		}
+	}
+	return dst
+}
+
+// replaceAll replaces every match of p in s with content.
+func replaceAll(p splitPattern, s, content string) string {
+	if lit, ok := p.(literalPattern); ok {
+		if lit == "" {
+			return s
+		}
+		return strings.ReplaceAll(s, string(lit), content)
+	}
+	ms := p.appendMatches(nil, s)
+	if len(ms) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, m := range ms {
+		b.WriteString(s[last:m[0]])
+		b.WriteString(content)
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
