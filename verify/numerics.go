@@ -44,7 +44,7 @@ var ErrNoReference = errors.New("nothing to compare with")
 // and/or its source model and judges the differences.
 func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport, error) {
 	o := newOptions(opts)
-	m, err := runtime.Load(dir, runtime.WithThreads(o.threads))
+	m, err := runtime.Load(dir, runtime.WithThreads(o.threads), runtime.WithEngine(o.engine))
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,7 @@
 package verify
 
+import "github.com/symbc/symbc/runtime"
+
 // Option configures Integrity and Numerics.
 type Option func(*options)
 
@@ -12,6 +14,7 @@ type options struct {
 	maxKLD      *float64
 	minTop1     *float64
 	toolVersion string
+	engine      runtime.Engine
 }
 
 func newOptions(opts []Option) options {
@@ -48,3 +51,8 @@ func WithMinTop1(v float64) Option { return func(o *options) { o.minTop1 = &v } 
 
 // WithToolVersion records the version of the verifying tool in the report.
 func WithToolVersion(v string) Option { return func(o *options) { o.toolVersion = v } }
+
+// WithEngine runs the converted model with another attention engine (the
+// reference or source always runs exact attention), to measure how far the
+// engine moves the outputs.
+func WithEngine(e runtime.Engine) Option { return func(o *options) { o.engine = e } }

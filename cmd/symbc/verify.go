@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/verify"
 )
 
@@ -23,6 +24,7 @@ func newVerifyCmd() *cobra.Command {
 		maxKLD, minTop1 float64
 		threads, jobs   int
 		asJSON, save    bool
+		engine          string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify DIR",
@@ -36,6 +38,11 @@ locally). It exits 0 only when every check passes.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := []verify.Option{verify.WithReference(refs...), verify.WithThreads(threads),
 				verify.WithJobs(jobs), verify.WithToolVersion(toolVersion())}
+			eng, err := runtime.ParseEngine(engine)
+			if err != nil {
+				return usagef("--engine: %v", err)
+			}
+			opts = append(opts, verify.WithEngine(eng))
 			if source != "" {
 				opts = append(opts, verify.WithSource(source))
 			}
@@ -89,6 +96,7 @@ locally). It exits 0 only when every check passes.`,
 	f.IntVarP(&threads, "threads", "t", 0, "compute threads (default: all cores)")
 	f.IntVar(&jobs, "jobs", 0, "files hashed in parallel (default: all cores)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f.StringVar(&engine, "engine", "exact", "attention engine for the converted model: exact or symbiotic")
 	f.BoolVar(&save, "save", false, "also write the report to DIR/verify.json")
 	return cmd
 }
