@@ -103,3 +103,26 @@ func TestNumericsNeedsSomethingToCompare(t *testing.T) {
 		t.Fatal("a missing folder must say so, not ask for a reference")
 	}
 }
+
+// TestNumericsInt4Bounds: the documented INT4 bounds (docs/VERIFY.md) pass on
+// every shared case: the trained model with the defaults, the tiny random one
+// with its documented, looser bounds.
+func TestNumericsInt4Bounds(t *testing.T) {
+	int4 := quantize.Spec{Type: quantize.INT4, Scheme: quantize.Symmetric, GroupSize: 128}
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{
+		{"stories260k", nil},
+		{"llama3", []Option{WithMaxKLD(1.5), WithMinTop1(0.4)}},
+	} {
+		dir, src := convertCase(t, c.name, int4)
+		rep, err := Numerics(context.Background(), dir, append(c.opts, WithReference(filepath.Join(src, "reference.safetensors")))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass {
+			t.Errorf("%s int4: %+v", c.name, rep.Cases[0])
+		}
+	}
+}
