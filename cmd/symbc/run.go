@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/symbc/symbc/runtime"
+	"github.com/symbc/symbc/runtime/tokenizer"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		prompt, promptIDs, messagesFile, engine string
+		chat, asJSON                            bool
+		temperature, topP, minP, penalty        float32
+		topK, maxTokens, threads, maxContext    int
+		seed                                    uint64
+		stops                                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run DIR",
+		Short: "Generate text with a .symb model",
+		Long: `run loads the model in DIR and continues a prompt, streaming the text to
+stdout and the speed to stderr. The prompt is --prompt TEXT (with --chat, sent
+through the model's chat template as a user message), --messages FILE (a JSON
+array of {"role", "content"} objects, always templated) or --prompt-ids with
+token ids. Sampling is greedy unless --temperature is above 0.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			given := 0
+			for _, name := range []string{"prompt", "prompt-ids", "messages"} {
+				if f.Changed(name) {
+					given++
+				}
+			}
+			if given != 1 {
+				return usagef("give exactly one of --prompt, --prompt-ids and --messages")
+			}
+			if chat && f.Changed("prompt-ids") {
+				return usagef("--chat needs --prompt or --messages, not --prompt-ids")
+			}
+			var ids []int
+			if f.Changed("prompt-ids") {
+				var err error
+				if ids, err = parseIDs(promptIDs); err != nil {
+					return usageError{err}
+				}
+			}
+			var messages []tokenizer.Message
+			switch {
+			case f.Changed("messages"):
+				var err error
+				if messages, err = readMessages(messagesFile); err != nil {
+					return err
+				}
+			case chat:
+				messages = []tokenizer.Message{{Role: "user", Content: prompt}}
+			}
+			eng, err := runtime.ParseEngine(engine)
+			if err != nil {
+				return usageError{err}
+			}
+
+			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			out := cmd.OutOrStdout()
+			opts := []runtime.GenOption{
+				runtime.WithTemperature(temperature), runtime.WithTopK(topK), runtime.WithTopP(topP),
+				runtime.WithMinP(minP), runtime.WithRepeatPenalty(penalty), runtime.WithMaxTokens(maxTokens),
+				runtime.WithStop(stops...),
+			}
+			if f.Changed("seed") {
+				opts = append(opts, runtime.WithSeed(seed))
+			}
+			if !asJSON {
+				opts = append(opts, runtime.WithOnText(func(piece string) error {
+					_, err := io.WriteString(out, piece)
+					return err
+				}))
+			}
+			ctx := cmd.Context()
+			var res *runtime.Result
+			switch {
+			case ids != nil:
+				res, err = m.GenerateIDs(ctx, ids, opts...)
+			case messages != nil:
+				res, err = m.Chat(ctx, messages, opts...)
+			default:
+				res, err = m.Generate(ctx, prompt, opts...)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(out).Encode(res)
+			}
+			if !strings.HasSuffix(res.Text, "\n") {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "prompt: %d tokens, %.1f tokens/s; generated: %d tokens, %.1f tokens/s; stop: %s\n",
+				res.PromptTokens, res.PrefillTokensPerSecond, res.CompletionTokens, res.DecodeTokensPerSecond, res.StopReason)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&prompt, "prompt", "", "text to continue")
+	f.BoolVar(&chat, "chat", false, "apply the chat template to --prompt as a user message")
+	f.StringVar(&messagesFile, "messages", "", "JSON file with an array of {\"role\", \"content\"} messages")
+	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token ids")
+	f.Float32Var(&temperature, "temperature", 0, "sampling temperature (0: greedy)")
+	f.IntVar(&topK, "top-k", 0, "sample from the k most likely tokens (0: off)")
+	f.Float32Var(&topP, "top-p", 0, "sample from the smallest set of tokens whose probability reaches p (0: off)")
+	f.Float32Var(&minP, "min-p", 0, "drop tokens less likely than p times the most likely (0: off)")
+	f.Float32Var(&penalty, "repeat-penalty", 1, "penalty for tokens already seen (1: off)")
+	f.Uint64Var(&seed, "seed", 0, "seed for reproducible sampling (default: random)")
+	f.IntVar(&maxTokens, "max-tokens", 256, "most tokens to generate")
+	f.StringArrayVar(&stops, "stop", nil, "stop when the output contains this text (repeatable)")
+	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
+	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object with the text, ids and speeds instead of streaming")
+	return cmd
+}
+
+// parseIDs reads "1,2,3" (spaces allowed).
+func parseIDs(s string) ([]int, error) {
+	var ids []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, fmt.Errorf("--prompt-ids: %q is not a token id", part)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("--prompt-ids: no ids in %q", s)
+	}
+	return ids, nil
+}
+
+// readMessages reads a JSON array of {"role", "content"} objects.
+func readMessages(path string) ([]tokenizer.Message, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: want a JSON array of {\"role\", \"content\"} objects: %w", path, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s: no messages", path)
+	}
+	msgs := make([]tokenizer.Message, len(raw))
+	for i, r := range raw {
+		if r.Role == "" {
+			return nil, fmt.Errorf("%s: message %d has no role", path, i)
+		}
+		msgs[i] = tokenizer.Message{Role: r.Role, Content: r.Content}
+	}
+	return msgs, nil
+}

@@ -1,0 +1,363 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/symbc/symbc/runtime/kernels"
+	"github.com/symbc/symbc/symb"
+)
+
+// prefillChunk bounds how many tokens one batched pass processes, which
+// bounds the scratch memory of a long prompt; larger chunks help MatMul
+// reuse each weight row across more tokens.
+const prefillChunk = 512
+
+// Session is one sequence being processed: its position and attention
+// memory (a KV cache, or the symbiotic state). A session is not safe for
+// concurrent use; several sessions may share one Model.
+type Session struct {
+	m   *Model
+	pos int
+
+	kc, vc [][]float32 // EngineExact: per layer [pos][kv_heads·head_dim], grown on demand
+	state  [][]float32 // EngineSymbiotic: per layer [heads][head_dim][head_dim]
+
+	last    []float32 // logits of the last position processed
+	broken  bool      // a pass was interrupted half-way; only Reset repairs it
+	b       buffers
+	scratch [][]float32 // per attention worker: scores
+}
+
+// buffers are per-chunk activations, reused across calls.
+type buffers struct {
+	n                     int
+	x, h, q, k, v, att, o []float32
+	gate, up              []float32
+	cos, sin              []float32
+	logits                []float32
+}
+
+// NewSession starts an empty sequence.
+func (m *Model) NewSession() *Session {
+	s := &Session{m: m}
+	if m.engine == EngineExact {
+		s.kc = make([][]float32, len(m.layers))
+		s.vc = make([][]float32, len(m.layers))
+	} else {
+		hd := m.mc.HeadDim
+		s.state = make([][]float32, len(m.layers))
+		for i := range s.state {
+			s.state[i] = make([]float32, m.mc.NumHeads*hd*hd)
+		}
+	}
+	return s
+}
+
+// Pos is the number of tokens the session holds.
+func (s *Session) Pos() int { return s.pos }
+
+// MemoryBytes is the memory the session holds for attention: the KV cache's
+// capacity (EngineExact) or the fixed per-head states (EngineSymbiotic).
+func (s *Session) MemoryBytes() int64 {
+	var n int
+	for i := range s.kc {
+		n += cap(s.kc[i]) + cap(s.vc[i])
+	}
+	for _, st := range s.state {
+		n += len(st)
+	}
+	return int64(n) * 4
+}
+
+// Reset empties the session, keeping its allocations for reuse.
+func (s *Session) Reset() {
+	s.pos = 0
+	s.broken = false
+	s.last = s.last[:0]
+	for i := range s.kc {
+		s.kc[i] = s.kc[i][:0]
+		s.vc[i] = s.vc[i][:0]
+	}
+	for _, st := range s.state {
+		clear(st)
+	}
+}
+
+// LastLogits returns the logits of the last position processed (nil before
+// the first Forward). The slice is overwritten by the next Forward.
+func (s *Session) LastLogits() []float32 { return s.last }
+
+// Forward appends ids to the sequence and returns the logits of every one of
+// them, flattened as [len(ids)][vocab_size]. Bad input (an id outside the
+// vocabulary, a full context) is refused before any work and leaves the
+// session as it was; a cancelled pass leaves it unusable until Reset.
+func (s *Session) Forward(ctx context.Context, ids []int) ([]float32, error) {
+	return s.forward(ctx, ids, true)
+}
+
+// Prefill appends ids and computes logits for the last one only (see
+// LastLogits), skipping the output head for the other positions.
+func (s *Session) Prefill(ctx context.Context, ids []int) error {
+	_, err := s.forward(ctx, ids, false)
+	return err
+}
+
+func (s *Session) forward(ctx context.Context, ids []int, all bool) ([]float32, error) {
+	m := s.m
+	vocab := m.mc.VocabSize
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("forward: no tokens")
+	}
+	if s.broken {
+		return nil, ErrSessionBroken
+	}
+	if len(ids) > m.maxCtx-s.pos {
+		return nil, fmt.Errorf("%w: %d tokens after %d would exceed the context of %d", ErrContextFull, len(ids), s.pos, m.maxCtx)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= vocab {
+			return nil, fmt.Errorf("forward: token %d at index %d is outside the vocabulary of %d", id, i, vocab)
+		}
+	}
+	var out []float32
+	if all {
+		out = make([]float32, len(ids)*vocab)
+	}
+	for start := 0; start < len(ids); start += prefillChunk {
+		end := min(start+prefillChunk, len(ids))
+		var dst []float32
+		if all {
+			dst = out[start*vocab : end*vocab]
+		}
+		if err := s.chunk(ctx, ids[start:end], dst, end == len(ids)); err != nil {
+			// Some layers have seen the chunk and others not: the
+			// symbiotic state (and the cache rows) are inconsistent.
+			s.broken = true
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// chunk runs the model over ids. With dst set, it writes the logits of every
+// position there; with last set, it keeps the final position's logits.
+func (s *Session) chunk(ctx context.Context, ids []int, dst []float32, last bool) error {
+	m, mc := s.m, &s.m.mc
+	n, hid := len(ids), mc.HiddenSize
+	b := s.buffers(n)
+	for t, id := range ids {
+		x := b.x[t*hid : (t+1)*hid]
+		kernels.Row(x, m.emb, id)
+		if mc.EmbeddingScale != 0 {
+			kernels.Scale(mc.EmbeddingScale, x)
+		}
+	}
+	m.rope.tables(b.cos, b.sin, s.pos, n)
+	if s.kc != nil {
+		s.growCache(s.pos + n)
+	}
+	for li := range m.layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.layer(li, n)
+	}
+	s.pos += n
+
+	eps, off := float32(mc.NormEps), mc.NormWeightOffset
+	switch {
+	case dst != nil:
+		for t := range n {
+			kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], m.finalNorm, eps, off)
+		}
+		m.linear(dst, b.h, n, m.lmHead)
+		if mc.FinalSoftcap > 0 {
+			softcap(dst, float32(mc.FinalSoftcap))
+		}
+		if last {
+			s.last = append(s.last[:0], dst[(n-1)*mc.VocabSize:]...)
+		}
+	case last:
+		h := b.h[:hid]
+		kernels.RMSNorm(h, b.x[(n-1)*hid:n*hid], m.finalNorm, eps, off)
+		s.last = grow(s.last, mc.VocabSize)
+		m.pool.MatVec(s.last, h, m.lmHead)
+		if mc.FinalSoftcap > 0 {
+			softcap(s.last, float32(mc.FinalSoftcap))
+		}
+	}
+	return nil
+}
+
+// layer runs transformer block li over the n tokens in s.b.x.
+func (s *Session) layer(li, n int) {
+	m, mc, L, b := s.m, &s.m.mc, &s.m.layers[li], &s.b
+	hid, hd := mc.HiddenSize, mc.HeadDim
+	qd, kvd := mc.NumHeads*hd, mc.NumKVHeads*hd
+	eps, off := float32(mc.NormEps), mc.NormWeightOffset
+
+	for t := range n {
+		kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], L.normAttn, eps, off)
+	}
+	// K and V go straight into the cache rows of their positions.
+	k, v := b.k[:n*kvd], b.v[:n*kvd]
+	if s.kc != nil {
+		k = s.kc[li][s.pos*kvd : (s.pos+n)*kvd]
+		v = s.vc[li][s.pos*kvd : (s.pos+n)*kvd]
+	}
+	q := b.q[:n*qd]
+	m.linear(q, b.h, n, L.q)
+	m.linear(k, b.h, n, L.k)
+	m.linear(v, b.h, n, L.v)
+	half := m.rope.dim / 2
+	for t := range n {
+		qt, kt, vt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd], v[t*kvd:(t+1)*kvd]
+		if L.qBias != nil {
+			kernels.Add(qt, L.qBias)
+			kernels.Add(kt, L.kBias)
+			kernels.Add(vt, L.vBias)
+		}
+		if c := float32(mc.ClipQKV); c > 0 {
+			clamp(qt, c)
+			clamp(kt, c)
+			clamp(vt, c)
+		}
+		if L.qNorm != nil {
+			headNorm(qt, L.qNorm, hd, eps, off)
+			headNorm(kt, L.kNorm, hd, eps, off)
+		}
+		cos, sin := b.cos[t*half:(t+1)*half], b.sin[t*half:(t+1)*half]
+		m.rope.apply(qt, mc.NumHeads, hd, cos, sin)
+		m.rope.apply(kt, mc.NumKVHeads, hd, cos, sin)
+	}
+	if s.kc != nil {
+		s.attend(li, n)
+	} else {
+		s.symbiotic(li, n)
+	}
+	s.residual(L.o, L.oBias, L.normAttnPost, n, qd, b.att)
+
+	for t := range n {
+		kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], L.normMLP, eps, off)
+	}
+	inter := mc.IntermediateSize
+	gate, up := b.gate[:n*inter], b.up[:n*inter]
+	m.linear(gate, b.h, n, L.gate)
+	m.linear(up, b.h, n, L.up)
+	gatedActivation(gate, up, mc.Activation)
+	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
+}
+
+// residual adds w·in (+bias, then the optional post-norm) to every row of s.b.x.
+func (s *Session) residual(w *symb.Tensor, bias, postNorm []float32, n, inDim int, in []float32) {
+	m, b, hid := s.m, &s.b, s.m.mc.HiddenSize
+	o := b.o[:n*hid]
+	m.linear(o, in[:n*inDim], n, w)
+	for t := range n {
+		ot := o[t*hid : (t+1)*hid]
+		if bias != nil {
+			kernels.Add(ot, bias)
+		}
+		if postNorm != nil {
+			kernels.RMSNorm(ot, ot, postNorm, float32(m.mc.NormEps), m.mc.NormWeightOffset)
+		}
+		kernels.Add(b.x[t*hid:(t+1)*hid], ot)
+	}
+}
+
+// linear computes y = w·x for n rows of x: MatVec for one token (decode),
+// MatMul for a batch (prefill) so each weight row is read once per batch.
+func (m *Model) linear(y, x []float32, n int, w *symb.Tensor) {
+	rows, cols := w.Rows(), w.Cols()
+	if n == 1 {
+		m.pool.MatVec(y[:rows], x[:cols], w)
+		return
+	}
+	m.pool.MatMul(y[:n*rows], x[:n*cols], n, w)
+}
+
+// buffers sizes the per-chunk activations for n tokens.
+func (s *Session) buffers(n int) *buffers {
+	b := &s.b
+	if b.n >= n {
+		return b
+	}
+	mc := &s.m.mc
+	hd := mc.HeadDim
+	qd, kvd := mc.NumHeads*hd, mc.NumKVHeads*hd
+	*b = buffers{
+		n:    n,
+		x:    make([]float32, n*mc.HiddenSize),
+		h:    make([]float32, n*mc.HiddenSize),
+		o:    make([]float32, n*mc.HiddenSize),
+		q:    make([]float32, n*qd),
+		att:  make([]float32, n*qd),
+		k:    make([]float32, n*kvd),
+		v:    make([]float32, n*kvd),
+		gate: make([]float32, n*mc.IntermediateSize),
+		up:   make([]float32, n*mc.IntermediateSize),
+		cos:  make([]float32, n*s.m.rope.dim/2),
+		sin:  make([]float32, n*s.m.rope.dim/2),
+	}
+	return b
+}
+
+// growCache makes room for positions [0, need) in every layer's KV cache,
+// doubling capacity (capped at the context length) to amortise copies.
+func (s *Session) growCache(need int) {
+	kvd := s.m.mc.NumKVHeads * s.m.mc.HeadDim
+	for li := range s.kc {
+		if cap(s.kc[li]) < need*kvd {
+			c := min(max(2*cap(s.kc[li])/kvd, need, 16), s.m.maxCtx)
+			s.kc[li] = append(make([]float32, 0, c*kvd), s.kc[li]...)
+			s.vc[li] = append(make([]float32, 0, c*kvd), s.vc[li]...)
+		}
+		s.kc[li] = s.kc[li][:need*kvd]
+		s.vc[li] = s.vc[li][:need*kvd]
+	}
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func clamp(x []float32, c float32) {
+	for i, v := range x {
+		x[i] = min(max(v, -c), c)
+	}
+}
+
+// softcap maps x to c·tanh(x/c), bounding values smoothly to (−c, c).
+func softcap(x []float32, c float32) {
+	for i, v := range x {
+		x[i] = c * float32(math.Tanh(float64(v/c)))
+	}
+}
+
+// headNorm applies RMSNorm with weight w to each head_dim slice of x.
+func headNorm(x, w []float32, hd int, eps, off float32) {
+	for h := 0; h+hd <= len(x); h += hd {
+		kernels.RMSNorm(x[h:h+hd], x[h:h+hd], w, eps, off)
+	}
+}
+
+// gatedActivation computes gate = act(gate)·up in place.
+func gatedActivation(gate, up []float32, kind string) {
+	switch kind {
+	case "gelu_tanh":
+		kernels.GELUTanhMul(gate, up)
+	case "gelu":
+		// The exact (erf) GELU; computed in float64 and rounded once.
+		for i, v := range gate {
+			f := float64(v)
+			gate[i] = float32(0.5*f*(1+math.Erf(f/math.Sqrt2))) * up[i]
+		}
+	default: // silu, checked at load
+		kernels.SiLUMul(gate, up)
+	}
+}

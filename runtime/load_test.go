@@ -1,0 +1,236 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/symbc/symbc/convert"
+	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/symb"
+)
+
+// writeFolder writes cfg and w as a .symb model folder with stories260k's
+// tokenizer and a generation_config.json.
+func writeFolder(t *testing.T, cfg *symb.Config, w hfWeights) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := symb.WriteConfig(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for name, tensor := range w {
+		p := symb.TensorPath(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := symb.WriteFile(p, tensor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokDir := filepath.Join(dir, "tokenizer")
+	if err := os.Mkdir(tokDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(modelDir(t, "stories260k"), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tokDir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gc := `{"bos_token_id": 1, "eos_token_id": [2, 7]}`
+	if err := os.WriteFile(filepath.Join(tokDir, "generation_config.json"), []byte(gc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLoadFolder runs a .symb folder (mapped files, tokenizer/ and
+// generation_config.json found by Load) and compares it with the same
+// weights given through New.
+func TestLoadFolder(t *testing.T) {
+	ctx := context.Background()
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	dir := writeFolder(t, cfg, w)
+	m, err := Load(dir, WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Tokenizer() == nil {
+		t.Fatal("Load did not pick up tokenizer/")
+	}
+	if eos := m.EOS(); !slices.Equal(eos, []int{2, 7}) {
+		t.Errorf("EOS ids %v, want [2 7] (config plus generation_config.json)", eos)
+	}
+	ref := loadReference(t, modelDir(t, "stories260k"))
+	got, err := m.NewSession().Forward(ctx, ref.inputIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := newTestModel(t, "stories260k", WithThreads(2)).NewSession().Forward(ctx, ref.inputIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(got, want); d != 0 {
+		t.Errorf("Load vs New: max abs difference %g", d)
+	}
+	// Tied embeddings count once; stories260k's README gives 260,032 parameters.
+	if m.Params() != 260032 || m.SizeBytes() != 4*260032 {
+		t.Errorf("params %d, size %d bytes; want 260032 and %d", m.Params(), m.SizeBytes(), 4*260032)
+	}
+}
+
+func TestLoadErrorsFolder(t *testing.T) {
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Error("Load of an empty folder succeeded")
+	}
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	dir := writeFolder(t, cfg, w)
+	if err := os.Remove(symb.TensorPath(dir, symb.LayerTensor(4, symb.MLPDown))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "layers/layer_04/mlp_down") {
+		t.Errorf("missing tensor: got %v", err)
+	}
+}
+
+// quantized returns w with every matrix stored as spec.
+func quantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
+	t.Helper()
+	out := hfWeights{}
+	for name, tensor := range w {
+		if len(tensor.Shape) != 2 {
+			out[name] = tensor
+			continue
+		}
+		src, err := tensor.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, cols := tensor.Shape[0], tensor.Shape[1]
+		d, s, mn, err := spec.Layout(rows, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := &symb.Tensor{Name: name, Info: symb.Info{DType: symb.INT8, Scheme: symb.SchemeSym, GroupSize: spec.GroupSize, Shape: tensor.Shape},
+			Data: make([]byte, d), Scales: make([]byte, s)}
+		if spec.Type == quantize.INT4 {
+			q.DType = symb.INT4
+		}
+		if spec.Scheme == quantize.Asymmetric {
+			q.Scheme, q.Mins = symb.SchemeAsym, make([]byte, mn)
+		}
+		if err := quantize.QuantizeRows(spec, src, cols, q.Data, q.Scales, q.Mins); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = q
+	}
+	return out
+}
+
+// TestQuantizedWeights runs stories260k with INT8 and INT4 matrices (rows of
+// 172 columns are padded to whole groups) and checks that the logits stay
+// near the float32 reference: the runtime must read every packed layout.
+func TestQuantizedWeights(t *testing.T) {
+	ctx := context.Background()
+	ref := loadReference(t, modelDir(t, "stories260k"))
+	for _, tc := range []struct {
+		spec quantize.Spec
+		tol  float64 // of max |logit|
+	}{
+		{quantize.Spec{Type: quantize.INT8, Scheme: quantize.Symmetric, GroupSize: 32}, 0.02},
+		{quantize.Spec{Type: quantize.INT8, Scheme: quantize.Asymmetric, GroupSize: 64}, 0.02},
+		{quantize.Spec{Type: quantize.INT4, Scheme: quantize.Asymmetric, GroupSize: 32}, 0.25},
+	} {
+		t.Run(tc.spec.String(), func(t *testing.T) {
+			cfg, w := hfModel(t, modelDir(t, "stories260k"))
+			qw := quantized(t, w, tc.spec)
+			m, err := New(cfg, qw, WithThreads(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.NewSession().Forward(ctx, ref.inputIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, scale := maxAbsDiff(got, ref.logits), maxAbs(ref.logits)
+			t.Logf("%s: max abs logit error %.3g (%.2g of max |logit|)", tc.spec, d, d/scale)
+			if d > tc.tol*scale {
+				t.Errorf("max abs error %g exceeds %g × %g", d, tc.tol, scale)
+			}
+			if d == 0 {
+				t.Error("quantized logits equal the float32 reference exactly: weights were not quantized")
+			}
+			// The same model with the quantized weights expanded to float32
+			// must agree closely: that isolates kernel errors from rounding.
+			mf, err := New(cfg, dequantized(t, qw, tc.spec), WithThreads(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := mf.NewSession().Forward(ctx, ref.inputIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(got, want); d > 1e-5*scale {
+				t.Errorf("packed vs expanded weights: max abs difference %g", d)
+			}
+		})
+	}
+}
+
+// dequantized expands the quantized tensors of w to F32 with the quantize
+// package (independent of the kernels' own dequantization).
+func dequantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
+	t.Helper()
+	out := hfWeights{}
+	for name, q := range w {
+		if !q.DType.Quantized() {
+			out[name] = q
+			continue
+		}
+		rows, cols := q.Rows(), q.Cols()
+		f := make([]float32, rows*cols)
+		if err := quantize.Dequantize(spec, q.Data, q.Scales, q.Mins, rows, cols, f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		data := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+		out[name] = &symb.Tensor{Name: name, Info: symb.Info{DType: symb.F32, Shape: q.Shape}, Data: data}
+	}
+	return out
+}
+
+// TestConverterSource runs the converter's view of the Hugging Face
+// checkpoints (no conversion, weights as stored) through New: the path
+// verification takes to run the original model.
+func TestConverterSource(t *testing.T) {
+	for _, name := range []string{"llama3", "stories260k"} {
+		t.Run(name, func(t *testing.T) {
+			dir := modelDir(t, name)
+			cfg, w, err := convert.OpenSource(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			m, err := New(cfg, w, WithThreads(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := loadReference(t, dir)
+			got, err := m.NewSession().Forward(context.Background(), ref.inputIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, scale := maxAbsDiff(got, ref.logits), maxAbs(ref.logits); d > 1e-4*scale {
+				t.Errorf("max abs logit error %g exceeds 1e-4 × %g", d, scale)
+			}
+		})
+	}
+}

@@ -1,0 +1,441 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"github.com/symbc/symbc/runtime/kernels"
+	"github.com/symbc/symbc/runtime/tokenizer"
+	"github.com/symbc/symbc/symb"
+)
+
+// Sentinel errors callers can branch on with errors.Is.
+var (
+	// ErrUnsupported marks a config feature or tensor dtype this runtime does not implement.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrContextFull means a sequence would grow past the session's context length.
+	ErrContextFull = errors.New("context length exceeded")
+	// ErrBadWeights means a tensor is missing or has the wrong shape.
+	ErrBadWeights = errors.New("bad weights")
+	// ErrSessionBroken means an earlier Forward was interrupted; Reset the session.
+	ErrSessionBroken = errors.New("session was interrupted during a forward pass; reset it")
+)
+
+// Weights gives tensors by their .symb name (symb.Embeddings,
+// symb.LayerTensor(i, symb.AttnQ), ...). *symb.Model satisfies it; the
+// converter supplies one over a Hugging Face checkpoint.
+type Weights interface {
+	Tensor(name string) (*symb.Tensor, error)
+}
+
+// Engine selects how attention keeps its past.
+type Engine int
+
+const (
+	// EngineExact keeps a float32 KV cache: the source model's numbers.
+	EngineExact Engine = iota
+	// EngineSymbiotic keeps a fixed head_dim×head_dim state per attention head.
+	EngineSymbiotic
+)
+
+func (e Engine) String() string {
+	switch e {
+	case EngineExact:
+		return "exact"
+	case EngineSymbiotic:
+		return "symbiotic"
+	}
+	return fmt.Sprintf("engine(%d)", int(e))
+}
+
+// MarshalText writes the engine's name (for JSON reports).
+func (e Engine) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// ParseEngine accepts the names Engine.String returns.
+func ParseEngine(s string) (Engine, error) {
+	switch s {
+	case "exact":
+		return EngineExact, nil
+	case "symbiotic":
+		return EngineSymbiotic, nil
+	}
+	return 0, fmt.Errorf("unknown engine %q (want exact or symbiotic)", s)
+}
+
+// Option configures Load and New.
+type Option func(*options)
+
+type options struct {
+	threads int
+	engine  Engine
+	tok     *tokenizer.Tokenizer
+	maxCtx  int
+}
+
+// WithThreads sets how many goroutines the kernels and attention use
+// (default: GOMAXPROCS, normally the number of CPUs).
+func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// WithEngine selects the attention engine (default EngineExact).
+func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
+
+// WithMaxContext caps the number of positions a session may hold (default:
+// the config's max_position_embeddings). The KV cache grows on demand up to it.
+func WithMaxContext(n int) Option { return func(o *options) { o.maxCtx = n } }
+
+// WithTokenizer sets the tokenizer used by Generate, Stream and Chat. Load
+// reads dir/tokenizer/ by itself; this overrides it.
+func WithTokenizer(t *tokenizer.Tokenizer) Option { return func(o *options) { o.tok = t } }
+
+// defaultMaxContext applies when the config gives no max_position_embeddings.
+const defaultMaxContext = 4096
+
+// Model is a loaded model, safe for concurrent use by several sessions.
+type Model struct {
+	cfg     *symb.Config
+	mc      symb.ModelConfig
+	engine  Engine
+	threads int
+	maxCtx  int
+	pool    *kernels.Pool
+	tok     *tokenizer.Tokenizer
+	eos     []int
+	closer  io.Closer
+
+	emb       *symb.Tensor
+	lmHead    *symb.Tensor // the embeddings when tied
+	finalNorm []float32
+	layers    []layer
+	rope      *rope
+	sizeBytes int64
+	params    int64
+}
+
+// layer holds one transformer block's weights; float vectors are converted
+// to float32 once at load because they are small and used on every token.
+type layer struct {
+	normAttn, normMLP         []float32
+	normAttnPost, normMLPPost []float32 // nil unless PostNorms
+	q, k, v, o                *symb.Tensor
+	qBias, kBias, vBias       []float32 // nil unless AttentionBias
+	oBias                     []float32 // nil unless AttentionOutBias
+	qNorm, kNorm              []float32 // nil unless QKNorm
+	gate, up, down            *symb.Tensor
+	window                    int // sliding window in tokens, 0: global
+}
+
+// Load opens the .symb model folder dir (tensors are mapped, not copied) and
+// its tokenizer in dir/tokenizer/ when present.
+func Load(dir string, opts ...Option) (*Model, error) {
+	sm, err := symb.OpenModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	o := applyOptions(opts)
+	tokDir := filepath.Join(dir, "tokenizer")
+	if o.tok == nil {
+		if _, err := os.Stat(filepath.Join(tokDir, tokenizer.TokenizerFile)); err == nil {
+			if o.tok, err = tokenizer.Load(tokDir); err != nil {
+				sm.Close()
+				return nil, fmt.Errorf("%s: %w", dir, err)
+			}
+		}
+	}
+	m, err := newModel(sm.Config, sm, o)
+	if err != nil {
+		sm.Close()
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	m.closer = sm
+	extra, err := readGenerationEOS(filepath.Join(tokDir, "generation_config.json"))
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.eos = mergeIDs(m.eos, extra)
+	return m, nil
+}
+
+// New builds a model over any Weights. The caller keeps ownership of w.
+func New(cfg *symb.Config, w Weights, opts ...Option) (*Model, error) {
+	if cfg == nil {
+		return nil, errors.New("runtime.New: nil config")
+	}
+	return newModel(cfg, w, applyOptions(opts))
+}
+
+func applyOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
+	mc := cfg.Model
+	if err := checkConfig(&mc); err != nil {
+		return nil, err
+	}
+	if o.threads <= 0 {
+		o.threads = goruntime.GOMAXPROCS(0)
+	}
+	if o.engine != EngineExact && o.engine != EngineSymbiotic {
+		return nil, fmt.Errorf("unknown engine %d", int(o.engine))
+	}
+	if o.maxCtx <= 0 {
+		o.maxCtx = mc.MaxPositions
+		if o.maxCtx <= 0 {
+			o.maxCtx = defaultMaxContext
+		}
+	}
+	m := &Model{
+		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
+		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs),
+	}
+	r, err := newRope(&mc)
+	if err != nil {
+		return nil, err
+	}
+	m.rope = r
+	if err := m.loadWeights(w); err != nil {
+		return nil, err
+	}
+	m.pool = kernels.NewPool(o.threads)
+	return m, nil
+}
+
+// loader fetches tensors and checks their shapes, remembering the first error.
+type loader struct {
+	w    Weights
+	m    *Model
+	err  error
+	seen map[*symb.Tensor]bool // tied tensors count once in the size
+}
+
+func (l *loader) matrix(name string, rows, cols int) *symb.Tensor {
+	if l.err != nil {
+		return nil
+	}
+	t, err := l.w.Tensor(name)
+	if err != nil {
+		l.err = fmt.Errorf("%w: %w", ErrBadWeights, err)
+		return nil
+	}
+	if err := checkTensor(t, name, rows, cols); err != nil {
+		l.err = err
+		return nil
+	}
+	if !l.seen[t] {
+		l.seen[t] = true
+		l.m.sizeBytes += int64(len(t.Data) + len(t.Scales) + len(t.Mins))
+		l.m.params += t.Elements()
+	}
+	return t
+}
+
+// vector reads a 1-D tensor of n elements into float32.
+func (l *loader) vector(name string, n int) []float32 {
+	t := l.matrix(name, 0, n)
+	if t == nil {
+		return nil
+	}
+	v := make([]float32, n)
+	kernels.Row(v, t, 0)
+	return v
+}
+
+// checkTensor verifies shape (rows 0 means a vector of cols elements), dtype
+// and section sizes, so a kernel never reads past a slice.
+func checkTensor(t *symb.Tensor, name string, rows, cols int) error {
+	want := []int{rows, cols}
+	if rows == 0 {
+		want = []int{cols}
+	}
+	if len(t.Shape) != len(want) || t.Shape[0] != want[0] || t.Shape[len(t.Shape)-1] != want[len(want)-1] {
+		return fmt.Errorf("%w: tensor %s has shape %v, want %v", ErrBadWeights, name, t.Shape, want)
+	}
+	switch t.DType {
+	case symb.F32, symb.F16, symb.BF16, symb.INT8, symb.INT4:
+	default:
+		return fmt.Errorf("%w: tensor %s has dtype %s", ErrUnsupported, name, t.DType)
+	}
+	if err := t.Check(); err != nil {
+		return fmt.Errorf("%w: tensor %s: %w", ErrBadWeights, name, err)
+	}
+	return nil
+}
+
+func (m *Model) loadWeights(w Weights) error {
+	mc := &m.mc
+	l := &loader{w: w, m: m, seen: map[*symb.Tensor]bool{}}
+	hid, qd, kvd := mc.HiddenSize, mc.NumHeads*mc.HeadDim, mc.NumKVHeads*mc.HeadDim
+	m.emb = l.matrix(symb.Embeddings, mc.VocabSize, hid)
+	m.finalNorm = l.vector(symb.FinalNorm, hid)
+	if mc.TieEmbeddings {
+		m.lmHead = m.emb
+	} else {
+		m.lmHead = l.matrix(symb.LMHead, mc.VocabSize, hid)
+	}
+	m.layers = make([]layer, mc.NumLayers)
+	for i := range m.layers {
+		L := &m.layers[i]
+		name := func(s string) string { return symb.LayerTensor(i, s) }
+		L.normAttn = l.vector(name(symb.NormAttn), hid)
+		L.normMLP = l.vector(name(symb.NormMLP), hid)
+		L.q = l.matrix(name(symb.AttnQ), qd, hid)
+		L.k = l.matrix(name(symb.AttnK), kvd, hid)
+		L.v = l.matrix(name(symb.AttnV), kvd, hid)
+		L.o = l.matrix(name(symb.AttnO), hid, qd)
+		L.gate = l.matrix(name(symb.MLPGate), mc.IntermediateSize, hid)
+		L.up = l.matrix(name(symb.MLPUp), mc.IntermediateSize, hid)
+		L.down = l.matrix(name(symb.MLPDown), hid, mc.IntermediateSize)
+		if mc.AttentionBias {
+			L.qBias = l.vector(name(symb.AttnQBias), qd)
+			L.kBias = l.vector(name(symb.AttnKBias), kvd)
+			L.vBias = l.vector(name(symb.AttnVBias), kvd)
+		}
+		if mc.AttentionOutBias {
+			L.oBias = l.vector(name(symb.AttnOBias), hid)
+		}
+		if mc.QKNorm {
+			L.qNorm = l.vector(name(symb.AttnQNorm), mc.HeadDim)
+			L.kNorm = l.vector(name(symb.AttnKNorm), mc.HeadDim)
+		}
+		if mc.PostNorms {
+			L.normAttnPost = l.vector(name(symb.NormAttnPost), hid)
+			L.normMLPPost = l.vector(name(symb.NormMLPPost), hid)
+		}
+		if mc.SlidingWindow > 0 && (!mc.SlidingWindowEven || i%2 == 0) {
+			L.window = mc.SlidingWindow
+		}
+	}
+	return l.err
+}
+
+// checkConfig refuses hyperparameters this runtime cannot honour, so an
+// unsupported model fails at load instead of producing wrong numbers.
+func checkConfig(mc *symb.ModelConfig) error {
+	unsupported := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize}, {"intermediate_size", mc.IntermediateSize},
+		{"num_layers", mc.NumLayers}, {"num_heads", mc.NumHeads}, {"num_kv_heads", mc.NumKVHeads}, {"head_dim", mc.HeadDim}} {
+		if f.v <= 0 || f.v > 1<<24 {
+			return fmt.Errorf("%w: config %s is %d", ErrBadWeights, f.name, f.v)
+		}
+	}
+	if mc.NumHeads%mc.NumKVHeads != 0 {
+		return fmt.Errorf("%w: num_heads %d is not a multiple of num_kv_heads %d", ErrBadWeights, mc.NumHeads, mc.NumKVHeads)
+	}
+	switch {
+	case mc.MoE != nil:
+		return unsupported("mixture of experts (moe)")
+	case mc.MLA != nil:
+		return unsupported("multi-head latent attention (mla)")
+	case mc.Norm != "" && mc.Norm != "rmsnorm":
+		return unsupported("norm %q (only rmsnorm)", mc.Norm)
+	}
+	switch mc.Activation {
+	case "", "silu", "gelu_tanh", "gelu":
+	default:
+		return unsupported("activation %q", mc.Activation)
+	}
+	if mc.RopeDim < 0 || mc.RopeDim > mc.HeadDim || mc.RopeDim%2 != 0 {
+		return fmt.Errorf("%w: rope_dim %d with head_dim %d", ErrBadWeights, mc.RopeDim, mc.HeadDim)
+	}
+	if mc.HeadDim%2 != 0 {
+		return fmt.Errorf("%w: head_dim %d is odd", ErrBadWeights, mc.HeadDim)
+	}
+	if mc.SlidingWindow < 0 || mc.AttentionSoftcap < 0 || mc.FinalSoftcap < 0 || mc.ClipQKV < 0 || mc.AttentionScale < 0 {
+		return fmt.Errorf("%w: negative sliding_window, soft-cap, clip_qkv or attention_scale", ErrBadWeights)
+	}
+	if mc.NormEps <= 0 {
+		return fmt.Errorf("%w: norm_eps %g", ErrBadWeights, mc.NormEps)
+	}
+	return nil
+}
+
+// Close releases mapped weights when the model came from Load.
+func (m *Model) Close() error {
+	if m.closer != nil {
+		return m.closer.Close()
+	}
+	return nil
+}
+
+// Config returns the model's configuration.
+func (m *Model) Config() *symb.Config { return m.cfg }
+
+// Tokenizer returns the model's tokenizer, nil when it has none.
+func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
+
+// EOS returns the ids that end generation.
+func (m *Model) EOS() []int { return append([]int(nil), m.eos...) }
+
+// MaxContext is the most positions a session can hold.
+func (m *Model) MaxContext() int { return m.maxCtx }
+
+// Threads is the number of goroutines used for compute.
+func (m *Model) Threads() int { return m.threads }
+
+// Engine is the attention engine sessions use.
+func (m *Model) Engine() Engine { return m.engine }
+
+// SizeBytes is the size of the weights in memory (data, scales and mins).
+func (m *Model) SizeBytes() int64 { return m.sizeBytes }
+
+// Params is the number of weight elements.
+func (m *Model) Params() int64 { return m.params }
+
+// mergeIDs appends the ids of b missing from a.
+func mergeIDs(a, b []int) []int {
+	for _, id := range b {
+		dup := false
+		for _, x := range a {
+			dup = dup || x == id
+		}
+		if !dup {
+			a = append(a, id)
+		}
+	}
+	return a
+}
+
+// readGenerationEOS returns eos_token_id (a number or a list) from a
+// generation_config.json; a missing file gives none.
+func readGenerationEOS(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var gc struct {
+		EOS json.RawMessage `json:"eos_token_id"`
+	}
+	if err := json.Unmarshal(b, &gc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(gc.EOS) == 0 || string(gc.EOS) == "null" {
+		return nil, nil
+	}
+	var one int
+	if err := json.Unmarshal(gc.EOS, &one); err == nil {
+		return []int{one}, nil
+	}
+	var many []int
+	if err := json.Unmarshal(gc.EOS, &many); err != nil {
+		return nil, fmt.Errorf("%s: eos_token_id is %s, want a number or a list of numbers", path, gc.EOS)
+	}
+	return many, nil
+}

@@ -1,0 +1,91 @@
+package runtime
+
+import "fmt"
+
+// GenOption configures Generate, Stream and Chat.
+type GenOption func(*genOptions)
+
+type genOptions struct {
+	temperature   float32
+	topK          int
+	topP          float32
+	minP          float32
+	repeatPenalty float32
+	seed          uint64
+	seeded        bool
+	maxTokens     int
+	stop          []string
+	ignoreEOS     bool
+	onText        func(string) error
+}
+
+// defaultMaxTokens bounds a generation whose caller set no limit.
+const defaultMaxTokens = 256
+
+func applyGenOptions(opts []GenOption) (genOptions, error) {
+	o := genOptions{maxTokens: defaultMaxTokens, repeatPenalty: 1}
+	for _, f := range opts {
+		f(&o)
+	}
+	switch {
+	case o.temperature < 0:
+		return o, fmt.Errorf("temperature %g is negative", o.temperature)
+	case o.topK < 0:
+		return o, fmt.Errorf("top-k %d is negative", o.topK)
+	case o.topP < 0 || o.topP > 1:
+		return o, fmt.Errorf("top-p %g is outside [0, 1]", o.topP)
+	case o.minP < 0 || o.minP > 1:
+		return o, fmt.Errorf("min-p %g is outside [0, 1]", o.minP)
+	case o.repeatPenalty <= 0:
+		return o, fmt.Errorf("repeat penalty %g must be positive", o.repeatPenalty)
+	case o.maxTokens < 0:
+		return o, fmt.Errorf("max tokens %d is negative", o.maxTokens)
+	}
+	for _, s := range o.stop {
+		if s == "" {
+			return o, fmt.Errorf("empty stop string")
+		}
+	}
+	return o, nil
+}
+
+// WithTemperature divides logits by t before sampling; 0 (the default) picks
+// the most likely token (greedy).
+func WithTemperature(t float32) GenOption { return func(o *genOptions) { o.temperature = t } }
+
+// WithTopK keeps the k most likely tokens (0: all).
+func WithTopK(k int) GenOption { return func(o *genOptions) { o.topK = k } }
+
+// WithTopP keeps the most likely tokens whose probabilities sum to p (0 or 1: all).
+func WithTopP(p float32) GenOption { return func(o *genOptions) { o.topP = p } }
+
+// WithMinP drops tokens less likely than p times the most likely one (0: off).
+func WithMinP(p float32) GenOption { return func(o *genOptions) { o.minP = p } }
+
+// WithRepeatPenalty penalizes tokens already in the prompt or the output, as
+// transformers' repetition_penalty does (1: off).
+func WithRepeatPenalty(p float32) GenOption { return func(o *genOptions) { o.repeatPenalty = p } }
+
+// WithSeed makes sampling reproducible; without it a random seed is drawn
+// and reported in Result.Seed.
+func WithSeed(seed uint64) GenOption {
+	return func(o *genOptions) { o.seed, o.seeded = seed, true }
+}
+
+// WithMaxTokens limits the number of generated tokens (default 256).
+func WithMaxTokens(n int) GenOption { return func(o *genOptions) { o.maxTokens = n } }
+
+// WithStop ends generation when the output contains one of the strings; the
+// text returned stops just before it.
+func WithStop(s ...string) GenOption { return func(o *genOptions) { o.stop = append(o.stop, s...) } }
+
+// WithIgnoreEOS keeps generating past end-of-sequence tokens (for benchmarks
+// and reference comparisons).
+func WithIgnoreEOS() GenOption { return func(o *genOptions) { o.ignoreEOS = true } }
+
+// WithOnText calls fn with each piece of text as soon as it is final (never
+// text that could still turn out to be part of a stop string). An error from
+// fn ends generation and is returned.
+func WithOnText(fn func(piece string) error) GenOption {
+	return func(o *genOptions) { o.onText = fn }
+}
