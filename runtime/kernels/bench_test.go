@@ -1,0 +1,201 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/symbc/symbc/symb"
+)
+
+// benchWeight fills a tensor of the given layout with random codes and
+// plausible scales; unlike makeWeight it keeps no reference copy, so that
+// model-sized weights are cheap to build.
+func benchWeight(b *testing.B, dt symb.DType, sc symb.Scheme, g, rows, cols int) *symb.Tensor {
+	b.Helper()
+	info := symb.Info{DType: dt, Scheme: sc, GroupSize: g, Shape: []int{rows, cols}}
+	dn, sn, mn, err := info.SectionSizes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
+	w := &symb.Tensor{Name: "bench", Info: info, Data: make([]byte, dn), Scales: make([]byte, sn), Mins: make([]byte, mn)}
+	le := binary.LittleEndian
+	switch dt {
+	case symb.F32:
+		for i := 0; i < len(w.Data); i += 4 {
+			le.PutUint32(w.Data[i:], math.Float32bits(float32(rng.NormFloat64()*0.02)))
+		}
+	case symb.F16:
+		for i := 0; i < len(w.Data); i += 2 {
+			le.PutUint16(w.Data[i:], floatToHalf(rng.NormFloat64()*0.02))
+		}
+	case symb.BF16:
+		for i := 0; i < len(w.Data); i += 2 {
+			le.PutUint16(w.Data[i:], uint16(math.Float32bits(float32(rng.NormFloat64()*0.02))>>16))
+		}
+	default:
+		for i := 0; i < len(w.Data); i += 8 {
+			le.PutUint64(w.Data[i:], rng.Uint64())
+		}
+		for i := 0; i < len(w.Scales); i += 2 {
+			le.PutUint16(w.Scales[i:], floatToHalf(0.001+rng.Float64()*0.01))
+		}
+		for i := 0; i < len(w.Mins); i += 2 {
+			le.PutUint16(w.Mins[i:], floatToHalf(rng.Float64()*0.02-0.01))
+		}
+	}
+	return w
+}
+
+type benchKind struct {
+	name string
+	dt   symb.DType
+	sc   symb.Scheme
+	g    int
+}
+
+var benchKinds = []benchKind{
+	{"int4g128", symb.INT4, symb.SchemeSym, 128},
+	{"int4asym", symb.INT4, symb.SchemeAsym, 128},
+	{"int8", symb.INT8, symb.SchemeSym, 128},
+	{"f16", symb.F16, symb.SchemeNone, 0},
+	{"bf16", symb.BF16, symb.SchemeNone, 0},
+	{"f32", symb.F32, symb.SchemeNone, 0},
+}
+
+// benchShapes are the two MLP projections of Llama-3.2-1B as rows×cols.
+var benchShapes = [][2]int{{8192, 2048}, {2048, 8192}}
+
+func benchPools() []struct {
+	name string
+	p    *Pool
+} {
+	var out []struct {
+		name string
+		p    *Pool
+	}
+	for _, simd := range []bool{false, true} {
+		if simd && !haveSIMD {
+			continue
+		}
+		for _, t := range []int{1, 2} {
+			name := "go"
+			if simd {
+				name = "simd"
+			}
+			out = append(out, struct {
+				name string
+				p    *Pool
+			}{fmt.Sprintf("%s_t%d", name, t), newPool(t, simd)})
+		}
+	}
+	return out
+}
+
+func weightBytes(w *symb.Tensor) int64 { return int64(len(w.Data) + len(w.Scales) + len(w.Mins)) }
+
+// BenchmarkMatVec reports weight bytes read per second (the decode bound).
+func BenchmarkMatVec(b *testing.B) {
+	for _, k := range benchKinds {
+		for _, sh := range benchShapes {
+			var w *symb.Tensor
+			for _, bp := range benchPools() {
+				b.Run(fmt.Sprintf("%s_%dx%d/%s", k.name, sh[0], sh[1], bp.name), func(b *testing.B) {
+					if w == nil {
+						w = benchWeight(b, k.dt, k.sc, k.g, sh[0], sh[1])
+					}
+					x := randVec(rand.New(rand.NewPCG(1, 1)), sh[1])
+					y := make([]float32, sh[0])
+					b.SetBytes(weightBytes(w))
+					c0 := cpuTime()
+					for b.Loop() {
+						bp.p.MatVec(y, x, w)
+					}
+					if c := cpuTime() - c0; c > 0 {
+						b.ReportMetric(float64(weightBytes(w))*float64(b.N)/c.Seconds()/1e9, "GB/s/core")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkMatMul reports GFLOP/s for a 128-token prefill step.
+func BenchmarkMatMul(b *testing.B) {
+	const n = 128
+	for _, k := range []benchKind{benchKinds[0], benchKinds[3]} {
+		for _, sh := range benchShapes {
+			var w *symb.Tensor
+			for _, bp := range benchPools() {
+				b.Run(fmt.Sprintf("%s_n%d_%dx%d/%s", k.name, n, sh[0], sh[1], bp.name), func(b *testing.B) {
+					if w == nil {
+						w = benchWeight(b, k.dt, k.sc, k.g, sh[0], sh[1])
+					}
+					X := randVec(rand.New(rand.NewPCG(1, 1)), n*sh[1])
+					Y := make([]float32, n*sh[0])
+					b.SetBytes(weightBytes(w))
+					c0 := cpuTime()
+					for b.Loop() {
+						bp.p.MatMul(Y, X, n, w)
+					}
+					flops := 2 * float64(n) * float64(sh[0]) * float64(sh[1]) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					if c := cpuTime() - c0; c > 0 {
+						b.ReportMetric(flops/c.Seconds()/1e9, "GFLOP/s/core")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkGemm4 measures the inner kernel alone: a 4×512 panel against 128
+// packed inputs, everything in cache.
+func BenchmarkGemm4(b *testing.B) {
+	const k, nx, xs = 512, 126, 512 + xPad
+	rng := rand.New(rand.NewPCG(1, 1))
+	w, x := randVec(rng, 4*k), randVec(rng, nx*xs)
+	y := make([]float32, nx*4)
+	for _, simd := range []bool{false, true} {
+		if simd && !haveSIMD {
+			continue
+		}
+		p := newPool(1, simd)
+		b.Run(fmt.Sprintf("simd=%v", simd), func(b *testing.B) {
+			c0 := cpuTime()
+			for b.Loop() {
+				p.gemm4(w, k, x, xs, nx, k, y, 4)
+			}
+			b.ReportMetric(2*4*k*nx*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if c := cpuTime() - c0; c > 0 {
+				b.ReportMetric(2*4*k*nx*float64(b.N)/c.Seconds()/1e9, "GFLOP/s/core")
+			}
+		})
+	}
+}
+
+// BenchmarkExp compares Exp with math.Exp through float64.
+func BenchmarkExp(b *testing.B) {
+	x := randVec(rand.New(rand.NewPCG(1, 1)), 4096)
+	b.Run("Exp", func(b *testing.B) {
+		var s float32
+		for b.Loop() {
+			for _, v := range x {
+				s += Exp(v)
+			}
+		}
+		_ = s
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		var s float32
+		for b.Loop() {
+			for _, v := range x {
+				s += float32(math.Exp(float64(v)))
+			}
+		}
+		_ = s
+	})
+}

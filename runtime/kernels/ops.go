@@ -1,0 +1,217 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// Dot returns Σ a[i]·b[i]. It panics if the lengths differ.
+func Dot(a, b []float32) float32 {
+	if len(a) != len(b) {
+		panic(fmt.Sprintf("kernels: Dot of lengths %d and %d", len(a), len(b)))
+	}
+	if haveSIMD {
+		return dotSIMD(a, b)
+	}
+	return dotGo(a, b)
+}
+
+// dotGo is the portable Dot.
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+3 < len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// Axpy computes y[i] += alpha·x[i]. It panics if the lengths differ.
+func Axpy(alpha float32, x, y []float32) {
+	if len(x) != len(y) {
+		panic(fmt.Sprintf("kernels: Axpy of lengths %d and %d", len(x), len(y)))
+	}
+	if haveSIMD {
+		axpySIMD(alpha, x, y)
+		return
+	}
+	axpyGo(alpha, x, y)
+}
+
+func axpyGo(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+// Scale computes x[i] *= alpha.
+func Scale(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+// Add computes dst[i] += x[i] (residual connections). It panics if the
+// lengths differ.
+func Add(dst, x []float32) {
+	if len(dst) != len(x) {
+		panic(fmt.Sprintf("kernels: Add of lengths %d and %d", len(dst), len(x)))
+	}
+	for i, v := range x {
+		dst[i] += v
+	}
+}
+
+// Mul computes dst[i] *= x[i]. It panics if the lengths differ.
+func Mul(dst, x []float32) {
+	if len(dst) != len(x) {
+		panic(fmt.Sprintf("kernels: Mul of lengths %d and %d", len(dst), len(x)))
+	}
+	for i, v := range x {
+		dst[i] *= v
+	}
+}
+
+// RMSNorm computes dst[i] = x[i] / rms(x) · (offset + w[i]) with
+// rms(x) = sqrt(mean(x²) + eps). offset is 0 for Llama-style norms and 1 for
+// models that store the weight as a delta from one (Gemma). dst may alias x.
+// The sum of squares is accumulated in float64. It panics if the lengths of
+// dst, x and w differ.
+func RMSNorm(dst, x, w []float32, eps, offset float32) {
+	if len(dst) != len(x) || len(w) != len(x) {
+		panic(fmt.Sprintf("kernels: RMSNorm of lengths dst=%d x=%d w=%d", len(dst), len(x), len(w)))
+	}
+	if len(x) == 0 {
+		return
+	}
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	for i, v := range x {
+		dst[i] = v * inv * (offset + w[i])
+	}
+}
+
+// Softmax replaces x with exp(x − max x) / Σ exp(x − max x), in place. The
+// normalizing sum is accumulated in float64. Entries of −Inf (masked
+// positions) become 0; an empty slice is left alone.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range x {
+		e := Exp(v - m)
+		x[i] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// SiLU replaces x[i] with x[i]·sigmoid(x[i]), in place.
+func SiLU(x []float32) {
+	for i, v := range x {
+		x[i] = v / (1 + Exp(-v))
+	}
+}
+
+// SiLUMul computes gate[i] = silu(gate[i])·up[i], in place: the gated MLP of
+// Llama-style models. It panics if the lengths differ.
+func SiLUMul(gate, up []float32) {
+	if len(gate) != len(up) {
+		panic(fmt.Sprintf("kernels: SiLUMul of lengths %d and %d", len(gate), len(up)))
+	}
+	for i, v := range gate {
+		gate[i] = v / (1 + Exp(-v)) * up[i]
+	}
+}
+
+// GELUTanh replaces x[i] with the tanh approximation of GELU,
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
+func GELUTanh(x []float32) {
+	for i, v := range x {
+		x[i] = geluTanh(v)
+	}
+}
+
+// GELUTanhMul computes gate[i] = gelu_tanh(gate[i])·up[i], in place (the
+// gated MLP of Gemma). It panics if the lengths differ.
+func GELUTanhMul(gate, up []float32) {
+	if len(gate) != len(up) {
+		panic(fmt.Sprintf("kernels: GELUTanhMul of lengths %d and %d", len(gate), len(up)))
+	}
+	for i, v := range gate {
+		gate[i] = geluTanh(v) * up[i]
+	}
+}
+
+func geluTanh(v float32) float32 {
+	const c = 0.7978845608028654 // √(2/π)
+	u := c * (v + 0.044715*v*v*v)
+	// tanh(u) = 1 − 2/(exp(2u)+1), which saturates cleanly at ±1.
+	t := 1 - 2/(Exp(2*u)+1)
+	return 0.5 * v * (1 + t)
+}
+
+// Exp is exp in float32 arithmetic, within 2 ulp of the correctly rounded
+// result and several times cheaper than math.Exp; softmax over long contexts
+// and the MLP activations call it millions of times per token. It returns
+// +Inf above ln(MaxFloat32), 0 far below the subnormal range, 0 for −Inf
+// and NaN for NaN.
+func Exp(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693359375 // ln 2 split so that n·ln2Hi is exact for |n| < 2^9
+		ln2Lo = -2.12194440e-4
+	)
+	switch {
+	case x != x:
+		return x
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	case x < -103.972:
+		return 0
+	}
+	// Adding and subtracting 1.5·2^23 rounds to the nearest integer (|x·log2e|
+	// < 2^22 here); Go does not reassociate floating-point expressions.
+	const round = 0x1.8p23
+	n := (x*log2e + round) - round
+	r := x - n*ln2Hi - n*ln2Lo // |r| ≤ ln2/2 + rounding
+	// Taylor series of e^r to degree 7: truncation error < 1e-8 on |r| ≤ 0.35.
+	p := float32(1.0 / 5040)
+	p = p*r + 1.0/720
+	p = p*r + 1.0/120
+	p = p*r + 1.0/24
+	p = p*r + 1.0/6
+	p = p*r + 0.5
+	p = p*r + 1
+	p = p*r + 1
+	k := int32(n)
+	// Scale by 2^k through the exponent field, in two steps where 2^k itself
+	// would not be a normal float32.
+	if k > 127 {
+		p *= 2
+		k--
+	} else if k < -126 {
+		p *= 0x1p-64
+		k += 64
+	}
+	return p * math.Float32frombits(uint32(k+127)<<23)
+}

@@ -1,0 +1,196 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/symbc/symbc/quantize"
+)
+
+func TestDotAndAxpy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	dots := map[string]func(a, b []float32) float32{"go": dotGo, "simd": dotSIMD, "Dot": Dot}
+	axpys := map[string]func(float32, []float32, []float32){"go": axpyGo, "simd": axpySIMD, "Axpy": Axpy}
+	if !haveSIMD {
+		delete(dots, "simd")
+		delete(axpys, "simd")
+	}
+	for n := 0; n <= 70; n++ {
+		a, b := randVec(rng, n), randVec(rng, n)
+		var want, mag float64
+		for i := range a {
+			want += float64(a[i]) * float64(b[i])
+			mag += math.Abs(float64(a[i]) * float64(b[i]))
+		}
+		for name, f := range dots {
+			checkClose(t, name+" n="+itoa(n), f(a, b), want, mag)
+		}
+		for name, f := range axpys {
+			y := append([]float32(nil), b...)
+			f(0.75, a, y)
+			for i := range y {
+				if w := b[i] + 0.75*a[i]; math.Abs(float64(y[i]-w)) > 1e-6*(math.Abs(float64(w))+1) {
+					t.Fatalf("%s n=%d i=%d: got %g want %g", name, n, i, y[i], w)
+				}
+			}
+		}
+	}
+}
+
+func TestRMSNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	x, w := randVec(rng, 100), randVec(rng, 100)
+	for _, offset := range []float32{0, 1} {
+		dst := make([]float32, len(x))
+		RMSNorm(dst, x, w, 1e-5, offset)
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		inv := 1 / math.Sqrt(ss/float64(len(x))+1e-5)
+		for i := range x {
+			want := float64(x[i]) * inv * float64(offset+w[i])
+			if math.Abs(float64(dst[i])-want) > 1e-5*(math.Abs(want)+1e-3) {
+				t.Fatalf("offset %g i=%d: got %g want %g", offset, i, dst[i], want)
+			}
+		}
+	}
+	// In place gives the same result.
+	y := append([]float32(nil), x...)
+	RMSNorm(y, y, w, 1e-5, 0)
+	z := make([]float32, len(x))
+	RMSNorm(z, x, w, 1e-5, 0)
+	for i := range y {
+		if y[i] != z[i] {
+			t.Fatalf("in-place RMSNorm differs at %d", i)
+		}
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	x := []float32{1, 2, 3, float32(math.Inf(-1)), 1000, 999}
+	Softmax(x)
+	if x[3] != 0 {
+		t.Errorf("masked entry became %g", x[3])
+	}
+	// 1000 and 999 dominate: the others underflow to ~0 without overflow.
+	e := math.Exp(-1)
+	if math.Abs(float64(x[4])-1/(1+e)) > 1e-6 || math.Abs(float64(x[5])-e/(1+e)) > 1e-6 {
+		t.Errorf("large logits: got %g %g", x[4], x[5])
+	}
+	y := []float32{0.5, -1, 2}
+	Softmax(y)
+	var sum float64
+	for _, v := range []float64{0.5, -1, 2} {
+		sum += math.Exp(v)
+	}
+	for i, v := range []float64{0.5, -1, 2} {
+		if want := math.Exp(v) / sum; math.Abs(float64(y[i])-want) > 1e-6 {
+			t.Errorf("softmax[%d] = %g, want %g", i, y[i], want)
+		}
+	}
+	Softmax(nil) // must not panic
+}
+
+func TestActivations(t *testing.T) {
+	in := []float32{-20, -3, -1, -0.5, 0, 0.25, 1, 2.5, 10, 30}
+	silu := append([]float32(nil), in...)
+	SiLU(silu)
+	gelu := append([]float32(nil), in...)
+	GELUTanh(gelu)
+	up := make([]float32, len(in))
+	for i := range up {
+		up[i] = float32(i) - 3
+	}
+	sm := append([]float32(nil), in...)
+	SiLUMul(sm, up)
+	gm := append([]float32(nil), in...)
+	GELUTanhMul(gm, up)
+	for i, v := range in {
+		x := float64(v)
+		ws := x / (1 + math.Exp(-x))
+		wg := 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{
+			{"SiLU", float64(silu[i]), ws},
+			{"GELUTanh", float64(gelu[i]), wg},
+			{"SiLUMul", float64(sm[i]), ws * float64(up[i])},
+			{"GELUTanhMul", float64(gm[i]), wg * float64(up[i])},
+		} {
+			if math.Abs(c.got-c.want) > 1e-6*(math.Abs(c.want)+1) {
+				t.Errorf("%s(%g) = %g, want %g", c.name, x, c.got, c.want)
+			}
+		}
+	}
+}
+
+func TestAddMulScale(t *testing.T) {
+	a := []float32{1, 2, 3}
+	Add(a, []float32{1, 1, 1})
+	Mul(a, []float32{2, 3, 4})
+	Scale(0.5, a)
+	for i, w := range []float32{2, 4.5, 8} {
+		if a[i] != w {
+			t.Fatalf("got %v", a)
+		}
+	}
+}
+
+// TestF16Exhaustive checks the kernels' float16 decoder against the
+// quantize package's on all 65536 inputs.
+func TestF16Exhaustive(t *testing.T) {
+	for i := range 1 << 16 {
+		h := uint16(i)
+		got, want := f16(h), quantize.F16ToF32(h)
+		if math.IsNaN(float64(want)) {
+			if !math.IsNaN(float64(got)) || math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("f16(%#04x) = %#08x, want NaN %#08x", h, math.Float32bits(got), math.Float32bits(want))
+			}
+			continue
+		}
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("f16(%#04x) = %g (%#08x), want %g", h, got, math.Float32bits(got), want)
+		}
+	}
+}
+
+func TestExp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	check := func(x float32) {
+		got := Exp(x)
+		want := math.Exp(float64(x))
+		if want < 0x1p-126 { // subnormal results: absolute error of a few units
+			if math.Abs(float64(got)-want) > 4*0x1p-149 {
+				t.Fatalf("Exp(%g) = %g, want %g", x, got, want)
+			}
+			return
+		}
+		if want > math.MaxFloat32 {
+			if !math.IsInf(float64(got), 1) {
+				t.Fatalf("Exp(%g) = %g, want +Inf", x, got)
+			}
+			return
+		}
+		if math.Abs(float64(got)-want) > 2.5*0x1p-24*want {
+			t.Fatalf("Exp(%g) = %g, want %g (%.3g ulp)", x, got, want, (float64(got)-want)/want/0x1p-24)
+		}
+	}
+	for range 200000 {
+		check(float32(rng.Float64()*200 - 105))
+	}
+	for range 20000 {
+		check(float32(rng.NormFloat64()))
+	}
+	for _, x := range []float32{0, -0, 1, -1, 88.72, 88.7228, 88.73, -87.3, -87.4, -100, -103.9, -104, 1e-8, -1e-8} {
+		check(x)
+	}
+	if v := Exp(float32(math.Inf(-1))); v != 0 {
+		t.Errorf("Exp(-Inf) = %g", v)
+	}
+	if v := Exp(float32(math.NaN())); v == v {
+		t.Errorf("Exp(NaN) = %g", v)
+	}
+}

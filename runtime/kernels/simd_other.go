@@ -1,0 +1,23 @@
+//go:build !amd64
+
+package kernels
+
+// haveSIMD is false where no assembly kernels exist; the portable Go path runs.
+const haveSIMD = false
+
+// The SIMD entry points below are never reached when haveSIMD is false; they
+// exist so the dispatching code compiles on every architecture.
+
+func rowsDotSIMD(v *wview, y []float32, lo, hi int, in *vecInput) {
+	rowsDotGo(v, y, lo, hi, in)
+}
+
+func dequantRangeSIMD(v *wview, r, k0, k1 int, dst []float32) { dequantRangeGo(v, r, k0, k1, dst) }
+
+func gemm4SIMD(w []float32, ws int, x []float32, xs, nx, k int, y []float32, ys int) {
+	gemm4Go(w, ws, x, xs, nx, k, y, ys)
+}
+
+func dotSIMD(a, b []float32) float32 { return dotGo(a, b) }
+
+func axpySIMD(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
