@@ -24,6 +24,8 @@ and moves them through any OCI registry.`,
 		newRunCmd(),
 		newBenchCmd(),
 		newVerifyCmd(),
+		newTokenizeCmd(),
+		newTemplateCmd(),
 	)
 	return root
 }

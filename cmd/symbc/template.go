@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,9 @@ or an object with such an array under "messages".`,
 				return err
 			}
 			prompt, err := tk.ApplyChatTemplate(msgs, tokenizer.WithGenerationPrompt(!noGenPrompt))
+			if errors.Is(err, tokenizer.ErrNoChatTemplate) {
+				return fmt.Errorf("%s: no chat template (no \"chat_template\" in %s and no %s)", args[0], tokenizer.ConfigFile, tokenizer.ChatTemplateFile)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}

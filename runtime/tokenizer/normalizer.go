@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // normalizer rewrites one text segment before pre-tokenization.
@@ -39,10 +41,38 @@ type replaceNormalizer struct {
 
 func (r replaceNormalizer) normalize(s string) string { return replaceAll(r.pattern, s, r.content) }
 
-type funcNormalizer func(string) string
+// unicodeNormalizer applies one of the four Unicode normalization forms.
+// norm.Form.String returns its input unchanged (without copying) when the
+// quick check shows it is already normalized, which is the common case.
+type unicodeNormalizer struct{ form norm.Form }
 
-func (f funcNormalizer) normalize(s string) string { return f(s) }
+func (u unicodeNormalizer) normalize(s string) string { return u.form.String(s) }
 
+type lowercaseNormalizer struct{}
+
+// normalize lowercases rune by rune with the full (not the simple) Unicode
+// lowercase mapping and no context, as the reference does. The two differ
+// only in U+0130 (capital I with dot above), whose full mapping is "i"
+// followed by a combining dot above; unicode.ToLower gives a bare "i".
+// Final sigma is not special-cased, since the mapping has no context.
+func (lowercaseNormalizer) normalize(s string) string {
+	if !strings.ContainsRune(s, '\u0130') {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s {
+		if r == '\u0130' {
+			b.WriteString("i\u0307")
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// stripNormalizer trims Unicode White_Space (unicode.IsSpace) from the
+// chosen ends of the segment.
 type stripNormalizer struct{ left, right bool }
 
 func (st stripNormalizer) normalize(s string) string {
@@ -85,13 +115,17 @@ func buildNormalizer(raw json.RawMessage) (normalizer, error) {
 		}
 		return replaceNormalizer{pattern: p, content: c.Content}, nil
 	case "NFC":
-		return funcNormalizer(toNFC), nil
+		return unicodeNormalizer{norm.NFC}, nil
 	case "NFD":
-		return funcNormalizer(toNFD), nil
+		return unicodeNormalizer{norm.NFD}, nil
+	case "NFKC":
+		return unicodeNormalizer{norm.NFKC}, nil
+	case "NFKD":
+		return unicodeNormalizer{norm.NFKD}, nil
 	case "Lowercase":
-		return funcNormalizer(strings.ToLower), nil
+		return lowercaseNormalizer{}, nil
 	case "Strip":
-		return stripNormalizer{left: c.Left, right: c.Right}, nil
+		return stripNormalizer{left: c.StripLeft, right: c.StripRight}, nil
 	default:
 		return nil, fmt.Errorf("normalizer: unsupported type %q", c.Type)
 	}

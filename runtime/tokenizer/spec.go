@@ -64,10 +64,10 @@ type componentSpec struct {
 	PrependScheme string `json:"prepend_scheme"`
 	Split         *bool  `json:"split"`
 
-	Start int  `json:"start"`
-	Stop  int  `json:"stop"`
-	Left  bool `json:"left"`
-	Right bool `json:"right"`
+	Start      int  `json:"start"`
+	Stop       int  `json:"stop"`
+	StripLeft  bool `json:"strip_left"`
+	StripRight bool `json:"strip_right"`
 
 	IndividualDigits bool `json:"individual_digits"`
 
