@@ -1,0 +1,160 @@
+// Package arch knows the Hugging Face model families: how a config.json
+// becomes symb hyperparameters and how a checkpoint's tensors become the
+// tensors of a .symb model folder.
+//
+// Where to start: an Adapter per family (llama.go) turns an HFConfig into a
+// symb.ModelConfig (Config) and lists Mappings (Tensors). A Mapping names one
+// output tensor, its quantize.Role, the source tensors it is built from with
+// the shapes config.json implies, and an optional Transform (row slice of a
+// fused tensor, transpose, row permutation, block-scale dequantization). The
+// converter checks every source against the checkpoint's headers before it
+// writes anything, then streams rows through the transforms.
+//
+// Family names live only here; everything downstream branches on the
+// features recorded in symb.ModelConfig.
+package arch
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/symb"
+)
+
+// Adapter converts one model family.
+type Adapter interface {
+	// Name is the short family name recorded in config.symb.json ("llama").
+	Name() string
+	// Config derives and checks the hyperparameters.
+	Config(hf *HFConfig) (symb.ModelConfig, error)
+	// Tensors lists every output tensor for a config returned by Config.
+	Tensors(cfg symb.ModelConfig) ([]Mapping, error)
+}
+
+// Mapping describes one output tensor.
+type Mapping struct {
+	Name    string        // symb tensor name, e.g. symb.LayerTensor(3, symb.AttnQ)
+	Role    quantize.Role // picks the storage type through quantize.Policy
+	Shape   []int         // output shape
+	Sources []Source      // checkpoint tensors read, in the order Transform expects
+	// Transform builds the output from the sources; nil means Sources[0]
+	// unchanged (same shape).
+	Transform Transform
+}
+
+// Source is a checkpoint tensor with the shape config.json implies.
+type Source struct {
+	Name  string
+	Shape []int
+}
+
+// Rows and Cols of a mapping's output: rows are all dimensions but the last.
+func (m Mapping) Rows() int {
+	r := 1
+	for _, d := range m.Shape[:len(m.Shape)-1] {
+		r *= d
+	}
+	return r
+}
+
+// Cols is the last dimension of the output.
+func (m Mapping) Cols() int { return m.Shape[len(m.Shape)-1] }
+
+// ErrUnsupported reports an architecture, or a variant of one, that no
+// adapter handles.
+var ErrUnsupported = errors.New("unsupported architecture")
+
+// registry maps Hugging Face architecture class names and model_type values
+// to adapters. It is built by a function, not held in a mutable global.
+func registry() map[string]Adapter {
+	llama := Llama{}
+	return map[string]Adapter{
+		"LlamaForCausalLM": llama,
+		"llama":            llama,
+	}
+}
+
+// Supported lists the architecture class names with an adapter, sorted.
+func Supported() []string {
+	var out []string
+	for k := range registry() {
+		if strings.Contains(k, "For") {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup finds the adapter for an architecture class name
+// ("LlamaForCausalLM"), a model_type ("llama") or an adapter name.
+func Lookup(name string) (Adapter, error) {
+	if a, ok := registry()[name]; ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, name, strings.Join(Supported(), ", "))
+}
+
+// Detect picks the adapter for a config: the first of its architectures
+// that has one, else its model_type.
+func Detect(hf *HFConfig) (Adapter, error) {
+	reg := registry()
+	for _, a := range hf.Architectures {
+		if ad, ok := reg[a]; ok {
+			return ad, nil
+		}
+	}
+	if ad, ok := reg[hf.ModelType]; ok && hf.ModelType != "" {
+		return ad, nil
+	}
+	what := strings.Join(hf.Architectures, ", ")
+	if what == "" {
+		what = "model_type " + hf.ModelType
+	}
+	if what == "model_type " {
+		what = "no architectures or model_type"
+	}
+	return nil, fmt.Errorf("%s: %w %s (supported: %s)", hf.Path, ErrUnsupported, what, strings.Join(Supported(), ", "))
+}
+
+// Ignored reports whether a checkpoint tensor that no mapping reads may be
+// left out without losing anything: rotary tables that transformers
+// recomputes, and lm_head.weight of a tied model (some checkpoints store the
+// duplicate). Any other unused tensor is an error in the converter, because
+// dropping weights silently would produce a model that runs but is wrong.
+func Ignored(cfg symb.ModelConfig, name string) bool {
+	if strings.HasSuffix(name, "rotary_emb.inv_freq") {
+		return true
+	}
+	return cfg.TieEmbeddings && name == "lm_head.weight"
+}
+
+// Check verifies a mapping list: unique names, positive shapes, sources
+// present, identity mappings shape-preserving. Adapters' tests run it, and
+// so does the converter before it trusts a list.
+func Check(ms []Mapping) error {
+	seen := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		if err := symb.CheckRelPath(m.Name); err != nil {
+			return fmt.Errorf("mapping %q: %w", m.Name, err)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("mapping %q listed twice", m.Name)
+		}
+		seen[m.Name] = true
+		if len(m.Shape) == 0 || len(m.Shape) > symb.MaxRank || slices.ContainsFunc(m.Shape, func(d int) bool { return d < 1 }) {
+			return fmt.Errorf("mapping %q: bad output shape %v", m.Name, m.Shape)
+		}
+		if len(m.Sources) == 0 {
+			return fmt.Errorf("mapping %q: no sources", m.Name)
+		}
+		if m.Transform == nil && (len(m.Sources) != 1 || !slices.Equal(m.Sources[0].Shape, m.Shape)) {
+			return fmt.Errorf("mapping %q: no transform, but sources %v do not match output shape %v", m.Name, m.Sources, m.Shape)
+		}
+	}
+	return nil
+}

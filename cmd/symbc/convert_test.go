@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runConvert(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root := newRootCmd()
+	var o, e bytes.Buffer
+	root.SetOut(&o)
+	root.SetErr(&e)
+	root.SetArgs(append([]string{"convert"}, args...))
+	// exitCode also prints the error line on the test's stderr.
+	code = exitCode(root.ExecuteContext(context.Background()))
+	return o.String(), e.String(), code
+}
+
+func TestConvertCommand(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "models", "stories260k")
+	out := filepath.Join(t.TempDir(), "m")
+
+	stdout, stderr, code := runConvert(t, "--json", "--quantize", "int8", src, out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("--json output %q: %v", stdout, err)
+	}
+	if sum["params"] != float64(260032) || sum["out"] == "" {
+		t.Fatalf("summary %v", sum)
+	}
+	// Not a terminal: one plain line per tensor.
+	if n := strings.Count(stderr, "\n"); n < 47 || !strings.Contains(stderr, "layers/layer_04/mlp_down int8") {
+		t.Fatalf("progress lines:\n%s", stderr)
+	}
+
+	if _, _, code := runConvert(t, "--quiet", src, out); code != 1 {
+		t.Fatalf("existing output: exit %d, want 1", code)
+	}
+	if stdout, stderr, code := runConvert(t, "--quiet", "--force", src, out); code != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("--quiet --force: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, bad := range [][]string{
+		{"--quantize", "int3", src, out + "2"},
+		{"--group-size", "100", src, out + "2"},
+		{src},
+	} {
+		if _, _, code := runConvert(t, bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", bad, code)
+		}
+	}
+}

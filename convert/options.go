@@ -1,0 +1,147 @@
+package convert
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/symbc/symbc/convert/hub"
+	"github.com/symbc/symbc/quantize"
+)
+
+// Option configures Convert and OpenSource.
+type Option func(*options)
+
+type options struct {
+	policy    quantize.Policy
+	policySet bool
+	arch      string
+	revision  string
+	force     bool
+	jobs      int
+	hub       *hub.Client
+	progress  Progress
+	tool      string
+	version   string
+	chunk     int // elements per work unit; tests shrink it to force many chunks
+}
+
+func newOptions(opts []Option) *options {
+	o := &options{jobs: runtime.GOMAXPROCS(0), tool: "symbc", version: "unknown", chunk: chunkElems}
+	for _, f := range opts {
+		f(o)
+	}
+	if !o.policySet {
+		o.policy = quantize.DefaultPolicy()
+	}
+	return o
+}
+
+// WithPolicy sets the storage policy (default quantize.DefaultPolicy: INT4
+// g128 for every linear layer, the LM head and the embeddings).
+func WithPolicy(p quantize.Policy) Option {
+	return func(o *options) { o.policy, o.policySet = p, true }
+}
+
+// WithArch forces an adapter ("llama", "LlamaForCausalLM") instead of the
+// one config.json names.
+func WithArch(name string) Option { return func(o *options) { o.arch = name } }
+
+// WithRevision picks the Hub branch, tag or commit (default "main").
+func WithRevision(rev string) Option { return func(o *options) { o.revision = rev } }
+
+// WithForce lets Convert replace an existing output folder (only after the
+// new one is complete).
+func WithForce(force bool) Option { return func(o *options) { o.force = force } }
+
+// WithJobs sets how many goroutines quantize (default GOMAXPROCS).
+func WithJobs(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.jobs = n
+		}
+	}
+}
+
+// WithHub sets the Hub client for model ids (default hub.NewFromEnv, with
+// download progress sent to the Progress).
+func WithHub(c *hub.Client) Option { return func(o *options) { o.hub = c } }
+
+// WithProgress sets where progress goes (default: nowhere).
+func WithProgress(p Progress) Option { return func(o *options) { o.progress = p } }
+
+// WithTool records the writing program in config.symb.json.
+func WithTool(name, version string) Option {
+	return func(o *options) { o.tool, o.version = name, version }
+}
+
+// withChunkElems sets the work unit size (tests only).
+func withChunkElems(n int) Option { return func(o *options) { o.chunk = max(n, 1) } }
+
+func (o *options) hubClient() *hub.Client {
+	if o.hub == nil {
+		var hopts []hub.Option
+		if p := o.progress; p != nil {
+			hopts = append(hopts, hub.WithProgress(p.Download))
+		}
+		o.hub = hub.NewFromEnv(hopts...)
+	}
+	return o.hub
+}
+
+// PolicyRequest is a storage policy as the command line spells it.
+type PolicyRequest struct {
+	Quantize   string // int4 (default), int8, f16, bf16, f32
+	Scheme     string // sym (default) or asym
+	Method     string // rtn (default) or mse
+	GroupSize  int    // 0: quantize.DefaultGroupSize
+	Embeddings string // type for the embedding table; "" follows Quantize
+	LMHead     string // type for an untied LM head; "" follows Quantize
+}
+
+// Policy builds and validates the quantize.Policy for a request. Norms and
+// biases are kept at F16 or better by quantize.Policy itself.
+func (r PolicyRequest) Policy() (quantize.Policy, error) {
+	orDefault := func(s, def string) string {
+		if s == "" {
+			return def
+		}
+		return s
+	}
+	typ, err := quantize.ParseType(orDefault(r.Quantize, "int4"))
+	if err != nil {
+		return quantize.Policy{}, err
+	}
+	scheme, err := quantize.ParseScheme(orDefault(r.Scheme, "sym"))
+	if err != nil {
+		return quantize.Policy{}, err
+	}
+	method, err := quantize.ParseMethod(orDefault(r.Method, "rtn"))
+	if err != nil {
+		return quantize.Policy{}, err
+	}
+	g := r.GroupSize
+	if g == 0 {
+		g = quantize.DefaultGroupSize
+	}
+	spec := func(t quantize.Type) quantize.Spec {
+		return quantize.Spec{Type: t, Scheme: scheme, Method: method, GroupSize: g}
+	}
+	p := quantize.PolicyFromSpec(spec(typ))
+	for _, o := range []struct {
+		flag, val string
+		dst       *quantize.Spec
+	}{{"embeddings", r.Embeddings, &p.Embedding}, {"lm-head", r.LMHead, &p.LMHead}} {
+		if o.val == "" {
+			continue
+		}
+		t, err := quantize.ParseType(o.val)
+		if err != nil {
+			return quantize.Policy{}, fmt.Errorf("%s: %w", o.flag, err)
+		}
+		*o.dst = spec(t)
+	}
+	if err := p.Validate(); err != nil {
+		return quantize.Policy{}, err
+	}
+	return p, nil
+}

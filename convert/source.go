@@ -1,0 +1,154 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/symbc/symbc/arch"
+	"github.com/symbc/symbc/convert/hub"
+	"github.com/symbc/symbc/symb"
+)
+
+// tokenizerFiles are copied verbatim from the source folder into
+// OUT/tokenizer/ when present.
+var tokenizerFiles = []string{
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	"generation_config.json", "chat_template.jinja", "chat_template.json", "tokenizer.model",
+}
+
+// source is a resolved model: a local folder holding config.json, the
+// checkpoint and the tokenizer files, and where it came from.
+type source struct {
+	dir      string // folder with the files (a Hub snapshot for Hub models)
+	path     string // absolute local folder, for local sources
+	id       string // Hub repo id, for Hub models
+	revision string // Hub commit, for Hub models
+	hf       *arch.HFConfig
+	adapter  arch.Adapter
+	cfg      symb.ModelConfig // derived by the adapter from config.json alone
+}
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// resolve finds the model: a local folder wins over a Hub id of the same
+// spelling. config.json is read and the architecture checked before any
+// weight is downloaded, so an unsupported model fails in seconds.
+func resolve(ctx context.Context, s string, o *options) (*source, error) {
+	if st, err := os.Stat(s); err == nil {
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%s: not a folder (want a Hugging Face model folder with config.json)", s)
+		}
+		abs, err := filepath.Abs(s)
+		if err != nil {
+			return nil, err
+		}
+		src := &source{dir: abs, path: abs}
+		if err := src.readConfig(filepath.Join(abs, "config.json"), o); err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+	repo, ok := hub.ParseRepoID(s)
+	if !ok {
+		return nil, fmt.Errorf("%s: no such folder, and not a Hugging Face model id (org/name)", s)
+	}
+	client := o.hubClient()
+	cfgPath, err := client.File(ctx, repo, o.revision, "config.json")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", repo, err)
+	}
+	snap := filepath.Dir(cfgPath)
+	src := &source{id: repo, revision: filepath.Base(snap)}
+	if !commitRE.MatchString(src.revision) {
+		src.revision = o.revision // cache layout not as expected: keep what was asked
+	}
+	if err := src.readConfig(cfgPath, o); err != nil {
+		return nil, err
+	}
+	want := map[string]bool{"config.json": true}
+	for _, f := range tokenizerFiles {
+		want[f] = true
+	}
+	rev := o.revision
+	if commitRE.MatchString(src.revision) {
+		rev = src.revision // pin the commit config.json came from
+	}
+	switch idx, err := client.File(ctx, repo, rev, indexFile); {
+	case err == nil:
+		shards, err := shardNames(idx)
+		if err != nil {
+			return nil, err
+		}
+		want[indexFile] = true
+		for _, n := range shards {
+			want[n] = true
+		}
+	case errors.Is(err, hub.ErrEntryNotFound), errors.Is(err, hub.ErrOffline):
+		// Offline, an index that is not cached cannot be asked for: the
+		// single file is then the only layout the cache can hold complete.
+		want[singleFile] = true
+	default:
+		return nil, fmt.Errorf("%s: %w", repo, err)
+	}
+	dir, err := client.Snapshot(ctx, repo, rev, func(name string) bool { return want[name] })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", repo, err)
+	}
+	src.dir = dir
+	return src, nil
+}
+
+func (s *source) readConfig(path string, o *options) error {
+	hf, err := arch.ReadHFConfig(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no config.json: not a Hugging Face model folder", filepath.Dir(path))
+		}
+		return err
+	}
+	s.hf = hf
+	if o.arch != "" {
+		s.adapter, err = arch.Lookup(o.arch)
+	} else {
+		s.adapter, err = arch.Detect(hf)
+	}
+	if err != nil {
+		return err
+	}
+	// Hyperparameters are checked here, before any weight is fetched.
+	s.cfg, err = s.adapter.Config(hf)
+	return err
+}
+
+// shardNames lists the files an index file names.
+func shardNames(idxPath string) ([]string, error) {
+	b, err := readSmall(idxPath, maxIndexBytes)
+	if err != nil {
+		return nil, err
+	}
+	wm, err := parseIndex(b, idxPath)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range wm {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// String describes the source for messages.
+func (s *source) String() string {
+	if s.id != "" {
+		return s.id + "@" + s.revision
+	}
+	return s.path
+}
