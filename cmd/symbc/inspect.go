@@ -14,16 +14,26 @@ import (
 )
 
 func newInspectCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		remote remoteInspect // REF arguments: see pull.go
+	)
 	cmd := &cobra.Command{
-		Use:   "inspect DIR",
+		Use:   "inspect DIR|REF",
 		Short: "Describe a .symb model folder: parameters, size, quantization and tensors",
 		Long: `inspect reads config.symb.json and the header of every tensor file of a model
 folder and prints the architecture, parameter count, size on disk, bits per
 weight, quantization settings and a table of tensors. It reads no weights and
-verifies nothing else; use "symbc verify" for that.`,
+verifies nothing else; use "symbc verify" for that.
+
+Given a registry reference (host/repository:tag or @sha256:...) instead, it
+reads only the manifest and config there, no weights, and prints the model's
+architecture, size, quantization and the verify result pushed with it.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if remote.applies(args[0]) {
+				return remote.run(cmd, args[0], asJSON)
+			}
 			s, err := describe(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -38,11 +48,12 @@ verifies nothing else; use "symbc verify" for that.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
+	remote.register(cmd)
 	return cmd
 }
 
-// describe summarises what arg names. Today that is a local folder; a remote
-// reference gets its own branch here (if looksLikeRef(arg) { ... }).
+// describe summarises a local model folder; registry references take the
+// remoteInspect branch in RunE (pull.go).
 func describe(_ context.Context, arg string) (*symb.Summary, error) {
 	return symb.Describe(arg)
 }

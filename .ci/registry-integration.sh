@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Registry integration test: symbc push/pull/inspect against a real registry
+# (Debian's CNCF distribution, "docker-registry") on 127.0.0.1, and oras as a
+# generic OCI client. Works on a fresh Debian machine as root (installs the
+# registry with apt and oras with go install); exits non-zero on any failure
+# and always stops the registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORAS_VERSION=1.3.6
+work=$(mktemp -d)
+reg_pid=""
+cleanup() {
+  if [ -n "$reg_pid" ]; then
+    kill "$reg_pid" 2>/dev/null || true
+    wait "$reg_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { printf '   %s\n' "$*"; }
+fail() { printf 'registry-integration: FAIL: %s\n' "$*" >&2; exit 1; }
+# json_field FILE KEY prints a number or string field of a flat JSON object
+# (no jq on a fresh machine).
+json_field() { sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -n 1; }
+
+# --- tools -----------------------------------------------------------------
+if ! command -v docker-registry >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || fail "docker-registry is not installed and this is not root (apt-get install docker-registry)"
+  say "installing docker-registry (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq docker-registry >/dev/null
+fi
+gobin=$(go env GOBIN); gobin=${gobin:-$(go env GOPATH)/bin}
+oras="$gobin/oras"
+if ! "$oras" version 2>/dev/null | grep -q "^Version: *$ORAS_VERSION"; then
+  say "installing oras $ORAS_VERSION (go install)"
+  GOFLAGS= go install "oras.land/oras/cmd/oras@v$ORAS_VERSION"
+fi
+"$oras" version | head -n 1
+
+# --- registry on 127.0.0.1 -------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=""
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 20000))
+  if port_free "$p"; then port=$p; break; fi
+done
+[ -n "$port" ] || fail "no free port found"
+mkdir -p "$work/storage"
+cat >"$work/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do
+  port_free "$port" || break
+  kill -0 "$reg_pid" 2>/dev/null || { cat "$work/registry.log" >&2; fail "docker-registry exited"; }
+  sleep 0.1
+done
+port_free "$port" && fail "docker-registry did not listen on 127.0.0.1:$port"
+say "docker-registry $(docker-registry --version | awk '{print $3}') on 127.0.0.1:$port"
+
+# --- symbc and a model folder ----------------------------------------------
+go build -o "$work/symbc" ./cmd/symbc
+symbc="$work/symbc"
+model="$work/model"
+src=testdata/models/stories260k
+if "$symbc" convert --help >/dev/null 2>&1 && [ -f "$src/config.json" ]; then
+  say "model: symbc convert $src"
+  "$symbc" convert "$src" "$model" --quiet
+else
+  say "model: symbc convert or $src is missing; using a random-weight test model instead"
+  go run ./registry/internal/testmodel/gen -preset tiny "$model"
+fi
+if "$symbc" verify --help 2>/dev/null | grep -q -- '--save'; then
+  say "verify.json: symbc verify --save"
+  "$symbc" verify "$model" --reference "$src/reference.safetensors" --save >/dev/null
+else
+  say "verify.json: symbc verify --save is missing; writing a fixture report"
+  printf '{"pass": true, "tool_version": "integration-fixture", "reference": "fixture", "overall": {"mean_kld": 0.001, "top1_agreement": 0.99}}\n' >"$model/verify.json"
+fi
+
+ref="127.0.0.1:$port/symbc/stories260k:int4"
+
+# --- push, re-push -----------------------------------------------------------
+say "push $ref"
+"$symbc" push "$model" "$ref" --json >"$work/push1.json"
+up1=$(json_field "$work/push1.json" uploaded_bytes)
+digest=$(json_field "$work/push1.json" digest)
+[ "${up1:-0}" -gt 0 ] || fail "first push uploaded ${up1:-nothing}: $(cat "$work/push1.json")"
+[[ "$digest" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "push digest '$digest'"
+[ "$(json_field "$work/push1.json" ref)" = "$ref" ] || fail "push --json ref: $(cat "$work/push1.json")"
+
+"$symbc" push "$model" "$ref" --json >"$work/push2.json"
+up2=$(json_field "$work/push2.json" uploaded_bytes)
+skip2=$(json_field "$work/push2.json" skipped_bytes)
+[ "$up2" = 0 ] || fail "re-push uploaded $up2 bytes, want 0"
+[ "$skip2" -ge "$up1" ] || fail "re-push skipped $skip2 bytes, first push uploaded $up1"
+[ "$(json_field "$work/push2.json" digest)" = "$digest" ] || fail "re-push changed the digest"
+say "re-push: 0 bytes uploaded, $skip2 skipped"
+
+line=$("$symbc" push "$model" "$ref" 2>/dev/null)
+[ "$line" = "$ref@$digest" ] || fail "push printed '$line', want '$ref@$digest'"
+
+# --- pull by tag and digest, --force ------------------------------------------
+say "pull by tag and by digest"
+"$symbc" pull "$ref" "$work/pulled" >/dev/null
+diff -r "$model" "$work/pulled" || fail "pulled folder differs"
+"$symbc" pull "${ref%:*}@$digest" "$work/pulled-digest" >/dev/null
+diff -r "$model" "$work/pulled-digest" || fail "folder pulled by digest differs"
+if "$symbc" pull "$ref" "$work/pulled" >/dev/null 2>&1; then fail "pull over an existing folder succeeded without --force"; fi
+"$symbc" pull "$ref" "$work/pulled" --force >/dev/null
+diff -r "$model" "$work/pulled" || fail "folder pulled with --force differs"
+
+# --- inspect --------------------------------------------------------------------
+say "inspect the pulled folder and the reference"
+"$symbc" inspect "$work/pulled" >"$work/inspect-local.txt"
+grep -q llama "$work/inspect-local.txt" || fail "inspect of the pulled folder: $(cat "$work/inspect-local.txt")"
+if "$symbc" inspect "$ref" >"$work/inspect-remote.txt" 2>&1; then
+  grep -q "$digest" "$work/inspect-remote.txt" || fail "inspect $ref: $(cat "$work/inspect-remote.txt")"
+  grep -qi "pass" "$work/inspect-remote.txt" || fail "inspect $ref shows no verify result"
+else
+  say "symbc inspect does not read references yet: $(head -n 1 "$work/inspect-remote.txt")"
+fi
+
+# --- a generic OCI client ---------------------------------------------------------
+say "oras pull $ref"
+"$oras" manifest fetch --plain-http "$ref" >"$work/manifest.json"
+grep -q '"artifactType":"application/vnd.cncf.model.manifest.v1+json"' "$work/manifest.json" || fail "manifest: $(head -c 300 "$work/manifest.json")"
+"$oras" pull --plain-http "$ref" -o "$work/oras" >/dev/null
+diff -r "$model" "$work/oras" || fail "oras pull restored a different folder"
+
+# --- a packed (many-file) model ------------------------------------------------
+say "packed model (>256 files): push, symbc pull, oras pull"
+go run ./registry/internal/testmodel/gen -preset moe "$work/moe"
+moe_ref="127.0.0.1:$port/symbc/moe:test"
+"$symbc" push "$work/moe" "$moe_ref" --json >"$work/push-moe.json"
+[ "$(json_field "$work/push-moe.json" packed_layers)" -gt 0 ] || fail "MoE push packed nothing: $(cat "$work/push-moe.json")"
+"$symbc" pull "$moe_ref" "$work/moe-pulled" >/dev/null
+diff -r "$work/moe" "$work/moe-pulled" || fail "pulled MoE folder differs"
+"$oras" pull --plain-http "$moe_ref" -o "$work/moe-oras" >/dev/null
+diff -r "$work/moe" "$work/moe-oras" || fail "oras pull of the packed model restored a different folder"
+
+echo "registry-integration: ok"
