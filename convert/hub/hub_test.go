@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/symbc/symbc/convert/hub/hubtest"
 )
 
 const (
@@ -33,10 +35,10 @@ func pseudoRandom(n int, seed uint64) []byte {
 	return b
 }
 
-func tinyRepo() *fakeRepo {
-	return &fakeRepo{
-		commit: testCommit,
-		files: map[string][]byte{
+func tinyRepo() hubtest.Repo {
+	return hubtest.Repo{
+		Commit: testCommit,
+		Files: map[string][]byte{
 			"config.json":                      []byte(`{"architectures":["LlamaForCausalLM"]}`),
 			"sub/tokenizer_config.json":        []byte(`{"bos_token":"<s>"}`),
 			"README.md":                        []byte("# tiny\n"),
@@ -44,7 +46,7 @@ func tinyRepo() *fakeRepo {
 			"model-00002-of-00002.safetensors": pseudoRandom(300_000, 2),
 			"empty.safetensors":                {},
 		},
-		lfs: map[string]bool{
+		LFS: map[string]bool{
 			"model-00001-of-00002.safetensors": true,
 			"model-00002-of-00002.safetensors": true,
 			"empty.safetensors":                true,
@@ -62,8 +64,8 @@ func (n noNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.New("network disabled in this test")
 }
 
-func newClient(f *fakeHub, cache string, opts ...Option) *Client {
-	base := []Option{WithEndpoint(f.hub.URL), WithCacheDir(cache), WithJobs(4)}
+func newClient(f *hubtest.Server, cache string, opts ...Option) *Client {
+	base := []Option{WithEndpoint(f.URL()), WithCacheDir(cache), WithJobs(4)}
 	c := New(append(base, opts...)...)
 	c.stallTimeout = 5 * time.Second
 	return c
@@ -79,9 +81,9 @@ func readFile(t *testing.T, p string) []byte {
 }
 
 func TestSnapshotCacheLayout(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	cache := t.TempDir()
 	c := newClient(f, cache, WithToken(testToken))
 
@@ -98,7 +100,7 @@ func TestSnapshotCacheLayout(t *testing.T) {
 	}
 
 	var wantBlobs []string
-	for name, data := range repo.files {
+	for name, data := range repo.Files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if name == "README.md" {
 			if _, err := os.Lstat(p); !os.IsNotExist(err) {
@@ -106,7 +108,7 @@ func TestSnapshotCacheLayout(t *testing.T) {
 			}
 			continue
 		}
-		etag := repo.etagOf(name)
+		etag := repo.ETag(name)
 		wantBlobs = append(wantBlobs, etag)
 		target, err := os.Readlink(p)
 		switch {
@@ -150,36 +152,35 @@ func TestSnapshotCacheLayout(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, filepath.Join(repoDir, "trees", testCommit+".json")), &tree); err != nil {
 		t.Fatal(err)
 	}
-	if tree.FormatVersion != 1 || len(tree.Files) != len(repo.files) {
-		t.Errorf("tree file: version %d with %d files, want 1 with %d", tree.FormatVersion, len(tree.Files), len(repo.files))
+	if tree.FormatVersion != 1 || len(tree.Files) != len(repo.Files) {
+		t.Errorf("tree file: version %d with %d files, want 1 with %d", tree.FormatVersion, len(tree.Files), len(repo.Files))
 	}
 	shard := "model-00001-of-00002.safetensors"
-	if e := tree.Files[shard]; e.LFSSHA256 != repo.etagOf(shard) || e.Size != int64(len(repo.files[shard])) {
+	if e := tree.Files[shard]; e.LFSSHA256 != repo.ETag(shard) || e.Size != int64(len(repo.Files[shard])) {
 		t.Errorf("tree entry of %s = %+v", shard, e)
 	}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cdnAuth != 0 {
-		t.Errorf("the token was sent to the CDN host %d time(s)", f.cdnAuth)
+	hubAuth, cdnAuth := f.AuthorizedRequests()
+	if cdnAuth != 0 {
+		t.Errorf("the token was sent to the CDN host %d time(s)", cdnAuth)
 	}
-	if f.hubAuth == 0 {
+	if hubAuth == 0 {
 		t.Errorf("the token was never sent to the Hub")
 	}
-	for _, ua := range f.agents {
+	for _, ua := range f.UserAgents() {
 		if !strings.HasPrefix(ua, "symbc/") {
 			t.Errorf("User-Agent %q does not name symbc", ua)
 		}
 	}
 	// An empty LFS file needs no GET; the two shards need one each.
-	if gets := f.cdnGets[repo.etagOf(shard)]; gets != 1 {
+	if gets := f.CDNGets(repo.ETag(shard)); gets != 1 {
 		t.Errorf("shard fetched %d times from the CDN, want 1", gets)
 	}
 }
 
 func TestCachedRunMakesNoRequests(t *testing.T) {
-	f := newFakeHub(t)
-	f.addRepo(testRepo, tinyRepo())
+	f := hubtest.New(t)
+	f.AddRepo(testRepo, tinyRepo())
 	cache := t.TempDir()
 	ctx := context.Background()
 	c := newClient(f, cache)
@@ -190,7 +191,7 @@ func TestCachedRunMakesNoRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.resetLog()
+	f.ResetLog()
 
 	cached := newClient(f, cache, WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
 	p, err := cached.File(ctx, testRepo, "main", "config.json")
@@ -211,7 +212,7 @@ func TestCachedRunMakesNoRequests(t *testing.T) {
 	if _, err := cached.Snapshot(ctx, testRepo, testCommit, notReadme); err != nil {
 		t.Fatal(err)
 	}
-	if reqs := f.requests(); len(reqs) != 0 {
+	if reqs := f.Requests(); len(reqs) != 0 {
 		t.Fatalf("cached runs made %d request(s): %v", len(reqs), reqs)
 	}
 	if _, err := os.Stat(filepath.Join(cache, "models--acme--tiny-llm", "refs", testCommit)); !os.IsNotExist(err) {
@@ -220,23 +221,23 @@ func TestCachedRunMakesNoRequests(t *testing.T) {
 }
 
 func TestResumeAfterDroppedConnection(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	shard := "model-00001-of-00002.safetensors"
-	sha := repo.etagOf(shard)
-	f.cutAt[sha] = 250_000
+	sha := repo.ETag(shard)
+	f.CutAt(testRepo, shard, 250_000)
 	c := newClient(f, t.TempDir())
 
 	p, err := c.File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sha256Hex(readFile(t, p)); got != sha {
+	if got := hubtest.SHA256(readFile(t, p)); got != sha {
 		t.Fatalf("SHA-256 after resume = %s, want %s", got, sha)
 	}
 	var gets []string
-	for _, r := range f.requests() {
+	for _, r := range f.Requests() {
 		if strings.HasPrefix(r, "GET /cdn/") {
 			gets = append(gets, r)
 		}
@@ -248,14 +249,13 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 }
 
 func TestResumeAfterCancel(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	shard := "model-00001-of-00002.safetensors"
-	sha := repo.etagOf(shard)
+	sha := repo.ETag(shard)
 	const half = 350_000
-	f.blockAt[sha] = half
-	f.reached = make(chan struct{})
+	reached := f.BlockAt(testRepo, shard, half)
 	cache := t.TempDir()
 	blobs := filepath.Join(cache, "models--acme--tiny-llm", "blobs")
 
@@ -272,7 +272,7 @@ func TestResumeAfterCancel(t *testing.T) {
 		_, err := newClient(f, cache, WithProgress(progress)).File(ctx, testRepo, "main", shard)
 		errc <- err
 	}()
-	<-f.reached
+	<-reached
 	// The client must have written what arrived before it is stopped.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -304,48 +304,52 @@ func TestResumeAfterCancel(t *testing.T) {
 	mu.Lock()
 	firstDone = nil
 	mu.Unlock()
-	f.resetLog()
+	f.ResetLog()
 	p, err := newClient(f, cache, WithProgress(progress)).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sha256Hex(readFile(t, p)); got != sha {
+	if got := hubtest.SHA256(readFile(t, p)); got != sha {
 		t.Fatalf("SHA-256 after resume = %s, want %s", got, sha)
 	}
-	if !slices.Contains(f.requests(), fmt.Sprintf("GET /cdn/%s bytes=%d-", sha, half)) {
-		t.Errorf("second run did not resume with a Range request: %v", f.requests())
+	if !slices.Contains(f.Requests(), fmt.Sprintf("GET /cdn/%s bytes=%d-", sha, half)) {
+		t.Errorf("second run did not resume with a Range request: %v", f.Requests())
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(firstDone) == 0 || firstDone[0] != half || firstDone[len(firstDone)-1] != int64(len(repo.files[shard])) {
-		t.Errorf("progress of the resumed run = %v, want from %d to %d", firstDone, half, len(repo.files[shard]))
+	if len(firstDone) == 0 || firstDone[0] != half || firstDone[len(firstDone)-1] != int64(len(repo.Files[shard])) {
+		t.Errorf("progress of the resumed run = %v, want from %d to %d", firstDone, half, len(repo.Files[shard]))
 	}
 }
 
 func TestServerIgnoringRangeRestarts(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	shard := "model-00002-of-00002.safetensors"
-	sha := repo.etagOf(shard)
-	f.cutAt[sha] = 100_000
-	f.noRange = true
+	sha := repo.ETag(shard)
+	f.CutAt(testRepo, shard, 100_000)
+	f.IgnoreRange(true)
 	p, err := newClient(f, t.TempDir()).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, p); !bytes.Equal(got, repo.files[shard]) {
+	if got := readFile(t, p); !bytes.Equal(got, repo.Files[shard]) {
 		t.Fatalf("content differs after a restart (%d bytes)", len(got))
+	}
+	// The cut transfer and the whole-file answer to the ranged retry.
+	if n := f.CDNGets(sha); n != 2 {
+		t.Errorf("%d GETs of the shard, want 2: %v", n, f.Requests())
 	}
 }
 
 func TestChecksumMismatch(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	shard := "model-00002-of-00002.safetensors"
-	sha := repo.etagOf(shard)
-	f.corrupt[sha] = true
+	sha := repo.ETag(shard)
+	f.Corrupt(testRepo, shard, true)
 	cache := t.TempDir()
 	c := newClient(f, cache)
 
@@ -362,23 +366,21 @@ func TestChecksumMismatch(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(cache, "models--acme--tiny-llm", "snapshots", testCommit, shard)); !os.IsNotExist(err) {
 		t.Errorf("snapshot entry created for a corrupted file")
 	}
-	f.mu.Lock()
-	f.corrupt[sha] = false
-	f.mu.Unlock()
+	f.Corrupt(testRepo, shard, false)
 	p, err := c.File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sha256Hex(readFile(t, p)) != sha {
+	if hubtest.SHA256(readFile(t, p)) != sha {
 		t.Fatal("second download has the wrong SHA-256")
 	}
 }
 
 func TestGatedModel(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	repo.gated = true
-	f.addRepo("meta-llama/Llama-3.2-1B", repo)
+	repo.Gated = true
+	f.AddRepo("meta-llama/Llama-3.2-1B", repo)
 	ctx := context.Background()
 
 	for _, token := range []string{"", testToken} {
@@ -388,7 +390,7 @@ func TestGatedModel(t *testing.T) {
 			t.Fatalf("token %v: got %v, want ErrGated", token != "", err)
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, "accept its license at "+f.hub.URL+"/meta-llama/Llama-3.2-1B") {
+		if !strings.Contains(msg, "accept its license at "+f.URL()+"/meta-llama/Llama-3.2-1B") {
 			t.Errorf("message lacks the license URL: %s", msg)
 		}
 		if token == "" && !strings.Contains(msg, "HF_TOKEN") {
@@ -402,17 +404,15 @@ func TestGatedModel(t *testing.T) {
 			t.Errorf("Snapshot: got %v, want ErrGated", err)
 		}
 	}
-	f.mu.Lock()
-	f.granted[testToken] = true
-	f.mu.Unlock()
+	f.Grant(testToken)
 	if _, err := newClient(f, t.TempDir(), WithToken(testToken)).File(ctx, "meta-llama/Llama-3.2-1B", "main", "config.json"); err != nil {
 		t.Fatalf("with an accepted license: %v", err)
 	}
 }
 
 func TestNotFoundErrors(t *testing.T) {
-	f := newFakeHub(t)
-	f.addRepo(testRepo, tinyRepo())
+	f := hubtest.New(t)
+	f.AddRepo(testRepo, tinyRepo())
 	ctx := context.Background()
 	cache := t.TempDir()
 
@@ -438,11 +438,11 @@ func TestNotFoundErrors(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 	// The absence is remembered: asking again needs no request.
-	f.resetLog()
+	f.ResetLog()
 	if _, err := c.File(ctx, testRepo, "main", "generation_config.json"); !errors.Is(err, ErrEntryNotFound) {
 		t.Fatalf("missing file, second time: %v", err)
 	}
-	if reqs := f.requests(); len(reqs) != 0 {
+	if reqs := f.Requests(); len(reqs) != 0 {
 		t.Errorf("known-missing file made requests: %v", reqs)
 	}
 	if _, err := c.Snapshot(ctx, testRepo, "main", func(string) bool { return false }); !errors.Is(err, ErrEntryNotFound) {
@@ -451,9 +451,9 @@ func TestNotFoundErrors(t *testing.T) {
 }
 
 func TestNetworkErrorIsOneLine(t *testing.T) {
-	f := newFakeHub(t)
-	url := f.hub.URL
-	f.hub.Close()
+	f := hubtest.New(t)
+	url := f.URL()
+	f.Close()
 	c := New(WithEndpoint(url), WithCacheDir(t.TempDir()), WithToken(testToken))
 	_, err := c.File(context.Background(), testRepo, "main", "config.json")
 	if !errors.Is(err, ErrNetwork) {
@@ -466,8 +466,8 @@ func TestNetworkErrorIsOneLine(t *testing.T) {
 }
 
 func TestOfflineMode(t *testing.T) {
-	f := newFakeHub(t)
-	f.addRepo(testRepo, tinyRepo())
+	f := hubtest.New(t)
+	f.AddRepo(testRepo, tinyRepo())
 	ctx := context.Background()
 	cache := t.TempDir()
 	if _, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", func(n string) bool { return strings.HasSuffix(n, ".json") }); err != nil {
@@ -499,9 +499,9 @@ func TestHostileNames(t *testing.T) {
 	ctx := context.Background()
 	for _, bad := range []string{"../x", "/etc/passwd", "a/../../x", `..\x`, "C:/Windows/x"} {
 		t.Run(bad, func(t *testing.T) {
-			f := newFakeHub(t)
-			f.addRepo(testRepo, tinyRepo())
-			f.siblings = []string{"config.json", bad}
+			f := hubtest.New(t)
+			f.AddRepo(testRepo, tinyRepo())
+			f.OverrideListing([]string{"config.json", bad})
 			root := t.TempDir()
 			cache := filepath.Join(root, "cache")
 			_, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", nil)
@@ -511,19 +511,19 @@ func TestHostileNames(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(root, "x")); !os.IsNotExist(err) {
 				t.Errorf("a file was written outside the cache")
 			}
-			f.resetLog()
+			f.ResetLog()
 			if _, err := newClient(f, cache).File(ctx, testRepo, "main", bad); !errors.Is(err, ErrUnsafeName) {
 				t.Errorf("File(%q): %v", bad, err)
 			}
-			if reqs := f.requests(); len(reqs) != 0 {
+			if reqs := f.Requests(); len(reqs) != 0 {
 				t.Errorf("hostile File name reached the network: %v", reqs)
 			}
 		})
 	}
 	t.Run("etag", func(t *testing.T) {
-		f := newFakeHub(t)
-		f.addRepo(testRepo, tinyRepo())
-		f.badEtag = "../../../evil"
+		f := hubtest.New(t)
+		f.AddRepo(testRepo, tinyRepo())
+		f.OverrideETag("../../../evil")
 		_, err := newClient(f, t.TempDir()).File(ctx, testRepo, "main", "config.json")
 		if !errors.Is(err, ErrUnsafeName) {
 			t.Fatalf("hostile etag: %v", err)
@@ -542,17 +542,17 @@ func TestHostileNames(t *testing.T) {
 }
 
 func TestRenamedRepoFollowsRelativeRedirect(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
-	f.renamed["acme/old-name"] = testRepo
+	f.AddRepo(testRepo, repo)
+	f.Rename("acme/old-name", testRepo)
 	c := newClient(f, t.TempDir())
 	for _, name := range []string{"config.json", "model-00002-of-00002.safetensors"} {
 		p, err := c.File(context.Background(), "acme/old-name", "main", name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(readFile(t, p), repo.files[name]) {
+		if !bytes.Equal(readFile(t, p), repo.Files[name]) {
 			t.Errorf("%s: wrong content through the redirect", name)
 		}
 	}
@@ -561,9 +561,9 @@ func TestRenamedRepoFollowsRelativeRedirect(t *testing.T) {
 // Two clients sharing a cache download each blob once: the blob lock makes
 // the second wait and then find the file done.
 func TestConcurrentClientsShareBlobs(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	cache := t.TempDir()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -578,10 +578,8 @@ func TestConcurrentClientsShareBlobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	for _, shard := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
-		if n := f.cdnGets[repo.etagOf(shard)]; n != 1 {
+		if n := f.CDNGets(repo.ETag(shard)); n != 1 {
 			t.Errorf("%s fetched %d times, want 1", shard, n)
 		}
 	}
@@ -590,11 +588,11 @@ func TestConcurrentClientsShareBlobs(t *testing.T) {
 // A snapshot that failed part-way is completed at the same commit from the
 // cached file list: no second API call, and only the missing file is fetched.
 func TestSnapshotCompletesAtSameCommit(t *testing.T) {
-	f := newFakeHub(t)
+	f := hubtest.New(t)
 	repo := tinyRepo()
-	f.addRepo(testRepo, repo)
+	f.AddRepo(testRepo, repo)
 	shard := "model-00002-of-00002.safetensors"
-	f.corrupt[repo.etagOf(shard)] = true
+	f.Corrupt(testRepo, shard, true)
 	cache := t.TempDir()
 	ctx := context.Background()
 	// Everything but the shard first, so the failing run below has exactly
@@ -605,22 +603,20 @@ func TestSnapshotCompletesAtSameCommit(t *testing.T) {
 	if _, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", notReadme); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("corrupted run: %v, want ErrChecksum", err)
 	}
-	f.mu.Lock()
-	f.corrupt[repo.etagOf(shard)] = false
-	f.mu.Unlock()
-	f.resetLog()
+	f.Corrupt(testRepo, shard, false)
+	f.ResetLog()
 	dir, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", notReadme)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"HEAD /" + testRepo + "/resolve/" + testCommit + "/" + shard,
-		"GET /cdn/" + repo.etagOf(shard),
+		"GET /cdn/" + repo.ETag(shard),
 	}
-	if got := f.requests(); !slices.Equal(got, want) {
+	if got := f.Requests(); !slices.Equal(got, want) {
 		t.Errorf("second run requests = %q, want %q", got, want)
 	}
-	if !bytes.Equal(readFile(t, filepath.Join(dir, shard)), repo.files[shard]) {
+	if !bytes.Equal(readFile(t, filepath.Join(dir, shard)), repo.Files[shard]) {
 		t.Errorf("%s has the wrong content", shard)
 	}
 }
