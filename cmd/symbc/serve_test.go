@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the server's log writes while the
+// test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestServeCommand(t *testing.T) {
+	dir := storiesFolder(t)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var stdout, stderr lockedBuffer
+	root := newRootCmd()
+	root.SetArgs([]string{"serve", dir, "--addr", "127.0.0.1:0", "-t", "2", "--model-name", "tiny"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	addrRE := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)/v1`)
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = "http://" + m[1]
+		}
+	}
+	if url == "" {
+		stop()
+		t.Fatalf("no listening line; stderr: %s (exit: %v)", stderr.String(), <-done)
+	}
+	resp, err := http.Post(url+"/v1/completions", "application/json",
+		strings.NewReader(`{"prompt":"Once upon a time","temperature":0,"max_tokens":64}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Model   string
+		Choices []struct {
+			Text         string
+			FinishReason string `json:"finish_reason"`
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if err != nil || res.Model != "tiny" || len(res.Choices) != 1 || res.Choices[0].Text != greedyText || res.Choices[0].FinishReason != "length" {
+		t.Errorf("completion %+v (%v), want %q", res, err, greedyText)
+	}
+
+	stop() // what Ctrl-C does through cmd.Context()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after its context was canceled")
+	}
+	log := stderr.String()
+	if !strings.Contains(log, "POST /v1/completions 200") || !strings.Contains(log, "prompt=5 completion=64 finish=length") ||
+		!strings.Contains(log, "server stopped") {
+		t.Errorf("stderr lacks the request line or the stop line:\n%s", log)
+	}
+
+	if _, stderr, code := symbcRun(t, "serve", dir, "--max-concurrent", "0"); code != 2 || !strings.Contains(stderr, "--max-concurrent") {
+		t.Errorf("--max-concurrent 0: exit %d, %s", code, stderr)
+	}
+}

@@ -1,0 +1,261 @@
+// Package server exposes a loaded model over HTTP with the OpenAI API shape,
+// so that OpenAI client libraries and tools can talk to it unchanged:
+//
+//	GET  /v1/models            the one model served
+//	GET  /v1/models/{id}       that model
+//	POST /v1/chat/completions  chat, with Server-Sent Events when stream is true
+//	POST /v1/completions       plain prompt continuation
+//	GET  /health               {"status":"ok"}
+//
+// Every error is answered in OpenAI's shape, {"error": {"message", "type",
+// "param", "code"}}, with the matching HTTP status. Generations share the
+// model and run under a semaphore (WithMaxConcurrent); each has its own
+// session and stops when its client goes away.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/symbc/symbc/runtime"
+)
+
+// Defaults of the options.
+const (
+	DefaultModelName     = "symbc"
+	DefaultMaxConcurrent = 1
+	DefaultMaxBodyBytes  = 4 << 20
+)
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	modelName     string
+	maxConcurrent int
+	maxBodyBytes  int64
+	logger        *log.Logger
+	now           func() time.Time
+}
+
+// WithModelName sets the model id that /v1/models lists and responses carry
+// (default DefaultModelName). Requests may name any model: there is one.
+func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }
+
+// WithMaxConcurrent sets how many generations run at once (default 1: the
+// kernels already use every thread, so more mostly adds latency). Further
+// requests wait for a slot, or until their client gives up.
+func WithMaxConcurrent(n int) Option { return func(c *config) { c.maxConcurrent = n } }
+
+// WithMaxBodyBytes limits request bodies (default 4 MiB); larger ones get 413.
+func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBodyBytes = n } }
+
+// WithRequestLog writes one line per request to w: method, path, status,
+// duration and, for generations, token counts and the finish reason.
+func WithRequestLog(w io.Writer) Option {
+	return func(c *config) { c.logger = log.New(w, "", log.LstdFlags) }
+}
+
+// server holds the shared model and the generation semaphore.
+type server struct {
+	m   *runtime.Model
+	cfg config
+	sem chan struct{}
+}
+
+// New returns the HTTP handler serving m. m must stay open while the
+// handler is in use.
+func New(m *runtime.Model, opts ...Option) http.Handler {
+	c := config{modelName: DefaultModelName, maxConcurrent: DefaultMaxConcurrent, maxBodyBytes: DefaultMaxBodyBytes, now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.modelName == "" {
+		c.modelName = DefaultModelName
+	}
+	if c.maxConcurrent <= 0 {
+		c.maxConcurrent = DefaultMaxConcurrent
+	}
+	if c.maxBodyBytes <= 0 {
+		c.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent)}
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+// route is one path with its handlers by method.
+type route struct {
+	get, post http.HandlerFunc
+}
+
+// serveHTTP routes by hand rather than with http.ServeMux so that unknown
+// paths and wrong methods also get OpenAI-shaped JSON errors.
+func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	lw := &logWriter{ResponseWriter: w, start: s.cfg.now()}
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	defer s.logRequest(lw, r, info)
+
+	var rt route
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case path == "/health":
+		rt.get = s.health
+	case path == "/v1/models":
+		rt.get = s.listModels
+	case strings.HasPrefix(path, "/v1/models/"):
+		rt.get = s.getModel
+	case path == "/v1/chat/completions":
+		rt.post = s.chat
+	case path == "/v1/completions":
+		rt.post = s.completions
+	default:
+		writeError(lw, &apiError{status: http.StatusNotFound,
+			Message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path),
+			Type:    errInvalidRequest, Code: "unknown_url",
+		})
+		return
+	}
+	switch {
+	case rt.get != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		rt.get(lw, r)
+	case rt.post != nil && r.Method == http.MethodPost:
+		rt.post(lw, r)
+	default:
+		allow := "GET, HEAD"
+		if rt.post != nil {
+			allow = "POST"
+		}
+		lw.Header().Set("Allow", allow)
+		writeError(lw, &apiError{status: http.StatusMethodNotAllowed,
+			Message: fmt.Sprintf("Method %s is not allowed for %s (use %s)", r.Method, r.URL.Path, allow),
+			Type:    errInvalidRequest, Code: "method_not_allowed",
+		})
+	}
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// modelObject is OpenAI's Model object.
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *server) model() modelObject {
+	return modelObject{ID: s.cfg.modelName, Object: "model", Created: 0, OwnedBy: "symbc"}
+}
+
+func (s *server) listModels(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Object string        `json:"object"`
+		Data   []modelObject `json:"data"`
+	}{"list", []modelObject{s.model()}})
+}
+
+func (s *server) getModel(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/v1/models/")
+	if id != s.cfg.modelName {
+		writeError(w, &apiError{status: http.StatusNotFound,
+			Message: fmt.Sprintf("The model '%s' does not exist (this server has '%s')", id, s.cfg.modelName),
+			Type:    errInvalidRequest, Param: "model", Code: "model_not_found",
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.model())
+}
+
+// acquire takes a generation slot, or gives up when ctx ends first.
+func (s *server) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// infoKey keys the *requestInfo in a request's context.
+type infoKey struct{}
+
+// requestInfo carries what handlers report for the request log.
+type requestInfo struct {
+	prompt, completion int
+	finish             string
+	stream             bool
+	canceled           bool
+	err                string
+}
+
+func infoOf(r *http.Request) *requestInfo {
+	if i, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+		return i
+	}
+	return &requestInfo{}
+}
+
+// logWriter records the status for the request log and passes flushes on
+// (streaming depends on them).
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	start  time.Time
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's Flush.
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
+	if s.cfg.logger == nil {
+		return
+	}
+	var b strings.Builder
+	status := w.status
+	switch {
+	case status == 0 && info.canceled:
+		status = 499 // nothing was sent: the client closed the request first
+	case status == 0:
+		status = http.StatusOK
+	}
+	fmt.Fprintf(&b, "%s %s %s %d %s", r.RemoteAddr, r.Method, r.URL.Path, status,
+		s.cfg.now().Sub(w.start).Round(time.Millisecond))
+	if info.prompt > 0 {
+		fmt.Fprintf(&b, " prompt=%d", info.prompt)
+	}
+	if info.finish != "" {
+		fmt.Fprintf(&b, " completion=%d finish=%s", info.completion, info.finish)
+	}
+	if info.stream {
+		b.WriteString(" stream")
+	}
+	if info.canceled {
+		b.WriteString(" canceled by client")
+	}
+	if info.err != "" {
+		fmt.Fprintf(&b, " error=%q", info.err)
+	}
+	s.cfg.logger.Print(b.String())
+}
