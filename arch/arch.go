@@ -71,11 +71,26 @@ var ErrUnsupported = errors.New("unsupported architecture")
 // registry maps Hugging Face architecture class names and model_type values
 // to adapters. It is built by a function, not held in a mutable global.
 func registry() map[string]Adapter {
-	llama := Llama{}
-	return map[string]Adapter{
-		"LlamaForCausalLM": llama,
-		"llama":            llama,
+	reg := map[string]Adapter{}
+	for _, f := range []struct {
+		class string
+		a     Adapter
+	}{
+		{"LlamaForCausalLM", Llama{}},
+		{"Qwen2ForCausalLM", Qwen2{}},
+		{"Qwen3ForCausalLM", Qwen3{}},
+		{"MistralForCausalLM", Mistral{}},
+		{"MixtralForCausalLM", Mixtral{}},
+		{"Phi3ForCausalLM", Phi3{}},
+		{"GemmaForCausalLM", Gemma{}},
+		{"Gemma2ForCausalLM", Gemma2{}},
+		{"DeepseekV3ForCausalLM", DeepseekV3{}},
+		{"DbrxForCausalLM", DBRX{}},
+	} {
+		// Each adapter's name is the family's model_type.
+		reg[f.class], reg[f.a.Name()] = f.a, f.a
 	}
+	return reg
 }
 
 // Supported lists the architecture class names with an adapter, sorted.
@@ -123,12 +138,22 @@ func Detect(hf *HFConfig) (Adapter, error) {
 
 // Ignored reports whether a checkpoint tensor that no mapping reads may be
 // left out without losing anything: rotary tables that transformers
-// recomputes, and lm_head.weight of a tied model (some checkpoints store the
-// duplicate). Any other unused tensor is an error in the converter, because
-// dropping weights silently would produce a model that runs but is wrong.
+// recomputes, lm_head.weight of a tied model (some checkpoints store the
+// duplicate), and the multi-token-prediction layers that DeepSeek-V3
+// checkpoints append after the last decoder layer (model.layers.N with N ≥
+// num_layers), which transformers does not load either and which only
+// speculative decoding uses. Any other unused tensor is an error in the
+// converter, because dropping weights silently would produce a model that
+// runs but is wrong.
 func Ignored(cfg symb.ModelConfig, name string) bool {
 	if strings.HasSuffix(name, "rotary_emb.inv_freq") {
 		return true
+	}
+	if cfg.MLA != nil {
+		var n int
+		if _, err := fmt.Sscanf(name, "model.layers.%d.", &n); err == nil && n >= cfg.NumLayers {
+			return true
+		}
 	}
 	return cfg.TieEmbeddings && name == "lm_head.weight"
 }

@@ -253,6 +253,7 @@ type hfRopeScaling struct {
 	BetaSlow                      float64 `json:"beta_slow"`
 	MScale                        float64 `json:"mscale"`
 	MScaleAllDim                  float64 `json:"mscale_all_dim"`
+	AttentionFactor               float64 `json:"attention_factor"`
 }
 
 // Rope decodes rope_scaling and accepts only the types in allowed
@@ -288,7 +289,10 @@ func (c *HFConfig) Rope(allowed ...string) (*symb.RopeScaling, error) {
 		LowFreqFactor: r.LowFreqFactor, HighFreqFactor: r.HighFreqFactor,
 		OriginalMaxPositionEmbeddings: r.OriginalMaxPositionEmbeddings,
 		BetaFast:                      r.BetaFast, BetaSlow: r.BetaSlow,
-		MScale: r.MScale, MScaleAllDim: r.MScaleAllDim,
+		MScale: r.MScale, MScaleAllDim: r.MScaleAllDim, AttentionFactor: r.AttentionFactor,
+	}
+	if r.AttentionFactor < 0 || math.IsInf(r.AttentionFactor, 0) {
+		return nil, c.configError("rope_scaling %s: attention_factor is %g, want > 0", typ, r.AttentionFactor)
 	}
 	if typ == "llama3" {
 		if !(r.LowFreqFactor > 0) || !(r.HighFreqFactor > r.LowFreqFactor) || r.OriginalMaxPositionEmbeddings <= 0 {
