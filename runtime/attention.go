@@ -5,19 +5,49 @@ import (
 	"sync"
 
 	"github.com/symbc/symbc/runtime/kernels"
+	"github.com/symbc/symbc/symb"
 )
 
 // minParallelWork is the number of multiply-adds below which attention runs
 // on the calling goroutine: starting workers costs more than it saves.
 const minParallelWork = 1 << 15
 
-// scoreScale is the factor applied to q·k. PyTorch multiplies a float32
-// tensor by the Python scalar in float32, so the scale is rounded first.
-func (m *Model) scoreScale() float32 {
-	if m.mc.AttentionScale > 0 {
-		return float32(m.mc.AttentionScale)
+// attnDims are the widths attention works with. Standard attention has
+// qk = v = head_dim; latent attention (mla.go) expands its latent to
+// per-head keys of qk_nope+qk_rope dimensions and values of v_head_dim.
+type attnDims struct {
+	heads, kvHeads int // query heads; key/value heads (heads is a multiple)
+	qk, v          int // per-head widths of queries and keys, and of values
+}
+
+func (d attnDims) qRow() int   { return d.heads * d.qk }   // one token's queries
+func (d attnDims) kRow() int   { return d.kvHeads * d.qk } // one token's keys
+func (d attnDims) vRow() int   { return d.kvHeads * d.v }  // one token's values
+func (d attnDims) outRow() int { return d.heads * d.v }    // one token's attention output
+
+// newAttnDims reads the widths from the config.
+func newAttnDims(mc *symb.ModelConfig) attnDims {
+	if a := mc.MLA; a != nil {
+		return attnDims{heads: mc.NumHeads, kvHeads: mc.NumHeads, qk: a.QKNopeHeadDim + a.QKRopeHeadDim, v: a.VHeadDim}
 	}
-	return float32(1 / math.Sqrt(float64(m.mc.HeadDim)))
+	return attnDims{heads: mc.NumHeads, kvHeads: mc.NumKVHeads, qk: mc.HeadDim, v: mc.HeadDim}
+}
+
+// scoreScale is the factor applied to q·k: attention_scale when set, else
+// 1/sqrt of the query/key width, times mscale² for latent attention with a
+// YaRN mscale_all_dim (see FORMAT.md, mla). PyTorch multiplies a float32
+// tensor by the Python scalar in float32, so the scale is rounded once at
+// the end.
+func scoreScale(mc *symb.ModelConfig, d attnDims) float32 {
+	if mc.AttentionScale > 0 {
+		return float32(mc.AttentionScale)
+	}
+	scale := 1 / math.Sqrt(float64(d.qk))
+	if rs := mc.RopeScaling; mc.MLA != nil && rs != nil && rs.MScaleAllDim != 0 {
+		ms := yarnMScale(rs.Factor, rs.MScaleAllDim)
+		scale = scale * ms * ms
+	}
+	return float32(scale)
 }
 
 // parallel runs fn over [0, items) split into contiguous ranges, one per
@@ -51,15 +81,16 @@ func (s *Session) parallel(items, work, scratchLen int, fn func(w, lo, hi int)) 
 // share key/value heads in groups (GQA). Each (token, head) pair is
 // independent, so the split across workers does not change the result.
 func (s *Session) attend(li, n int) {
-	mc, L := &s.m.mc, &s.m.layers[li]
-	hd, heads := mc.HeadDim, mc.NumHeads
-	qd, kvd := heads*hd, mc.NumKVHeads*hd
-	group := heads / mc.NumKVHeads
+	m, L := s.m, &s.m.layers[li]
+	d := m.dims
+	qk, vw, heads := d.qk, d.v, d.heads
+	qr, kr, vr, or := d.qRow(), d.kRow(), d.vRow(), d.outRow()
+	group := heads / d.kvHeads
 	keys, vals := s.kc[li], s.vc[li]
-	scale := s.m.scoreScale()
-	softcap := float32(mc.AttentionSoftcap)
+	scale := m.attnScale
+	softcap := float32(m.mc.AttentionSoftcap)
 	end := s.pos + n
-	s.parallel(n*heads, n*heads*end*hd*2, end, func(w, lo, hi int) {
+	s.parallel(n*heads, n*heads*end*(qk+vw), end, func(w, lo, hi int) {
 		scratch := s.scratch[w]
 		for it := lo; it < hi; it++ {
 			t, h := it/heads, it%heads
@@ -68,14 +99,14 @@ func (s *Session) attend(li, n int) {
 			if L.window > 0 {
 				first = max(0, p-L.window+1)
 			}
-			qh := s.b.q[t*qd+h*hd : t*qd+(h+1)*hd]
-			out := s.b.att[t*qd+h*hd : t*qd+(h+1)*hd]
-			off := (h / group) * hd
+			qh := s.b.q[t*qr+h*qk : t*qr+(h+1)*qk]
+			out := s.b.att[t*or+h*vw : t*or+(h+1)*vw]
+			kOff, vOff := (h/group)*qk, (h/group)*vw
 			scores := scratch[:p+1-first]
 			mx := float32(math.Inf(-1))
 			for j := range scores {
-				r := (first+j)*kvd + off
-				x := kernels.Dot(qh, keys[r:r+hd]) * scale
+				r := (first+j)*kr + kOff
+				x := kernels.Dot(qh, keys[r:r+qk]) * scale
 				if softcap > 0 {
 					x = softcap * float32(math.Tanh(float64(x/softcap)))
 				}
@@ -91,19 +122,19 @@ func (s *Session) attend(li, n int) {
 			clear(out)
 			inv := 1 / sum
 			for j, e := range scores {
-				r := (first+j)*kvd + off
-				kernels.Axpy(e*inv, vals[r:r+hd], out)
+				r := (first+j)*vr + vOff
+				kernels.Axpy(e*inv, vals[r:r+vw], out)
 			}
 		}
 	})
 }
 
 // symbiotic is EngineSymbiotic's attention. Each query head h keeps a state
-// M (head_dim × head_dim) in place of a KV cache. For every new token, with
-// k and v from h's key/value head (after biases, norms and RoPE, as in the
-// exact engine):
+// M (qk × v: head_dim × head_dim for standard attention) in place of a KV
+// cache. For every new token, with k and v from h's key/value head (after
+// biases, norms and RoPE, as in the exact engine):
 //
-//	g = q·k · scale          (scale: attention_scale or 1/sqrt(head_dim))
+//	g = q·k · scale          (the exact engine's score scale)
 //	a = σ(g)                 (logistic sigmoid)
 //	M ← a·M + (1−a)·k⊗v      (M[i][j] += ... k[i]·v[j])
 //	out = q·M                (out[j] = Σ_i q[i]·M[i][j], with the updated M)
@@ -113,32 +144,32 @@ func (s *Session) attend(li, n int) {
 // the sequence length; heads are independent, so they run in parallel while
 // tokens run in order.
 func (s *Session) symbiotic(li, n int) {
-	mc := &s.m.mc
-	hd, heads := mc.HeadDim, mc.NumHeads
-	qd, kvd := heads*hd, mc.NumKVHeads*hd
-	group := heads / mc.NumKVHeads
-	scale := s.m.scoreScale()
+	d := s.m.dims
+	qk, vw, heads := d.qk, d.v, d.heads
+	qr, kr, vr, or := d.qRow(), d.kRow(), d.vRow(), d.outRow()
+	group := heads / d.kvHeads
+	scale := s.m.attnScale
 	state := s.state[li]
-	s.parallel(heads, n*heads*hd*hd*3, 0, func(_, lo, hi int) {
+	s.parallel(heads, n*heads*qk*vw*3, 0, func(_, lo, hi int) {
 		for h := lo; h < hi; h++ {
-			M := state[h*hd*hd : (h+1)*hd*hd]
-			off := (h / group) * hd
+			M := state[h*qk*vw : (h+1)*qk*vw]
+			kOff, vOff := (h/group)*qk, (h/group)*vw
 			for t := range n {
-				q := s.b.q[t*qd+h*hd : t*qd+(h+1)*hd]
-				k := s.b.k[t*kvd+off : t*kvd+off+hd]
-				v := s.b.v[t*kvd+off : t*kvd+off+hd]
+				q := s.b.q[t*qr+h*qk : t*qr+(h+1)*qk]
+				k := s.b.k[t*kr+kOff : t*kr+kOff+qk]
+				v := s.b.v[t*vr+vOff : t*vr+vOff+vw]
 				a := float32(1 / (1 + math.Exp(-float64(kernels.Dot(q, k)*scale))))
-				for i := range hd {
-					row := M[i*hd : (i+1)*hd]
+				for i := range qk {
+					row := M[i*vw : (i+1)*vw]
 					ki := (1 - a) * k[i]
 					for j := range row {
 						row[j] = a*row[j] + ki*v[j]
 					}
 				}
-				out := s.b.att[t*qd+h*hd : t*qd+(h+1)*hd]
+				out := s.b.att[t*or+h*vw : t*or+(h+1)*vw]
 				clear(out)
-				for i := range hd {
-					kernels.Axpy(q[i], M[i*hd:(i+1)*hd], out)
+				for i := range qk {
+					kernels.Axpy(q[i], M[i*vw:(i+1)*vw], out)
 				}
 			}
 		}

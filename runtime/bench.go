@@ -131,12 +131,12 @@ func (m *Model) describe() string {
 }
 
 // weightsType is the dtype of the linear weights, from the config or, for
-// weights not read from a .symb folder, from the first layer's q projection.
+// weights not read from a .symb folder, from the first layer's output projection.
 func (m *Model) weightsType() string {
 	if q := m.cfg.Quantization.Weights; q != "" {
 		return q
 	}
-	return m.layers[0].q.DType.String()
+	return m.layers[0].o.DType.String()
 }
 
 func humanCount(n int64) string {

@@ -13,10 +13,11 @@
 //
 // The forward pass follows Hugging Face's LlamaForCausalLM and branches only
 // on features named in symb.ModelConfig (biases, q/k norms, soft-capping,
-// sliding windows, ...), never on an architecture name. A config that asks
-// for a feature this package does not implement (mixture of experts, latent
-// attention, LayerNorm, YaRN scaling, ...) is refused at load with an
-// ErrUnsupported error rather than run with wrong numbers.
+// sliding windows, LayerNorm, YaRN scaling, mixture-of-experts MLPs in
+// moe.go, multi-head latent attention in mla.go, ...), never on an
+// architecture name. A config that asks for a feature or combination this
+// package does not implement is refused at load with an ErrUnsupported
+// error rather than run with wrong numbers.
 //
 // Two engines exist. EngineExact keeps a float32 KV cache and reproduces the
 // source model. EngineSymbiotic replaces the cache by a fixed-size state per

@@ -21,8 +21,12 @@ type Session struct {
 	m   *Model
 	pos int
 
-	kc, vc [][]float32 // EngineExact: per layer [pos][kv_heads·head_dim], grown on demand
-	state  [][]float32 // EngineSymbiotic: per layer [heads][head_dim][head_dim]
+	kc, vc [][]float32 // EngineExact: per layer [pos][kv_heads·qk] and [pos][kv_heads·v], grown on demand
+	state  [][]float32 // EngineSymbiotic: per layer [heads][qk][v] (attnDims)
+
+	// expertRows counts (token, expert) pairs computed by sparse MLPs, so
+	// tests can check that only the selected experts run.
+	expertRows int64
 
 	last    []float32 // logits of the last position processed
 	broken  bool      // a pass was interrupted half-way; only Reset repairs it
@@ -34,9 +38,10 @@ type Session struct {
 type buffers struct {
 	n                     int
 	x, h, q, k, v, att, o []float32
-	gate, up              []float32
+	gate, up              []float32 // widest of the dense, expert and shared MLPs
 	cos, sin              []float32
-	logits                []float32
+	moe                   moeBuffers // sized only for mixture-of-experts models
+	mla                   mlaBuffers // sized only for latent attention
 }
 
 // NewSession starts an empty sequence.
@@ -46,10 +51,10 @@ func (m *Model) NewSession() *Session {
 		s.kc = make([][]float32, len(m.layers))
 		s.vc = make([][]float32, len(m.layers))
 	} else {
-		hd := m.mc.HeadDim
+		d := m.dims
 		s.state = make([][]float32, len(m.layers))
 		for i := range s.state {
-			s.state[i] = make([]float32, m.mc.NumHeads*hd*hd)
+			s.state[i] = make([]float32, d.heads*d.qk*d.v)
 		}
 	}
 	return s
@@ -166,12 +171,9 @@ func (s *Session) chunk(ctx context.Context, ids []int, dst []float32, last bool
 	}
 	s.pos += n
 
-	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	switch {
 	case dst != nil:
-		for t := range n {
-			kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], m.finalNorm, eps, off)
-		}
+		m.normRows(b.h, b.x, m.finalNorm, n, hid)
 		m.linear(dst, b.h, n, m.lmHead)
 		if mc.FinalSoftcap > 0 {
 			softcap(dst, float32(mc.FinalSoftcap))
@@ -181,7 +183,7 @@ func (s *Session) chunk(ctx context.Context, ids []int, dst []float32, last bool
 		}
 	case last:
 		h := b.h[:hid]
-		kernels.RMSNorm(h, b.x[(n-1)*hid:n*hid], m.finalNorm, eps, off)
+		m.norm(h, b.x[(n-1)*hid:n*hid], m.finalNorm)
 		s.last = grow(s.last, mc.VocabSize)
 		m.pool.MatVec(s.last, h, m.lmHead)
 		if mc.FinalSoftcap > 0 {
@@ -193,20 +195,50 @@ func (s *Session) chunk(ctx context.Context, ids []int, dst []float32, last bool
 
 // layer runs transformer block li over the n tokens in s.b.x.
 func (s *Session) layer(li, n int) {
-	m, mc, L, b := s.m, &s.m.mc, &s.m.layers[li], &s.b
-	hid, hd := mc.HiddenSize, mc.HeadDim
-	qd, kvd := mc.NumHeads*hd, mc.NumKVHeads*hd
-	eps, off := float32(mc.NormEps), mc.NormWeightOffset
+	m, L, b := s.m, &s.m.layers[li], &s.b
+	hid := m.mc.HiddenSize
+	d := m.dims
 
-	for t := range n {
-		kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], L.normAttn, eps, off)
-	}
+	m.normRows(b.h, b.x, L.normAttn, n, hid)
 	// K and V go straight into the cache rows of their positions.
-	k, v := b.k[:n*kvd], b.v[:n*kvd]
+	k, v := b.k[:n*d.kRow()], b.v[:n*d.vRow()]
 	if s.kc != nil {
-		k = s.kc[li][s.pos*kvd : (s.pos+n)*kvd]
-		v = s.vc[li][s.pos*kvd : (s.pos+n)*kvd]
+		k = s.kc[li][s.pos*d.kRow() : (s.pos+n)*d.kRow()]
+		v = s.vc[li][s.pos*d.vRow() : (s.pos+n)*d.vRow()]
 	}
+	if L.mla != nil {
+		s.latentQKV(L.mla, n, k, v)
+	} else {
+		s.projectQKV(L, n, k, v)
+	}
+	if s.kc != nil {
+		s.attend(li, n)
+	} else {
+		s.symbiotic(li, n)
+	}
+	s.residual(L.o, L.oBias, L.normAttnPost, n, d.outRow(), b.att)
+
+	m.normRows(b.h, b.x, L.normMLP, n, hid)
+	if L.moe != nil {
+		s.sparseMLP(L.moe, n)
+		s.addOutput(nil, L.normMLPPost, n)
+		return
+	}
+	inter := L.gate.Rows()
+	gate, up := b.gate[:n*inter], b.up[:n*inter]
+	m.linear(gate, b.h, n, L.gate)
+	m.linear(up, b.h, n, L.up)
+	gatedActivation(gate, up, m.mc.Activation)
+	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
+}
+
+// projectQKV computes standard attention's q (into s.b.q), k and v for the n
+// tokens in s.b.h: projections, biases, clipping, q/k norms and RoPE.
+func (s *Session) projectQKV(L *layer, n int, k, v []float32) {
+	m, mc, b := s.m, &s.m.mc, &s.b
+	hd := mc.HeadDim
+	qd, kvd := s.m.dims.qRow(), s.m.dims.kRow()
+	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	q := b.q[:n*qd]
 	m.linear(q, b.h, n, L.q)
 	m.linear(k, b.h, n, L.k)
@@ -232,36 +264,26 @@ func (s *Session) layer(li, n int) {
 		m.rope.apply(qt, mc.NumHeads, hd, cos, sin)
 		m.rope.apply(kt, mc.NumKVHeads, hd, cos, sin)
 	}
-	if s.kc != nil {
-		s.attend(li, n)
-	} else {
-		s.symbiotic(li, n)
-	}
-	s.residual(L.o, L.oBias, L.normAttnPost, n, qd, b.att)
-
-	for t := range n {
-		kernels.RMSNorm(b.h[t*hid:(t+1)*hid], b.x[t*hid:(t+1)*hid], L.normMLP, eps, off)
-	}
-	inter := mc.IntermediateSize
-	gate, up := b.gate[:n*inter], b.up[:n*inter]
-	m.linear(gate, b.h, n, L.gate)
-	m.linear(up, b.h, n, L.up)
-	gatedActivation(gate, up, mc.Activation)
-	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
 }
 
 // residual adds w·in (+bias, then the optional post-norm) to every row of s.b.x.
 func (s *Session) residual(w *symb.Tensor, bias, postNorm []float32, n, inDim int, in []float32) {
+	hid := s.m.mc.HiddenSize
+	s.m.linear(s.b.o[:n*hid], in[:n*inDim], n, w)
+	s.addOutput(bias, postNorm, n)
+}
+
+// addOutput adds the block output in s.b.o (+bias, then the optional
+// post-norm) to every row of the residual stream s.b.x.
+func (s *Session) addOutput(bias, postNorm []float32, n int) {
 	m, b, hid := s.m, &s.b, s.m.mc.HiddenSize
-	o := b.o[:n*hid]
-	m.linear(o, in[:n*inDim], n, w)
 	for t := range n {
-		ot := o[t*hid : (t+1)*hid]
+		ot := b.o[t*hid : (t+1)*hid]
 		if bias != nil {
 			kernels.Add(ot, bias)
 		}
 		if postNorm != nil {
-			kernels.RMSNorm(ot, ot, postNorm, float32(m.mc.NormEps), m.mc.NormWeightOffset)
+			m.norm(ot, ot, postNorm)
 		}
 		kernels.Add(b.x[t*hid:(t+1)*hid], ot)
 	}
@@ -284,22 +306,26 @@ func (s *Session) buffers(n int) *buffers {
 	if b.n >= n {
 		return b
 	}
-	mc := &s.m.mc
-	hd := mc.HeadDim
-	qd, kvd := mc.NumHeads*hd, mc.NumKVHeads*hd
+	m, mc, d := s.m, &s.m.mc, s.m.dims
 	*b = buffers{
 		n:    n,
 		x:    make([]float32, n*mc.HiddenSize),
 		h:    make([]float32, n*mc.HiddenSize),
 		o:    make([]float32, n*mc.HiddenSize),
-		q:    make([]float32, n*qd),
-		att:  make([]float32, n*qd),
-		k:    make([]float32, n*kvd),
-		v:    make([]float32, n*kvd),
-		gate: make([]float32, n*mc.IntermediateSize),
-		up:   make([]float32, n*mc.IntermediateSize),
-		cos:  make([]float32, n*s.m.rope.dim/2),
-		sin:  make([]float32, n*s.m.rope.dim/2),
+		q:    make([]float32, n*d.qRow()),
+		att:  make([]float32, n*d.outRow()),
+		k:    make([]float32, n*d.kRow()),
+		v:    make([]float32, n*d.vRow()),
+		gate: make([]float32, n*m.mlpWidth),
+		up:   make([]float32, n*m.mlpWidth),
+		cos:  make([]float32, n*m.rope.dim/2),
+		sin:  make([]float32, n*m.rope.dim/2),
+	}
+	if mc.MoE != nil {
+		b.moe = newMoEBuffers(mc, n)
+	}
+	if mc.MLA != nil {
+		b.mla = newMLABuffers(mc, n)
 	}
 	return b
 }
@@ -307,15 +333,15 @@ func (s *Session) buffers(n int) *buffers {
 // growCache makes room for positions [0, need) in every layer's KV cache,
 // doubling capacity (capped at the context length) to amortise copies.
 func (s *Session) growCache(need int) {
-	kvd := s.m.mc.NumKVHeads * s.m.mc.HeadDim
+	kr, vr := s.m.dims.kRow(), s.m.dims.vRow()
 	for li := range s.kc {
-		if cap(s.kc[li]) < need*kvd {
-			c := min(max(2*cap(s.kc[li])/kvd, need, 16), s.m.maxCtx)
-			s.kc[li] = append(make([]float32, 0, c*kvd), s.kc[li]...)
-			s.vc[li] = append(make([]float32, 0, c*kvd), s.vc[li]...)
+		if cap(s.kc[li]) < need*kr {
+			c := min(max(2*cap(s.kc[li])/kr, need, 16), s.m.maxCtx)
+			s.kc[li] = append(make([]float32, 0, c*kr), s.kc[li]...)
+			s.vc[li] = append(make([]float32, 0, c*vr), s.vc[li]...)
 		}
-		s.kc[li] = s.kc[li][:need*kvd]
-		s.vc[li] = s.vc[li][:need*kvd]
+		s.kc[li] = s.kc[li][:need*kr]
+		s.vc[li] = s.vc[li][:need*vr]
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"github.com/symbc/symbc/symb"
 )
 
-// referenceCases are checkpoints whose logits transformers computed. The
-// first two live in testdata/; the others are read from ../shared.
-var referenceCases = []string{"llama3", "stories260k", "qwen2", "qwen3", "mistral", "gemma", "gemma2"}
+// referenceCases are checkpoints whose logits transformers computed, read
+// from testdata/models (or ../shared's copy).
+var referenceCases = []string{"llama3", "stories260k", "qwen2", "qwen3", "mistral", "gemma", "gemma2",
+	"mixtral", "dbrx", "deepseek"}
 
 func newTestModel(t testing.TB, name string, opts ...Option) *Model {
 	t.Helper()
@@ -116,7 +117,7 @@ func equalInts(a, b []int) bool {
 // split prefill continues the cache correctly.
 func TestBatchMatchesStepwise(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range []string{"llama3", "stories260k"} {
+	for _, name := range []string{"llama3", "stories260k", "mixtral", "dbrx", "deepseek"} {
 		t.Run(name, func(t *testing.T) {
 			m := newTestModel(t, name, WithThreads(2))
 			ids := loadReference(t, modelDir(t, name)).inputIDs
@@ -297,10 +298,36 @@ func TestLoadErrors(t *testing.T) {
 		}, ErrBadWeights, "final_norm"},
 		{"untied without lm_head", func(c *symb.Config, _ hfWeights) { c.Model.TieEmbeddings = false }, ErrBadWeights, "lm_head"},
 		{"missing bias", func(c *symb.Config, _ hfWeights) { c.Model.AttentionBias = true }, ErrBadWeights, "attn_q_bias"},
-		{"moe", func(c *symb.Config, _ hfWeights) { c.Model.MoE = &symb.MoE{NumExperts: 4, TopK: 2} }, ErrUnsupported, "mixture of experts"},
-		{"mla", func(c *symb.Config, _ hfWeights) { c.Model.MLA = &symb.MLA{KVLoraRank: 8} }, ErrUnsupported, "latent attention"},
-		{"layernorm", func(c *symb.Config, _ hfWeights) { c.Model.Norm = "layernorm" }, ErrUnsupported, "layernorm"},
-		{"yarn", func(c *symb.Config, _ hfWeights) { c.Model.RopeScaling = &symb.RopeScaling{Type: "yarn", Factor: 4} }, ErrUnsupported, "yarn"},
+		{"moe without experts", func(c *symb.Config, _ hfWeights) {
+			c.Model.MoE = &symb.MoE{NumExperts: 4, TopK: 2, ExpertIntermediate: 8, Router: "softmax_topk"}
+		}, ErrBadWeights, "layers/layer_00/moe_router"},
+		{"moe router", func(c *symb.Config, _ hfWeights) {
+			c.Model.MoE = &symb.MoE{NumExperts: 4, TopK: 2, ExpertIntermediate: 8, Router: "expert_choice"}
+		}, ErrUnsupported, "expert_choice"},
+		{"moe router bias", func(c *symb.Config, _ hfWeights) {
+			c.Model.MoE = &symb.MoE{NumExperts: 4, TopK: 2, ExpertIntermediate: 8, Router: "softmax_topk", RouterBias: true}
+		}, ErrUnsupported, "router_bias"},
+		{"moe top_k", func(c *symb.Config, _ hfWeights) {
+			c.Model.MoE = &symb.MoE{NumExperts: 4, TopK: 5, ExpertIntermediate: 8, Router: "softmax_topk"}
+		}, ErrBadWeights, "top_k"},
+		{"moe groups", func(c *symb.Config, _ hfWeights) {
+			c.Model.MoE = &symb.MoE{NumExperts: 6, TopK: 2, ExpertIntermediate: 8, Router: "sigmoid_grouped", NumGroups: 4, TopKGroups: 1}
+		}, ErrBadWeights, "n_group"},
+		{"mla without tensors", func(c *symb.Config, _ hfWeights) {
+			c.Model.MLA = &symb.MLA{KVLoraRank: 8, QKNopeHeadDim: 8, QKRopeHeadDim: 8, VHeadDim: 8}
+		}, ErrBadWeights, "layers/layer_00/attn_kv_a"},
+		{"mla odd rope", func(c *symb.Config, _ hfWeights) {
+			c.Model.MLA = &symb.MLA{KVLoraRank: 8, QKNopeHeadDim: 8, QKRopeHeadDim: 7, VHeadDim: 8}
+		}, ErrBadWeights, "qk_rope_head_dim"},
+		{"mla with bias", func(c *symb.Config, _ hfWeights) {
+			c.Model.MLA = &symb.MLA{KVLoraRank: 8, QKNopeHeadDim: 8, QKRopeHeadDim: 8, VHeadDim: 8}
+			c.Model.AttentionBias = true
+		}, ErrUnsupported, "attention_bias"},
+		{"norm", func(c *symb.Config, _ hfWeights) { c.Model.Norm = "groupnorm" }, ErrUnsupported, "groupnorm"},
+		{"yarn factor", func(c *symb.Config, _ hfWeights) { c.Model.RopeScaling = &symb.RopeScaling{Type: "yarn"} }, ErrBadWeights, "yarn"},
+		{"rope type", func(c *symb.Config, _ hfWeights) {
+			c.Model.RopeScaling = &symb.RopeScaling{Type: "longrope", Factor: 4}
+		}, ErrUnsupported, "longrope"},
 		{"activation", func(c *symb.Config, _ hfWeights) { c.Model.Activation = "relu2" }, ErrUnsupported, "relu2"},
 		{"heads", func(c *symb.Config, _ hfWeights) { c.Model.NumKVHeads = 3 }, ErrBadWeights, "num_kv_heads"},
 	}

@@ -81,6 +81,10 @@ func hfModel(t testing.TB, dir string) (*symb.Config, hfWeights) {
 	if err := json.Unmarshal(b, &hc); err != nil {
 		t.Fatalf("%s/config.json: %v", dir, err)
 	}
+	switch hc.ModelType {
+	case "mixtral", "dbrx", "deepseek_v3":
+		return hfSparseModel(t, dir, b)
+	}
 	mc := symb.ModelConfig{
 		VocabSize: hc.VocabSize, HiddenSize: hc.HiddenSize, IntermediateSize: hc.IntermediateSize,
 		NumLayers: hc.NumLayers, NumHeads: hc.NumHeads, NumKVHeads: hc.NumKVHeads, HeadDim: hc.HeadDim,

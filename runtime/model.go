@@ -112,6 +112,11 @@ type Model struct {
 	finalNorm []float32
 	layers    []layer
 	rope      *rope
+	dims      attnDims // attention widths
+	attnScale float32  // multiplier of q·k
+	layerNorm bool     // norm is LayerNorm rather than RMSNorm
+	mlpWidth  int      // widest MLP (dense, expert or shared), for buffers
+	router    router   // expert choice, when the model has sparse MLPs
 	sizeBytes int64
 	params    int64
 }
@@ -120,13 +125,15 @@ type Model struct {
 // to float32 once at load because they are small and used on every token.
 type layer struct {
 	normAttn, normMLP         []float32
-	normAttnPost, normMLPPost []float32 // nil unless PostNorms
-	q, k, v, o                *symb.Tensor
-	qBias, kBias, vBias       []float32 // nil unless AttentionBias
-	oBias                     []float32 // nil unless AttentionOutBias
-	qNorm, kNorm              []float32 // nil unless QKNorm
-	gate, up, down            *symb.Tensor
-	window                    int // sliding window in tokens, 0: global
+	normAttnPost, normMLPPost []float32    // nil unless PostNorms
+	q, k, v, o                *symb.Tensor // q, k, v are nil with latent attention
+	qBias, kBias, vBias       []float32    // nil unless AttentionBias
+	oBias                     []float32    // nil unless AttentionOutBias
+	qNorm, kNorm              []float32    // nil unless QKNorm
+	mla                       *mlaLayer    // latent attention's projections; nil otherwise
+	gate, up, down            *symb.Tensor // dense MLP; nil in a sparse layer
+	moe                       *moeLayer    // sparse MLP; nil in a dense layer
+	window                    int          // sliding window in tokens, 0: global
 }
 
 // Load opens the .symb model folder dir (tensors are mapped, not copied) and
@@ -197,6 +204,11 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	m := &Model{
 		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
 		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs),
+		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
+	}
+	m.attnScale = scoreScale(&mc, m.dims)
+	if mc.MoE != nil {
+		m.router = newRouter(mc.MoE)
 	}
 	r, err := newRope(&mc)
 	if err != nil {
@@ -274,7 +286,7 @@ func checkTensor(t *symb.Tensor, name string, rows, cols int) error {
 func (m *Model) loadWeights(w Weights) error {
 	mc := &m.mc
 	l := &loader{w: w, m: m, seen: map[*symb.Tensor]bool{}}
-	hid, qd, kvd := mc.HiddenSize, mc.NumHeads*mc.HeadDim, mc.NumKVHeads*mc.HeadDim
+	hid, qd, kvd := mc.HiddenSize, m.dims.qRow(), m.dims.kRow()
 	m.emb = l.matrix(symb.Embeddings, mc.VocabSize, hid)
 	m.finalNorm = l.vector(symb.FinalNorm, hid)
 	if mc.TieEmbeddings {
@@ -288,13 +300,22 @@ func (m *Model) loadWeights(w Weights) error {
 		name := func(s string) string { return symb.LayerTensor(i, s) }
 		L.normAttn = l.vector(name(symb.NormAttn), hid)
 		L.normMLP = l.vector(name(symb.NormMLP), hid)
-		L.q = l.matrix(name(symb.AttnQ), qd, hid)
-		L.k = l.matrix(name(symb.AttnK), kvd, hid)
-		L.v = l.matrix(name(symb.AttnV), kvd, hid)
-		L.o = l.matrix(name(symb.AttnO), hid, qd)
-		L.gate = l.matrix(name(symb.MLPGate), mc.IntermediateSize, hid)
-		L.up = l.matrix(name(symb.MLPUp), mc.IntermediateSize, hid)
-		L.down = l.matrix(name(symb.MLPDown), hid, mc.IntermediateSize)
+		if mc.MLA != nil {
+			L.mla = l.mla(i)
+		} else {
+			L.q = l.matrix(name(symb.AttnQ), qd, hid)
+			L.k = l.matrix(name(symb.AttnK), kvd, hid)
+			L.v = l.matrix(name(symb.AttnV), kvd, hid)
+		}
+		L.o = l.matrix(name(symb.AttnO), hid, m.dims.outRow())
+		if sparseLayer(mc, i) {
+			L.moe = l.moe(i)
+		} else {
+			L.gate = l.matrix(name(symb.MLPGate), mc.IntermediateSize, hid)
+			L.up = l.matrix(name(symb.MLPUp), mc.IntermediateSize, hid)
+			L.down = l.matrix(name(symb.MLPDown), hid, mc.IntermediateSize)
+			m.mlpWidth = max(m.mlpWidth, mc.IntermediateSize)
+		}
 		if mc.AttentionBias {
 			L.qBias = l.vector(name(symb.AttnQBias), qd)
 			L.kBias = l.vector(name(symb.AttnKBias), kvd)
@@ -315,6 +336,9 @@ func (m *Model) loadWeights(w Weights) error {
 			L.window = mc.SlidingWindow
 		}
 	}
+	if e := mc.MoE; e != nil {
+		m.mlpWidth = max(m.mlpWidth, e.ExpertIntermediate, e.NumShared*e.ExpertIntermediate)
+	}
 	return l.err
 }
 
@@ -327,22 +351,33 @@ func checkConfig(mc *symb.ModelConfig) error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize}, {"intermediate_size", mc.IntermediateSize},
+	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize},
 		{"num_layers", mc.NumLayers}, {"num_heads", mc.NumHeads}, {"num_kv_heads", mc.NumKVHeads}, {"head_dim", mc.HeadDim}} {
 		if f.v <= 0 || f.v > 1<<24 {
 			return fmt.Errorf("%w: config %s is %d", ErrBadWeights, f.name, f.v)
 		}
 	}
+	// A model whose every layer is sparse has no dense MLP to size.
+	minInter := 1
+	if mc.MoE != nil && mc.MoE.FirstDenseLayers == 0 {
+		minInter = 0
+	}
+	if mc.IntermediateSize < minInter || mc.IntermediateSize > 1<<24 {
+		return fmt.Errorf("%w: config intermediate_size is %d", ErrBadWeights, mc.IntermediateSize)
+	}
 	if mc.NumHeads%mc.NumKVHeads != 0 {
 		return fmt.Errorf("%w: num_heads %d is not a multiple of num_kv_heads %d", ErrBadWeights, mc.NumHeads, mc.NumKVHeads)
 	}
-	switch {
-	case mc.MoE != nil:
-		return unsupported("mixture of experts (moe)")
-	case mc.MLA != nil:
-		return unsupported("multi-head latent attention (mla)")
-	case mc.Norm != "" && mc.Norm != "rmsnorm":
-		return unsupported("norm %q (only rmsnorm)", mc.Norm)
+	switch mc.Norm {
+	case "", "rmsnorm", "layernorm":
+	default:
+		return unsupported("norm %q (want rmsnorm or layernorm)", mc.Norm)
+	}
+	if err := checkMoE(mc); err != nil {
+		return err
+	}
+	if err := checkMLA(mc); err != nil {
+		return err
 	}
 	switch mc.Activation {
 	case "", "silu", "gelu_tanh", "gelu":

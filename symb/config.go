@@ -74,6 +74,7 @@ type RopeScaling struct {
 	BetaSlow                      float64 `json:"beta_slow,omitempty"`
 	MScale                        float64 `json:"mscale,omitempty"`
 	MScaleAllDim                  float64 `json:"mscale_all_dim,omitempty"`
+	AttentionFactor               float64 `json:"attention_factor,omitempty"` // yarn: multiplies cos and sin (0: derived from factor and mscale)
 }
 
 // MoE describes sparse mixture-of-experts MLPs.
@@ -82,7 +83,8 @@ type MoE struct {
 	TopK               int     `json:"top_k"`
 	ExpertIntermediate int     `json:"expert_intermediate_size"`
 	NumShared          int     `json:"num_shared_experts,omitempty"`
-	Router             string  `json:"router"` // "softmax_topk", "topk_softmax", "sigmoid_grouped"
+	Router             string  `json:"router"`                // "softmax_topk", "topk_softmax", "sigmoid_grouped"
+	RouterBias         bool    `json:"router_bias,omitempty"` // moe_router_bias exists (selection-only bias)
 	NormTopK           bool    `json:"norm_topk_prob,omitempty"`
 	ScalingFactor      float64 `json:"routed_scaling_factor,omitempty"`
 	NumGroups          int     `json:"n_group,omitempty"`
