@@ -4,10 +4,11 @@ import "math"
 
 // Group kernels. A kernel quantizes one group: x holds the group's real
 // elements (1..G of them, all finite), mx and mn are its largest and
-// smallest element (the caller computes them while loading), and out is the
-// group's whole packed slot (G/2 bytes for INT4, G for INT8) including
-// padding. It returns the float16 bits of the scale and (asymmetric only)
-// the min.
+// smallest element (the caller computes them while loading; symmetric
+// kernels, which only need the magnitudes, get max(mx, 0) and min(mn, 0)),
+// and out is the group's whole packed slot (G/2 bytes for INT4, G for INT8)
+// including padding. It returns the float16 bits of the scale and
+// (asymmetric only) the min.
 //
 // Every kernel rounds its scale and min to float16 first and then picks the
 // codes for those stored values, so the codes are the nearest ones for what a
@@ -56,16 +57,20 @@ func kernelFor(s Spec) kernel {
 // beyond the infinity of their sign.
 func extremes(x []float32) (mx, mn float32, finite bool) {
 	// Two independent sets of accumulators halve the dependency chains;
-	// plain locals (not a struct) so they stay in registers.
+	// plain locals (not a struct) so they stay in registers. Four elements
+	// per iteration, through a fixed-length view, keep the loop overhead
+	// and bounds checks to one per four elements.
 	hiI, hiU, loU := int32(math.MinInt32), uint32(0), uint32(math.MaxUint32)
 	hiI2, hiU2, loU2 := hiI, hiU, loU
 	i := 0
-	for ; i+1 < len(x); i += 2 {
-		a, b := math.Float32bits(x[i]), math.Float32bits(x[i+1])
-		hiI, hiU, loU = max(hiI, int32(a)), max(hiU, a), min(loU, a)
-		hiI2, hiU2, loU2 = max(hiI2, int32(b)), max(hiU2, b), min(loU2, b)
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		a, b := math.Float32bits(v[0]), math.Float32bits(v[1])
+		c, e := math.Float32bits(v[2]), math.Float32bits(v[3])
+		hiI, hiU, loU = max(hiI, int32(a), int32(c)), max(hiU, a, c), min(loU, a, c)
+		hiI2, hiU2, loU2 = max(hiI2, int32(b), int32(e)), max(hiU2, b, e), min(loU2, b, e)
 	}
-	if i < len(x) {
+	for ; i < len(x); i++ {
 		a := math.Float32bits(x[i])
 		hiI, hiU, loU = max(hiI, int32(a)), max(hiU, a), min(loU, a)
 	}
@@ -79,19 +84,77 @@ func loadBF16(dst []float32, src []uint16) (mx, mn float32, finite bool) {
 	hiI, hiU, loU := int32(math.MinInt32), uint32(0), uint32(math.MaxUint32)
 	hiI2, hiU2, loU2 := hiI, hiU, loU
 	i := 0
-	for ; i+1 < len(src); i += 2 {
-		a, b := uint32(src[i])<<16, uint32(src[i+1])<<16
-		dst[i] = math.Float32frombits(a)
-		dst[i+1] = math.Float32frombits(b)
-		hiI, hiU, loU = max(hiI, int32(a)), max(hiU, a), min(loU, a)
-		hiI2, hiU2, loU2 = max(hiI2, int32(b)), max(hiU2, b), min(loU2, b)
+	for ; i+4 <= len(src); i += 4 {
+		h, d := src[i:i+4:i+4], dst[i:i+4:i+4]
+		a, b, c, e := uint32(h[0])<<16, uint32(h[1])<<16, uint32(h[2])<<16, uint32(h[3])<<16
+		d[0], d[1] = math.Float32frombits(a), math.Float32frombits(b)
+		d[2], d[3] = math.Float32frombits(c), math.Float32frombits(e)
+		hiI, hiU, loU = max(hiI, int32(a), int32(c)), max(hiU, a, c), min(loU, a, c)
+		hiI2, hiU2, loU2 = max(hiI2, int32(b), int32(e)), max(hiU2, b, e), min(loU2, b, e)
 	}
-	if i < len(src) {
+	for ; i < len(src); i++ {
 		a := uint32(src[i]) << 16
 		dst[i] = math.Float32frombits(a)
 		hiI, hiU, loU = max(hiI, int32(a)), max(hiU, a), min(loU, a)
 	}
 	return bitRange(max(hiI, hiI2), max(hiU, hiU2), min(loU, loU2))
+}
+
+// extremesSym is extremes for symmetric kernels, which only use the
+// extremes through signedMax and max(mx, -mn): it returns max(mx, 0) and
+// min(mn, 0), which two of the three reductions give (the largest int32
+// pattern is the largest non-negative element, the largest uint32 one the
+// most negative element).
+func extremesSym(x []float32) (mx, mn float32, finite bool) {
+	hiI, hiU := int32(math.MinInt32), uint32(0)
+	hiI2, hiU2 := hiI, hiU
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		a, b := math.Float32bits(v[0]), math.Float32bits(v[1])
+		c, e := math.Float32bits(v[2]), math.Float32bits(v[3])
+		hiI, hiU = max(hiI, int32(a), int32(c)), max(hiU, a, c)
+		hiI2, hiU2 = max(hiI2, int32(b), int32(e)), max(hiU2, b, e)
+	}
+	for ; i < len(x); i++ {
+		a := math.Float32bits(x[i])
+		hiI, hiU = max(hiI, int32(a)), max(hiU, a)
+	}
+	return symRange(max(hiI, hiI2), max(hiU, hiU2))
+}
+
+// loadBF16Sym is loadBF16 for symmetric kernels; see extremesSym.
+func loadBF16Sym(dst []float32, src []uint16) (mx, mn float32, finite bool) {
+	dst = dst[:len(src)]
+	hiI, hiU := int32(math.MinInt32), uint32(0)
+	hiI2, hiU2 := hiI, hiU
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		h, d := src[i:i+4:i+4], dst[i:i+4:i+4]
+		a, b, c, e := uint32(h[0])<<16, uint32(h[1])<<16, uint32(h[2])<<16, uint32(h[3])<<16
+		d[0], d[1] = math.Float32frombits(a), math.Float32frombits(b)
+		d[2], d[3] = math.Float32frombits(c), math.Float32frombits(e)
+		hiI, hiU = max(hiI, int32(a), int32(c)), max(hiU, a, c)
+		hiI2, hiU2 = max(hiI2, int32(b), int32(e)), max(hiU2, b, e)
+	}
+	for ; i < len(src); i++ {
+		a := uint32(src[i]) << 16
+		dst[i] = math.Float32frombits(a)
+		hiI, hiU = max(hiI, int32(a)), max(hiU, a)
+	}
+	return symRange(max(hiI, hiI2), max(hiU, hiU2))
+}
+
+// symRange turns the two reductions of extremesSym into its results.
+func symRange(hiI int32, hiU uint32) (mx, mn float32, finite bool) {
+	finite = hiI < 0x7f800000 && hiU < 0xff800000
+	if hiI >= 0 {
+		mx = math.Float32frombits(uint32(hiI))
+	}
+	if hiU >= 0x80000000 {
+		mn = math.Float32frombits(hiU)
+	}
+	return mx, mn, finite
 }
 
 // bitRange turns the three reductions described at extremes into the
@@ -193,7 +256,7 @@ func int4SymRTN(x []float32, mx, mn float32, out []byte) (uint16, uint16, status
 	if st != statusOK {
 		return 0, 0, st
 	}
-	encode4Sym(x, d, out)
+	encode4Sym(x, d, mx, mn, out)
 	return db, 0, statusOK
 }
 
@@ -202,7 +265,7 @@ func int4AsymRTN(x []float32, mx, mn float32, out []byte) (uint16, uint16, statu
 	if st != statusOK {
 		return 0, 0, st
 	}
-	encode4Asym(x, d, m, out)
+	encode4Asym(x, d, m, mx, mn, out)
 	return db, mb, statusOK
 }
 
@@ -249,26 +312,57 @@ func block4Sym(lo, hi *[16]float32, id float32, o *[16]byte) {
 	}
 }
 
+// block4SymTab is block4Sym for groups whose scaled values all stay in the
+// code table's range (see codeIndex): the same codes, with a lookup in
+// place of the clamp. x holds the block's 32 elements and o its 16 bytes;
+// two bytes per iteration halve the loop overhead.
+func block4SymTab(x []float32, id float32, o []byte) {
+	c := &int4Tab.code
+	x, o = x[:32], o[:16]
+	for i := 0; i < 16; i += 2 {
+		o[i] = c[codeIndex(x[i]*id+8.5)] | c[codeIndex(x[i+16]*id+8.5)]<<4
+		o[i+1] = c[codeIndex(x[i+1]*id+8.5)] | c[codeIndex(x[i+17]*id+8.5)]<<4
+	}
+}
+
 func block4Asym(lo, hi *[16]float32, m, id float32, o *[16]byte) {
 	for i := range o {
 		o[i] = q4a(lo[i], m, id) | q4a(hi[i], m, id)<<4
 	}
 }
 
-// encode4Sym writes the INT4 symmetric codes of x for the stored scale d
-// into out, padding the rest of the group with code 8.
-func encode4Sym(x []float32, d float32, out []byte) {
+func block4AsymTab(x []float32, m, id float32, o []byte) {
+	c := &int4Tab.code
+	x, o = x[:32], o[:16]
+	for i := 0; i < 16; i += 2 {
+		o[i] = c[codeIndex((x[i]-m)*id+0.5)] | c[codeIndex((x[i+16]-m)*id+0.5)]<<4
+		o[i+1] = c[codeIndex((x[i+1]-m)*id+0.5)] | c[codeIndex((x[i+17]-m)*id+0.5)]<<4
+	}
+}
+
+// encode4Sym writes the INT4 symmetric codes of x, whose extremes are mx
+// and mn, for the stored scale d into out, padding the rest of the group
+// with code 8.
+func encode4Sym(x []float32, d, mx, mn float32, out []byte) {
 	id := inverse(d)
+	a := max(mx, -mn) * absf32(id)
+	tab := codeRangeOK(8.5-a, 8.5+a) // padding (0) scales to 8.5, inside too
+	block := func(xs []float32, o []byte) {
+		if tab {
+			block4SymTab(xs, id, o)
+		} else {
+			block4Sym((*[16]float32)(xs[:16]), (*[16]float32)(xs[16:32]), id, (*[16]byte)(o[:16]))
+		}
+	}
 	full := len(x) / 32
 	for b := 0; b < full; b++ {
-		xs := x[b*32 : b*32+32]
-		block4Sym((*[16]float32)(xs[:16]), (*[16]float32)(xs[16:]), id, (*[16]byte)(out[b*16:b*16+16]))
+		block(x[b*32:b*32+32], out[b*16:b*16+16])
 	}
 	next := full * 16
 	if rest := x[full*32:]; len(rest) > 0 {
 		var tmp [32]float32 // padding value 0 encodes to code 8
 		copy(tmp[:], rest)
-		block4Sym((*[16]float32)(tmp[:16]), (*[16]float32)(tmp[16:]), id, (*[16]byte)(out[next:next+16]))
+		block(tmp[:], out[next:next+16])
 		next += 16
 	}
 	for i := next; i < len(out); i++ {
@@ -276,14 +370,21 @@ func encode4Sym(x []float32, d float32, out []byte) {
 	}
 }
 
-// encode4Asym writes the INT4 asymmetric codes of x for the stored d and m,
-// padding with code 0.
-func encode4Asym(x []float32, d, m float32, out []byte) {
+// encode4Asym writes the INT4 asymmetric codes of x, whose extremes are mx
+// and mn, for the stored d and m, padding with code 0.
+func encode4Asym(x []float32, d, m, mx, mn float32, out []byte) {
 	id := inverse(d)
+	tab := codeRangeOK((mn-m)*id+0.5, (mx-m)*id+0.5) // padding (m) scales to 0.5
+	block := func(xs []float32, o []byte) {
+		if tab {
+			block4AsymTab(xs, m, id, o)
+		} else {
+			block4Asym((*[16]float32)(xs[:16]), (*[16]float32)(xs[16:32]), m, id, (*[16]byte)(o[:16]))
+		}
+	}
 	full := len(x) / 32
 	for b := 0; b < full; b++ {
-		xs := x[b*32 : b*32+32]
-		block4Asym((*[16]float32)(xs[:16]), (*[16]float32)(xs[16:]), m, id, (*[16]byte)(out[b*16:b*16+16]))
+		block(x[b*32:b*32+32], out[b*16:b*16+16])
 	}
 	next := full * 16
 	if rest := x[full*32:]; len(rest) > 0 {
@@ -292,7 +393,7 @@ func encode4Asym(x []float32, d, m float32, out []byte) {
 			tmp[i] = m // encodes to code 0
 		}
 		copy(tmp[:], rest)
-		block4Asym((*[16]float32)(tmp[:16]), (*[16]float32)(tmp[16:]), m, id, (*[16]byte)(out[next:next+16]))
+		block(tmp[:], out[next:next+16])
 		next += 16
 	}
 	clear(out[next:])

@@ -129,17 +129,27 @@ func quantizeInt(spec Spec, rows, cols int, kind inputKind, src32 []float32, src
 			var x []float32
 			var mx, mn float32
 			var finite bool
-			switch kind {
-			case inF32:
+			switch {
+			case kind == inF32 && asym:
 				x = src32[off : off+n]
 				mx, mn, finite = extremes(x)
-			case inBF16:
+			case kind == inF32:
+				x = src32[off : off+n]
+				mx, mn, finite = extremesSym(x)
+			case kind == inBF16 && asym:
 				x = buf[:n]
 				mx, mn, finite = loadBF16(x, src16[off:off+n])
-			case inF16:
+			case kind == inBF16:
+				x = buf[:n]
+				mx, mn, finite = loadBF16Sym(x, src16[off:off+n])
+			default:
 				x = buf[:n]
 				F16ToF32Slice(x, src16[off:off+n])
-				mx, mn, finite = extremes(x)
+				if asym {
+					mx, mn, finite = extremes(x)
+				} else {
+					mx, mn, finite = extremesSym(x)
+				}
 			}
 			if !finite {
 				return groupError(spec, statusNonFinite, x, r, c0)

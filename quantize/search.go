@@ -16,13 +16,17 @@ package quantize
 // times, and compare the result against plain RTN using the exact float16
 // values a reader sees, so MSE is never worse than RTN on any group.
 //
-// INT8 uses the same searches with the candidate fan scaled to its code range
-// (relative spread of the candidates is the same as for INT4); at 8 bits the
-// gain over RTN is small, but it is never a loss.
+// INT8 uses the searches in this file, with the candidate fan scaled to its
+// code range (relative spread of the candidates is the same as for INT4); at
+// 8 bits the gain over RTN is small, but it is never a loss. Candidates are
+// scanned coarse-to-fine (every third, then the neighbours of the best),
+// which on Gaussian data finds the same optimum as the full fan to within
+// 0.01 dB at a little over half the cost.
 //
-// Candidates are scanned coarse-to-fine (every third, then the neighbours of
-// the best), which on Gaussian data finds the same optimum as the full fan to
-// within 0.01 dB at a little over half the cost.
+// INT4, the common case, has its own implementation of the same searches
+// (search4.go, asym4.go): the whole fan is evaluated in a single pass
+// (fan4.go) and every exact evaluation is reduced to sums over the codes,
+// several times faster, with the same or slightly better results.
 //
 // The objective is the plain (unweighted) squared error, which is what
 // Compare measures. Sums of codes are exact integers; sums involving x are
@@ -38,7 +42,7 @@ const (
 
 // evalSym returns the squared error of x for stored scale d and codes
 // clamp(round(x/d), lo, hi), plus the sums needed for a least-squares refit.
-// The codes are formed exactly as encode4Sym/encode8Sym form them.
+// The codes are formed exactly as encode8Sym forms them.
 func evalSym(x []float32, d, lo, hi float32) (e, sxq, sqq float64) {
 	if d == 0 {
 		for _, v := range x {
@@ -184,7 +188,7 @@ func (a asymSums) fit() (d, m float64, ok bool) {
 }
 
 // evalAsym returns the squared error of x for stored d, m and codes
-// clamp(round((x-m)/d), 0, nmax), formed as encode4Asym/encode8Asym do,
+// clamp(round((x-m)/d), 0, nmax), formed as encode8Asym does,
 // plus the refit sums.
 func evalAsym(x []float32, d, m, nmax float32, sx float64) (float64, asymSums) {
 	id := inverse(d)
@@ -341,11 +345,11 @@ func searchAsym(x []float32, mx, mn, nmax float32) (db, mb uint16, d, m float32,
 }
 
 func int4SymMSE(x []float32, mx, mn float32, out []byte) (uint16, uint16, status) {
-	db, d, st := searchSym(x, -signedMax(mx, mn), 8, -8, 7)
+	db, d, st := searchSym4(x, -signedMax(mx, mn))
 	if st != statusOK {
 		return 0, 0, st
 	}
-	encode4Sym(x, d, out)
+	encode4Sym(x, d, mx, mn, out)
 	return db, 0, statusOK
 }
 
@@ -359,11 +363,11 @@ func int8SymMSE(x []float32, mx, mn float32, out []byte) (uint16, uint16, status
 }
 
 func int4AsymMSE(x []float32, mx, mn float32, out []byte) (uint16, uint16, status) {
-	db, mb, d, m, st := searchAsym(x, mx, mn, 15)
+	db, mb, d, m, st := searchAsym4(x, mx, mn)
 	if st != statusOK {
 		return 0, 0, st
 	}
-	encode4Asym(x, d, m, out)
+	encode4Asym(x, d, m, mx, mn, out)
 	return db, mb, statusOK
 }
 

@@ -1,6 +1,7 @@
 package quantize
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -68,6 +69,18 @@ func TestMSENeverWorsePerGroup(t *testing.T) {
 		heavy[i] = float32(v * v * v)
 	}
 	x = append(x, heavy...)
+	// Rows far from zero and rows on a coarse grid (exact ties, groups that
+	// RTN may reproduce exactly): where the error formulas of the INT4
+	// searches are least precise.
+	extra := gaussian(r, 4*cols, 0.05)
+	for i := range extra {
+		if i < 2*cols {
+			extra[i] += 700
+		} else {
+			extra[i] = float32(math.Round(float64(extra[i])*60)) / 16
+		}
+	}
+	x = append(x, extra...)
 	for _, g := range allGroupSizes {
 		for _, spec := range intSpecs(g) {
 			if spec.Method != MSE {
