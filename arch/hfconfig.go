@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 
+	"github.com/symbc/symbc/internal/fileio"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -96,21 +96,9 @@ func ParseHFConfig(b []byte, path string) (*HFConfig, error) {
 
 // ReadHFConfig reads and decodes a config.json file.
 func ReadHFConfig(path string) (*HFConfig, error) {
-	f, err := os.Open(path)
+	b, err := fileio.ReadLimited(path, maxConfigBytes)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > maxConfigBytes {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d a config.json may have", path, st.Size(), maxConfigBytes)
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ParseHFConfig(b, path)
 }

@@ -88,31 +88,36 @@ func TestLlamaFixtures(t *testing.T) {
 			if err := Check(ms); err != nil {
 				t.Fatal(err)
 			}
-			// Every source exists in the checkpoint with the same shape, and
-			// every checkpoint tensor is used.
-			st := readHeaders(t, filepath.Join(dir, "model.safetensors"))
-			used := map[string]bool{}
-			for _, m := range ms {
-				for _, s := range m.Sources {
-					info, ok := st[s.Name]
-					if !ok {
-						t.Fatalf("%s: source %s not in the checkpoint", m.Name, s.Name)
-					}
-					if !slices.Equal(info, s.Shape) {
-						t.Fatalf("%s: source %s shape %v, checkpoint %v", m.Name, s.Name, s.Shape, info)
-					}
-					used[s.Name] = true
-				}
-			}
-			for n := range st {
-				if !used[n] {
-					t.Errorf("checkpoint tensor %s unused", n)
-				}
-			}
+			checkSources(t, ms, filepath.Join(dir, "model.safetensors"))
 			if want := 2 + 9*cfg.NumLayers; len(ms) != want {
 				t.Errorf("%d mappings, want %d", len(ms), want)
 			}
 		})
+	}
+}
+
+// checkSources checks that every source of ms exists in the checkpoint at
+// path with the same shape, and that every checkpoint tensor is used.
+func checkSources(t *testing.T, ms []Mapping, path string) {
+	t.Helper()
+	st := readHeaders(t, path)
+	used := map[string]bool{}
+	for _, m := range ms {
+		for _, s := range m.Sources {
+			shape, ok := st[s.Name]
+			if !ok {
+				t.Fatalf("%s: source %s not in the checkpoint", m.Name, s.Name)
+			}
+			if !slices.Equal(shape, s.Shape) {
+				t.Fatalf("%s: source %s shape %v, checkpoint %v", m.Name, s.Name, s.Shape, shape)
+			}
+			used[s.Name] = true
+		}
+	}
+	for n := range st {
+		if !used[n] {
+			t.Errorf("checkpoint tensor %s unused", n)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nlpodyssey/safetensors"
 
 	"github.com/symbc/symbc/arch"
+	"github.com/symbc/symbc/internal/fileio"
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
@@ -63,7 +64,7 @@ func openCheckpoint(dir string) (*checkpoint, error) {
 	ck := &checkpoint{dir: dir, tensors: map[string]*srcTensor{}}
 	idxPath := filepath.Join(dir, indexFile)
 	var weightMap map[string]string
-	switch b, err := readSmall(idxPath, maxIndexBytes); {
+	switch b, err := fileio.ReadLimited(idxPath, maxIndexBytes); {
 	case err == nil:
 		if weightMap, err = parseIndex(b, idxPath); err != nil {
 			return nil, err
@@ -103,7 +104,7 @@ func openCheckpoint(dir string) (*checkpoint, error) {
 }
 
 func (ck *checkpoint) openShard(path string) error {
-	f, err := os.Open(path)
+	f, size, err := fileio.OpenRegular(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: %w: no %s or %s in the folder", path, ErrCheckpoint, singleFile, indexFile)
@@ -111,14 +112,7 @@ func (ck *checkpoint) openShard(path string) error {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
-	}
-	b, rel, err := mapFile(f, st.Size())
+	b, rel, err := fileio.Map(f, size)
 	if err != nil {
 		return fmt.Errorf("%s: map: %w", path, err)
 	}
@@ -210,26 +204,6 @@ func parseIndex(b []byte, path string) (map[string]string, error) {
 	return idx.WeightMap, nil
 }
 
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", path, st.Size(), limit)
-	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
-}
-
 // Shape implements arch.Reader.
 func (t *srcTensor) Shape() []int { return t.shape }
 
@@ -283,22 +257,6 @@ func (t *srcTensor) Raw(r0, r1 int) (symb.DType, []byte, bool) {
 		return 0, nil, false
 	}
 	return t.dtype, t.data[r0*cols*es : r1*cols*es], true
-}
-
-// pageSpan returns the offsets within b of the first and last page boundary
-// it contains.
-func pageSpan(b []byte) (start, end int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	ps := uintptr(os.Getpagesize())
-	addr := uintptr(unsafe.Pointer(&b[0]))
-	first := (addr + ps - 1) &^ (ps - 1)
-	last := (addr + uintptr(len(b))) &^ (ps - 1)
-	if last <= first {
-		return 0, 0
-	}
-	return int(first - addr), int(last - addr)
 }
 
 // aligned reports whether b starts at a multiple of n bytes, which a

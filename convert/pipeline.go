@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/symbc/symbc/internal/fileio"
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
@@ -115,7 +116,7 @@ func (p *pipeline) run(ctx context.Context, items []*item) ([]written, error) {
 			step := max(1, p.chunk/cols)
 			tj.remaining.Store(int64((rows + step - 1) / step))
 			for _, s := range it.sources {
-				willNeed(s.data)
+				fileio.WillNeed(s.data)
 			}
 			for r0 := 0; r0 < rows; r0 += step {
 				select {
@@ -227,7 +228,7 @@ func (t *tensorJob) do(r0, r1 int, s *scratch) error {
 		err = t.w.WriteMins(int64(r0)*int64(t.rowMins), s.mins)
 	}
 	if ok {
-		release(raw)
+		fileio.DontNeed(raw)
 	}
 	return err
 }
@@ -259,7 +260,7 @@ func (t *tensorJob) commit() (written, error) {
 		return written{}, err
 	}
 	for _, s := range t.it.sources {
-		release(s.data)
+		fileio.DontNeed(s.data)
 	}
 	var elems int64 = 1
 	for _, d := range t.it.Shape {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/symbc/symbc/arch"
 	"github.com/symbc/symbc/convert/hub"
+	"github.com/symbc/symbc/internal/fileio"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -126,7 +127,7 @@ func (s *source) readConfig(path string, o *options) error {
 
 // shardNames lists the files an index file names.
 func shardNames(idxPath string) ([]string, error) {
-	b, err := readSmall(idxPath, maxIndexBytes)
+	b, err := fileio.ReadLimited(idxPath, maxIndexBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -89,44 +89,28 @@ func F32ToBF16(f float32) uint16 {
 
 // F16ToF32Slice converts min(len(dst), len(src)) elements, like copy, and
 // returns the number converted.
-func F16ToF32Slice(dst []float32, src []uint16) int {
-	n := min(len(dst), len(src))
-	dst, src = dst[:n], src[:n]
-	for i, h := range src {
-		dst[i] = F16ToF32(h)
-	}
-	return n
-}
+func F16ToF32Slice(dst []float32, src []uint16) int { return convertSlice(dst, src, F16ToF32) }
 
 // F32ToF16Slice converts min(len(dst), len(src)) elements, like copy, and
 // returns the number converted.
-func F32ToF16Slice(dst []uint16, src []float32) int {
-	n := min(len(dst), len(src))
-	dst, src = dst[:n], src[:n]
-	for i, f := range src {
-		dst[i] = F32ToF16(f)
-	}
-	return n
-}
+func F32ToF16Slice(dst []uint16, src []float32) int { return convertSlice(dst, src, F32ToF16) }
 
 // BF16ToF32Slice converts min(len(dst), len(src)) elements, like copy, and
 // returns the number converted.
-func BF16ToF32Slice(dst []float32, src []uint16) int {
-	n := min(len(dst), len(src))
-	dst, src = dst[:n], src[:n]
-	for i, h := range src {
-		dst[i] = math.Float32frombits(uint32(h) << 16)
-	}
-	return n
-}
+func BF16ToF32Slice(dst []float32, src []uint16) int { return convertSlice(dst, src, BF16ToF32) }
 
 // F32ToBF16Slice converts min(len(dst), len(src)) elements, like copy, and
 // returns the number converted.
-func F32ToBF16Slice(dst []uint16, src []float32) int {
+func F32ToBF16Slice(dst []uint16, src []float32) int { return convertSlice(dst, src, F32ToBF16) }
+
+// convertSlice applies conv element-wise over the common length of dst and
+// src. It is small enough to be inlined into each wrapper, where conv
+// becomes a direct call.
+func convertSlice[D, S any](dst []D, src []S, conv func(S) D) int {
 	n := min(len(dst), len(src))
 	dst, src = dst[:n], src[:n]
-	for i, f := range src {
-		dst[i] = F32ToBF16(f)
+	for i, v := range src {
+		dst[i] = conv(v)
 	}
 	return n
 }

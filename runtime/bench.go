@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/symbc/symbc/internal/humanize"
 )
 
 // BenchOptions configures Bench; zero fields take the defaults in brackets.
@@ -151,24 +153,12 @@ func humanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 // WriteTable prints the result as a Markdown table in llama-bench's style.
 func (r *BenchResult) WriteTable(w io.Writer) error {
 	rows := [][]string{{"model", "weights", "size", "params", "engine", "threads", "test", "t/s"}}
 	left := []bool{true, true, false, false, true, false, true, false} // text left, numbers right
 	for _, t := range r.Tests {
-		rows = append(rows, []string{r.Model, r.Weights, humanBytes(r.SizeBytes), humanCount(r.Params), r.Engine.String(),
+		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanCount(r.Params), r.Engine.String(),
 			fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
 	}
 	width := make([]int, len(rows[0]))

@@ -41,6 +41,22 @@ func maxAbsDiff(a, b []float32) float64 {
 	return m
 }
 
+// stepwiseLogits feeds ids to a fresh session one token at a time and
+// returns every position's logits, for comparison with one batched pass.
+func stepwiseLogits(t *testing.T, m *Model, ids []int) []float32 {
+	t.Helper()
+	s := m.NewSession()
+	var step []float32
+	for _, id := range ids {
+		l, err := s.Forward(context.Background(), []int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		step = append(step, l...)
+	}
+	return step
+}
+
 // TestReferenceLogits runs each model over its reference input_ids in one
 // forward pass and compares every position's logits with transformers'.
 func TestReferenceLogits(t *testing.T) {
@@ -125,15 +141,7 @@ func TestBatchMatchesStepwise(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := m.NewSession()
-			var step []float32
-			for _, id := range ids {
-				l, err := s.Forward(ctx, []int{id})
-				if err != nil {
-					t.Fatal(err)
-				}
-				step = append(step, l...)
-			}
+			step := stepwiseLogits(t, m, ids)
 			if d := maxAbsDiff(batch, step); d > 1e-5*maxAbs(batch) {
 				t.Errorf("batch vs stepwise: max abs difference %g", d)
 			}

@@ -364,15 +364,7 @@ func TestUncompressedQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := m.NewSession()
-	var step []float32
-	for _, id := range ids {
-		l, err := s.Forward(ctx, []int{id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		step = append(step, l...)
-	}
+	step := stepwiseLogits(t, m, ids)
 	if !allFinite(batch) || maxAbs(batch) == 0 {
 		t.Fatalf("degenerate logits: max |logit| %g", maxAbs(batch))
 	}

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/symbc/symbc/internal/fileio"
 )
 
 // File is an open, mapped .symb file. Its Tensor stays valid until Close.
@@ -19,19 +20,11 @@ type File struct {
 // Open maps a .symb file and validates its header against the file size.
 // Errors name the file.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, size, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	size := st.Size()
 	if size < HeaderSize {
 		// Too short to be valid; let ParseHeader say why (foreign file,
 		// unknown version or truncation) exactly as it would for a long one.
@@ -44,7 +37,7 @@ func Open(path string) (*File, error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %d bytes is shorter than the %d-byte header", path, ErrCorrupt, size, HeaderSize)
 	}
-	b, release, err := mapFile(f, size)
+	b, release, err := fileio.Map(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: map: %w", path, err)
 	}

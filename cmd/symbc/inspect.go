@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -88,7 +89,7 @@ func printSummary(w io.Writer, s *symb.Summary) error {
 	fmt.Fprintf(tw, "shape:\t%d layers, hidden %d, %d heads (%d kv) × %d, vocab %d\n",
 		m.NumLayers, m.HiddenSize, m.NumHeads, m.NumKVHeads, m.HeadDim, m.VocabSize)
 	fmt.Fprintf(tw, "parameters:\t%s (%d)\n", humanCount(s.Params), s.Params)
-	fmt.Fprintf(tw, "size on disk:\t%s (%d bytes; tensors %s)\n", humanBytes(s.TotalBytes), s.TotalBytes, humanBytes(s.TensorBytes))
+	fmt.Fprintf(tw, "size on disk:\t%s (%d bytes; tensors %s)\n", humanize.Bytes(s.TotalBytes), s.TotalBytes, humanize.Bytes(s.TensorBytes))
 	fmt.Fprintf(tw, "bits per weight:\t%.2f\n", s.BitsPerWeight)
 	fmt.Fprintf(tw, "quantization:\t%s\n", strings.Join(quant, ", "))
 	if err := tw.Flush(); err != nil {
@@ -126,18 +127,4 @@ func humanCount(n int64) string {
 		return fmt.Sprintf("%.2fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
-}
-
-// humanBytes writes a byte count in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.2f %ciB", v, "KMGTP"[i])
 }

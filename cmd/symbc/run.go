@@ -82,6 +82,13 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 				opts = append(opts, runtime.WithSeed(seed))
 			}
 			if !asJSON {
+				// A plain text prompt is continued, so print it first: the
+				// output then reads as one text, as in llama.cpp.
+				if ids == nil && messages == nil {
+					if _, err := io.WriteString(out, prompt); err != nil {
+						return err
+					}
+				}
 				opts = append(opts, runtime.WithOnText(func(piece string) error {
 					_, err := io.WriteString(out, piece)
 					return err

@@ -57,8 +57,9 @@ func TestRunCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
 	}
-	if stdout != greedyText+"\n" {
-		t.Errorf("stdout %q, want %q", stdout, greedyText+"\n")
+	// A text prompt is echoed before its continuation.
+	if want := "Once upon a time" + greedyText + "\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
 	}
 	if !strings.Contains(stderr, "generated: 64 tokens") || !strings.Contains(stderr, "tokens/s") {
 		t.Errorf("stderr %q lacks the speed line", stderr)
@@ -85,7 +86,7 @@ func TestRunCommand(t *testing.T) {
 	}
 
 	stdout, _, code = symbcRun(t, "run", dir, "--prompt", "Once upon a time", "--stop", "Lily", "--stop", "ball")
-	if want := greedyText[:strings.Index(greedyText, "Lily")] + "\n"; code != 0 || stdout != want {
+	if want := "Once upon a time" + greedyText[:strings.Index(greedyText, "Lily")] + "\n"; code != 0 || stdout != want {
 		t.Errorf("--stop: exit %d, stdout %q, want %q", code, stdout, want)
 	}
 
