@@ -1,6 +1,10 @@
 package runtime
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
 // GenOption configures Generate, Stream and Chat.
 type GenOption func(*genOptions)
@@ -22,28 +26,40 @@ type genOptions struct {
 // defaultMaxTokens bounds a generation whose caller set no limit.
 const defaultMaxTokens = 256
 
+// ErrInvalidOption marks a generation option outside its range.
+var ErrInvalidOption = errors.New("invalid generation option")
+
+// CheckGenOptions reports the first option outside its range, so that a
+// caller can refuse bad settings before loading a model.
+func CheckGenOptions(opts ...GenOption) error {
+	_, err := applyGenOptions(opts)
+	return err
+}
+
 func applyGenOptions(opts []GenOption) (genOptions, error) {
 	o := genOptions{maxTokens: defaultMaxTokens, repeatPenalty: 1}
 	for _, f := range opts {
 		f(&o)
 	}
+	// The comparisons are written so that NaN fails them: a NaN temperature
+	// or probability would otherwise slip through and poison sampling.
 	switch {
-	case o.temperature < 0:
-		return o, fmt.Errorf("temperature %g is negative", o.temperature)
+	case !(o.temperature >= 0) || math.IsInf(float64(o.temperature), 0):
+		return o, fmt.Errorf("%w: temperature %g is not a finite number ≥ 0", ErrInvalidOption, o.temperature)
 	case o.topK < 0:
-		return o, fmt.Errorf("top-k %d is negative", o.topK)
-	case o.topP < 0 || o.topP > 1:
-		return o, fmt.Errorf("top-p %g is outside [0, 1]", o.topP)
-	case o.minP < 0 || o.minP > 1:
-		return o, fmt.Errorf("min-p %g is outside [0, 1]", o.minP)
-	case o.repeatPenalty <= 0:
-		return o, fmt.Errorf("repeat penalty %g must be positive", o.repeatPenalty)
+		return o, fmt.Errorf("%w: top-k %d is negative", ErrInvalidOption, o.topK)
+	case !(o.topP >= 0 && o.topP <= 1):
+		return o, fmt.Errorf("%w: top-p %g is outside [0, 1]", ErrInvalidOption, o.topP)
+	case !(o.minP >= 0 && o.minP <= 1):
+		return o, fmt.Errorf("%w: min-p %g is outside [0, 1]", ErrInvalidOption, o.minP)
+	case !(o.repeatPenalty > 0) || math.IsInf(float64(o.repeatPenalty), 0):
+		return o, fmt.Errorf("%w: repeat penalty %g must be a finite positive number", ErrInvalidOption, o.repeatPenalty)
 	case o.maxTokens < 0:
-		return o, fmt.Errorf("max tokens %d is negative", o.maxTokens)
+		return o, fmt.Errorf("%w: max tokens %d is negative", ErrInvalidOption, o.maxTokens)
 	}
 	for _, s := range o.stop {
 		if s == "" {
-			return o, fmt.Errorf("empty stop string")
+			return o, fmt.Errorf("%w: empty stop string", ErrInvalidOption)
 		}
 	}
 	return o, nil

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -99,10 +100,15 @@ func TestGenOptionsValidate(t *testing.T) {
 	for _, o := range []GenOption{
 		WithTemperature(-1), WithTopK(-1), WithTopP(1.5), WithMinP(-0.1), WithRepeatPenalty(0),
 		WithMaxTokens(-1), WithStop(""),
+		WithTemperature(float32(math.NaN())), WithTemperature(float32(math.Inf(1))),
+		WithTopP(float32(math.NaN())), WithMinP(float32(math.NaN())), WithRepeatPenalty(float32(math.NaN())),
 	} {
-		if _, err := applyGenOptions([]GenOption{o}); err == nil {
-			t.Errorf("option %#v accepted", o)
+		if err := CheckGenOptions(o); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("option %#v: got %v, want ErrInvalidOption", o, err)
 		}
+	}
+	if err := CheckGenOptions(WithTemperature(0.7), WithTopP(1), WithMinP(0), WithRepeatPenalty(1.1)); err != nil {
+		t.Errorf("valid options refused: %v", err)
 	}
 }
 

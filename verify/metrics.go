@@ -48,6 +48,11 @@ func (a *accumulator) Add(ref, cand []float32, next int) error {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
 			return fmt.Errorf("candidate logit %d is %v", i, c)
 		}
+		// A non-finite reference would make the softmax NaN, and NaN
+		// probabilities drop out of the KL sum: a broken reference would pass.
+		if math.IsNaN(r) || math.IsInf(r, 0) {
+			return fmt.Errorf("reference logit %d is %v", i, r)
+		}
 		p := math.Exp(lr[i])
 		if p > 0 {
 			kld += p * (lr[i] - lc[i])

@@ -75,3 +75,26 @@ func TestMetricsRejectsBadInput(t *testing.T) {
 		t.Fatal("NaN accepted")
 	}
 }
+
+// TestThresholdsRejectNaN: a non-finite reference logit is refused outright
+// (NaN probabilities would drop out of the KL sum), and NaN metrics fail
+// every bound instead of passing as "not above it".
+func TestThresholdsRejectNaN(t *testing.T) {
+	var a accumulator
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		if err := a.Add([]float32{1, bad, 3, -1}, []float32{1, 2, 3, -1}, -1); err == nil {
+			t.Errorf("reference logit %v accepted", bad)
+		}
+	}
+	nan := math.NaN()
+	if fails := (Thresholds{MaxKLD: 0.1, MinTop1: 0.8}).check(Metrics{MeanKLD: nan, Top1Agreement: nan}); len(fails) != 2 {
+		t.Errorf("NaN mean KL and top-1: %d failures %v, want 2", len(fails), fails)
+	}
+	lossless := Thresholds{Lossless: true, MaxRelAbsDiff: 1e-4, MaxKLD: 1e-4, MinTop1: 0.99}
+	if fails := lossless.check(Metrics{MaxAbsDiff: nan, MaxAbsLogit: 10, Top1Agreement: 1}); len(fails) != 1 {
+		t.Errorf("lossless with NaN max|Δ|: failures %v, want 1", fails)
+	}
+	if fails := (Thresholds{MaxKLD: 0.1, MinTop1: 0.8}).check(Metrics{MeanKLD: 0.05, Top1Agreement: 0.9}); len(fails) != 0 {
+		t.Errorf("metrics within bounds failed: %v", fails)
+	}
+}

@@ -58,13 +58,15 @@ func DefaultThresholds(q symb.Quantization, sourceDType string) Thresholds {
 // check returns the reasons metrics m fail t (none: pass).
 func (t Thresholds) check(m Metrics) []string {
 	var fails []string
-	if t.Lossless && m.MaxAbsDiff > t.MaxRelAbsDiff*m.MaxAbsLogit {
+	// Each test is written so that NaN fails it: NaN logits in a reference
+	// file make NaN metrics, which must not pass as "not above the bound".
+	if t.Lossless && !(m.MaxAbsDiff <= t.MaxRelAbsDiff*m.MaxAbsLogit) {
 		fails = append(fails, fmt.Sprintf("max |logit diff| %.3g exceeds %.0e × max|logit| (%.3g)", m.MaxAbsDiff, t.MaxRelAbsDiff, t.MaxRelAbsDiff*m.MaxAbsLogit))
 	}
-	if m.MeanKLD > t.MaxKLD {
+	if !(m.MeanKLD <= t.MaxKLD) {
 		fails = append(fails, fmt.Sprintf("mean KL divergence %.4g exceeds %.4g", m.MeanKLD, t.MaxKLD))
 	}
-	if m.Top1Agreement < t.MinTop1 {
+	if !(m.Top1Agreement >= t.MinTop1) {
 		fails = append(fails, fmt.Sprintf("top-1 agreement %.3f is below %.3f", m.Top1Agreement, t.MinTop1))
 	}
 	return fails

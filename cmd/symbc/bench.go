@@ -23,8 +23,8 @@ at a time. Each test runs once to warm up, then -r times; the table gives the
 mean ± standard deviation in tokens per second.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reps < 1 || prompt < 0 || gen < 0 {
-				return usagef("-r must be at least 1, -p and -n at least 0")
+			if reps < 1 || prompt < 0 || gen < 0 || threads < 0 {
+				return usagef("-r must be at least 1, -p, -n and -t at least 0")
 			}
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {

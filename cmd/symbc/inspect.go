@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +34,7 @@ architecture, size, quantization and the verify result pushed with it.`,
 			if remote.applies(args[0]) {
 				return remote.run(cmd, args[0], asJSON)
 			}
-			s, err := describe(cmd.Context(), args[0])
+			s, err := symb.Describe(args[0])
 			if err != nil {
 				return err
 			}
@@ -51,12 +50,6 @@ architecture, size, quantization and the verify result pushed with it.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	remote.register(cmd)
 	return cmd
-}
-
-// describe summarises a local model folder; registry references take the
-// remoteInspect branch in RunE (pull.go).
-func describe(_ context.Context, arg string) (*symb.Summary, error) {
-	return symb.Describe(arg)
 }
 
 func printSummary(w io.Writer, s *symb.Summary) error {

@@ -13,6 +13,15 @@ weights in mmap-friendly files), proves they still work with a bundled runtime,
 and moves them through any OCI registry.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Without Args, cobra reports an unknown command as a plain error
+		// (exit 1); a typo in the command name is bad usage (exit 2).
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(

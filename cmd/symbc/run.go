@@ -66,13 +66,9 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			if err != nil {
 				return usageError{err}
 			}
-
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
-			if err != nil {
-				return err
+			if threads < 0 || maxContext < 0 {
+				return usagef("--threads and --max-context must not be negative")
 			}
-			defer m.Close()
-			out := cmd.OutOrStdout()
 			opts := []runtime.GenOption{
 				runtime.WithTemperature(temperature), runtime.WithTopK(topK), runtime.WithTopP(topP),
 				runtime.WithMinP(minP), runtime.WithRepeatPenalty(penalty), runtime.WithMaxTokens(maxTokens),
@@ -81,6 +77,18 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			if f.Changed("seed") {
 				opts = append(opts, runtime.WithSeed(seed))
 			}
+			// Refuse bad sampling flags before the (possibly large) model loads
+			// and before the prompt is echoed.
+			if err := runtime.CheckGenOptions(opts...); err != nil {
+				return usageError{err}
+			}
+
+			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			out := cmd.OutOrStdout()
 			if !asJSON {
 				// A plain text prompt is continued, so print it first: the
 				// output then reads as one text, as in llama.cpp.

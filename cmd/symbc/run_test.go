@@ -103,7 +103,7 @@ func TestRunCommand(t *testing.T) {
 		{[]string{"run", dir, "--prompt", "a", "--prompt-ids", "1"}, 2, "exactly one of"},
 		{[]string{"run", dir, "--prompt-ids", "1,x"}, 2, `"x" is not a token id`},
 		{[]string{"run", dir, "--prompt", "a", "--engine", "fast"}, 2, "unknown engine"},
-		{[]string{"run", dir, "--prompt", "a", "--temperature", "-1"}, 1, "temperature"},
+		{[]string{"run", dir, "--prompt", "a", "--temperature", "-1"}, 2, "temperature"},
 		{[]string{"run", dir, "--messages", msgs}, 1, "chat template"},
 		{[]string{"run", dir, "--prompt-ids", "600"}, 1, "outside the vocabulary"},
 		{[]string{"run", filepath.Join(dir, "nope"), "--prompt", "a"}, 1, "not a .symb model folder"},
@@ -143,5 +143,39 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if _, _, code := symbcRun(t, "bench", dir, "-r", "0"); code != 2 {
 		t.Errorf("-r 0: exit %d, want 2", code)
+	}
+}
+
+// TestUsageExitCodes checks that mistakes on the command line exit with 2
+// and are caught before any model is loaded (the folder does not exist).
+func TestUsageExitCodes(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent")
+	for _, args := range [][]string{
+		{"no-such-command"},
+		{"run", missing, "--prompt", "x", "--temperature", "-1"},
+		{"run", missing, "--prompt", "x", "--temperature", "NaN"},
+		{"run", missing, "--prompt", "x", "--top-p", "2"},
+		{"run", missing, "--prompt", "x", "--max-tokens", "-1"},
+		{"run", missing, "--prompt", "x", "--max-context", "-5"},
+		{"serve", missing, "--threads", "-1"},
+		{"bench", missing, "-t", "-1"},
+		{"verify", missing, "--max-kld", "-1"},
+		{"verify", missing, "--min-top1", "NaN"},
+	} {
+		stdout, stderr, code := symbcRun(t, args...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, stderr)
+		}
+		if stdout != "" {
+			t.Errorf("%v: wrote %q to stdout before refusing", args, stdout)
+		}
+	}
+	// A missing folder is a failure of the operation, not bad usage.
+	if _, _, code := symbcRun(t, "run", missing, "--prompt", "x"); code != 1 {
+		t.Errorf("run on a missing folder: exit %d, want 1", code)
+	}
+	// The bare command prints help and succeeds.
+	if stdout, _, code := symbcRun(t); code != 0 || !strings.Contains(stdout, "Available Commands") {
+		t.Errorf("symbc with no arguments: exit %d, stdout %q", code, stdout)
 	}
 }

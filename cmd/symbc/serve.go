@@ -32,6 +32,9 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			if maxConcurrent < 1 {
 				return usagef("--max-concurrent must be at least 1")
 			}
+			if threads < 0 || maxContext < 0 {
+				return usagef("--threads and --max-context must not be negative")
+			}
 			dir := args[0]
 			if modelName == "" {
 				modelName = filepath.Base(filepath.Clean(dir))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -54,10 +55,13 @@ locally). It exits 0 only when every check passes.`,
 				opts = append(opts, verify.WithPrompts(p))
 			}
 			if cmd.Flags().Changed("max-kld") {
+				if !(maxKLD >= 0) || math.IsInf(maxKLD, 0) {
+					return usagef("--max-kld %v: want a finite number of nats ≥ 0", maxKLD)
+				}
 				opts = append(opts, verify.WithMaxKLD(maxKLD))
 			}
 			if cmd.Flags().Changed("min-top1") {
-				if minTop1 < 0 || minTop1 > 1 {
+				if !(minTop1 >= 0 && minTop1 <= 1) {
 					return usagef("--min-top1 %v: want a fraction in [0, 1]", minTop1)
 				}
 				opts = append(opts, verify.WithMinTop1(minTop1))
