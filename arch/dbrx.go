@@ -56,7 +56,7 @@ func orInt(p *int, def int) int {
 // moe_normalize_expert_weights 1, untied).
 func (DBRX) Config(hf *HFConfig) (symb.ModelConfig, error) {
 	var m symb.ModelConfig
-	if err := notPrequantized(hf); err != nil {
+	if err := checkQuantization(hf); err != nil {
 		return m, err
 	}
 	var attn dbrxAttn

@@ -335,7 +335,7 @@ func TestFamilyConfigErrors(t *testing.T) {
 		{"gemma2", `,"sliding_window":8,"layer_types":["full_attention","sliding_attention","full_attention","sliding_attention"]`, ErrUnsupported, "layers 1,3"},
 		{"gemma2", `,"query_pre_attn_scalar":0`, ErrConfig, "query_pre_attn_scalar"},
 		{"mixtral", `,"num_experts_per_tok":9`, ErrConfig, "num_experts_per_tok"},
-		{"qwen3", `,"quantization_config":{"quant_method":"fp8"}`, ErrUnsupported, "fp8"},
+		{"qwen3", `,"quantization_config":{"quant_method":"gptq","bits":4}`, ErrUnsupported, `"gptq"`},
 		{"deepseek_v3", `,"attention_bias":true`, ErrUnsupported, "attention_bias"},
 		{"deepseek_v3", `,"scoring_func":"softmax"`, ErrUnsupported, "scoring_func"},
 		{"deepseek_v3", `,"n_group":3`, ErrConfig, "n_group"},

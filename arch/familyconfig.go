@@ -25,7 +25,7 @@ type defaults struct {
 // common reads what every Llama-layout family shares: sizes, norm epsilon,
 // RoPE, embedding tying, activation. Family adapters add their features.
 func (d defaults) common(hf *HFConfig) (symb.ModelConfig, error) {
-	if err := notPrequantized(hf); err != nil {
+	if err := checkQuantization(hf); err != nil {
 		return symb.ModelConfig{}, err
 	}
 	h, err := withRopeParameters(hf)
@@ -75,20 +75,6 @@ func activation(hf *HFConfig, key, name string) (string, error) {
 		return "gelu", nil
 	}
 	return "", hf.configError("%s %q is not supported (supported: silu, gelu, gelu_pytorch_tanh)", key, name)
-}
-
-// notPrequantized refuses checkpoints whose weights are stored quantized
-// (FP8 blocks, GPTQ, AWQ, bitsandbytes): the converter reads float weights.
-func notPrequantized(hf *HFConfig) error {
-	if !hf.Has("quantization_config") {
-		return nil
-	}
-	var q struct {
-		Method string `json:"quant_method"`
-	}
-	_ = json.Unmarshal(hf.Raw["quantization_config"], &q)
-	return fmt.Errorf("%s: quantization_config (quant_method %q): pre-quantized checkpoints are not supported; convert the float (BF16/F16/F32) release: %w",
-		hf.Path, q.Method, ErrUnsupported)
 }
 
 // withRopeParameters returns hf, or a copy whose rope_theta and

@@ -18,6 +18,9 @@ func (Llama) Name() string { return "llama" }
 // Config implements Adapter. Defaults are LlamaConfig's: rms_norm_eps 1e-6,
 // tie_word_embeddings false.
 func (Llama) Config(hf *HFConfig) (symb.ModelConfig, error) {
+	if err := checkQuantization(hf); err != nil {
+		return symb.ModelConfig{}, err
+	}
 	m, err := hf.Common(1e-6)
 	if err != nil {
 		return m, err

@@ -230,11 +230,21 @@ func DeinterleavePerm(total, stride, offset, dim int) ([]int, error) {
 }
 
 // BlockScale multiplies a 2-D weight (source 0) by per-block factors
-// (source 1, shape [ceil(rows/Block), ceil(cols/Block)]): the dequantization
-// of FP8 checkpoints that ship weight_scale_inv next to each weight.
-type BlockScale struct{ Block int }
+// (source 1, shape [ceil(rows/Rows), ceil(cols/Cols)]): the dequantization
+// of fine-grained FP8 checkpoints, which ship weight_scale_inv next to each
+// weight. Rows × Cols is quantization_config.weight_block_size; edge blocks
+// may be partial.
+type BlockScale struct{ Rows, Cols int }
 
-func (t BlockScale) String() string { return fmt.Sprintf("block-scale(%d)", t.Block) }
+func (t BlockScale) String() string { return fmt.Sprintf("block-scale(%d×%d)", t.Rows, t.Cols) }
+
+// ScaleShape is the shape of the factors a weight of shape ws needs.
+func (t BlockScale) ScaleShape(ws []int) []int {
+	if len(ws) != 2 || t.Rows < 1 || t.Cols < 1 {
+		return nil
+	}
+	return []int{(ws[0] + t.Rows - 1) / t.Rows, (ws[1] + t.Cols - 1) / t.Cols}
+}
 
 // Apply implements Transform.
 func (t BlockScale) Apply(src []Reader) (Reader, error) {
@@ -242,24 +252,26 @@ func (t BlockScale) Apply(src []Reader) (Reader, error) {
 		return nil, fmt.Errorf("%s takes 2 sources (weight, scales), got %d", t, len(src))
 	}
 	ws, ss := src[0].Shape(), src[1].Shape()
-	if t.Block < 1 || len(ws) != 2 || len(ss) != 2 {
-		return nil, fmt.Errorf("%s of shapes %v and %v", t, ws, ss)
+	want := t.ScaleShape(ws)
+	if want == nil || len(ss) != 2 {
+		return nil, fmt.Errorf("%s of shapes %v and %v: want a 2-D weight and 2-D scales", t, ws, ss)
 	}
-	want := []int{(ws[0] + t.Block - 1) / t.Block, (ws[1] + t.Block - 1) / t.Block}
 	if !slices.Equal(ss, want) {
 		return nil, fmt.Errorf("%s: scales have shape %v, weight %v needs %v", t, ss, ws, want)
 	}
-	return blockScaled{w: src[0], s: src[1], block: t.Block, shape: slices.Clone(ws)}, nil
+	return blockScaled{w: src[0], s: src[1], br: t.Rows, bc: t.Cols, shape: slices.Clone(ws)}, nil
 }
 
 type blockScaled struct {
-	w, s  Reader
-	block int
-	shape []int
+	w, s   Reader
+	br, bc int
+	shape  []int
 }
 
 func (r blockScaled) Shape() []int { return r.shape }
 
+// Read decodes the window and multiplies each element by its block's factor;
+// one row of factors is read per block row the window crosses.
 func (r blockScaled) Read(dst []float32, r0, r1, c0, c1 int) error {
 	if err := CheckWindow(r.shape, dst, r0, r1, c0, c1); err != nil {
 		return err
@@ -271,17 +283,17 @@ func (r blockScaled) Read(dst []float32, r0, r1, c0, c1 int) error {
 	if nc == 0 {
 		return nil
 	}
-	b0, b1 := c0/r.block, (c1-1)/r.block+1
+	b0, b1 := c0/r.bc, (c1-1)/r.bc+1
 	sc := make([]float32, b1-b0)
 	for i := r0; i < r1; i++ {
-		if i == r0 || i%r.block == 0 {
-			if err := r.s.Read(sc, i/r.block, i/r.block+1, b0, b1); err != nil {
+		if i == r0 || i%r.br == 0 {
+			if err := r.s.Read(sc, i/r.br, i/r.br+1, b0, b1); err != nil {
 				return err
 			}
 		}
 		row := dst[(i-r0)*nc : (i-r0+1)*nc]
 		for j := range row {
-			row[j] *= sc[(c0+j)/r.block-b0]
+			row[j] *= sc[(c0+j)/r.bc-b0]
 		}
 	}
 	return nil

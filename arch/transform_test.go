@@ -131,7 +131,7 @@ func TestBlockScaleAndChain(t *testing.T) {
 	}
 	// Blocks of 2: scales [2, 3] → rows {0,1},{2} × cols {0,1},{2,3},{4}.
 	s := mem{shape: []int{2, 3}, v: []float32{1, 2, 3, 4, 5, 6}}
-	r, err := BlockScale{Block: 2}.Apply([]Reader{w, s})
+	r, err := BlockScale{Rows: 2, Cols: 2}.Apply([]Reader{w, s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +146,12 @@ func TestBlockScaleAndChain(t *testing.T) {
 	if want := []float32{2, 3, 5, 6}; !slices.Equal(win, want) {
 		t.Fatalf("window = %v, want %v", win, want)
 	}
-	if _, err := (BlockScale{Block: 2}).Apply([]Reader{w, mem{shape: []int{2, 2}, v: make([]float32, 4)}}); err == nil {
+	if _, err := (BlockScale{Rows: 2, Cols: 2}).Apply([]Reader{w, mem{shape: []int{2, 2}, v: make([]float32, 4)}}); err == nil {
 		t.Fatal("scales of the wrong shape accepted")
 	}
 
 	// Dequantize, then take the last row, then transpose it into a column.
-	c := Chain{BlockScale{Block: 2}, RowSlice{Start: 2, Rows: 1}, Transpose{}}
+	c := Chain{BlockScale{Rows: 2, Cols: 2}, RowSlice{Start: 2, Rows: 1}, Transpose{}}
 	r, err = c.Apply([]Reader{w, s})
 	if err != nil {
 		t.Fatal(err)

@@ -182,9 +182,21 @@ func load(src *source) (symb.ModelConfig, []*item, *checkpoint, error) {
 	if err != nil {
 		return cfg, nil, nil, err
 	}
+	// The adapter has already refused quantization methods it cannot
+	// read; an fp8 checkpoint's block layout is what is needed here.
+	blocks, err := arch.Prequantized(src.hf)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
 	ck, err := openCheckpoint(src.dir)
 	if err != nil {
 		return cfg, nil, nil, err
+	}
+	if blocks != nil {
+		ms = arch.DequantizeFP8(ms, *blocks, func(name string) bool {
+			_, ok := ck.tensors[name+arch.ScaleSuffix]
+			return ok
+		})
 	}
 	items, err := plan(ck, cfg, ms)
 	if err != nil {

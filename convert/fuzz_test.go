@@ -20,6 +20,7 @@ func FuzzCheckpoint(f *testing.F) {
 		f.Add(b[:min(len(b), 4096)])
 	}
 	f.Add([]byte(`{}`))
+	f.Add(stBytes(`{"model.norm.weight":{"dtype":"F8_E4M3","shape":[64],"data_offsets":[0,64]}}`, make([]byte, 64)))
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}\x00\x00\x00\x00"))
 	hf, err := arch.ReadHFConfig(filepath.Join(fixtures, "llama3", "config.json"))
 	if err != nil {
@@ -44,7 +45,7 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 		defer ck.Close()
 		for _, st := range ck.tensors {
-			if st.dtype == 0 {
+			if !st.readable() {
 				continue
 			}
 			rows, cols := st.rowsCols()

@@ -51,8 +51,15 @@ func plan(ck *checkpoint, cfg symb.ModelConfig, ms []arch.Mapping) ([]*item, err
 				probs = append(probs, fmt.Sprintf("%s: tensor %s is missing (needed for %s)", ck.where(), s.Name, m.Name))
 				ok = false
 				continue
-			case t.dtype == 0:
-				probs = append(probs, fmt.Sprintf("%s: tensor %s has dtype %s; the converter reads F32, F16 and BF16", t.file, s.Name, t.stype))
+			case !t.readable():
+				probs = append(probs, fmt.Sprintf("%s: tensor %s has dtype %s; the converter reads F32, F16, BF16 and block-scaled F8_E4M3/F8_E5M2", t.file, s.Name, t.stype))
+				ok = false
+				continue
+			case t.fp8 != 0 && !slices.ContainsFunc(m.Sources, func(x arch.Source) bool { return x.Name == s.Name+arch.ScaleSuffix }):
+				// Unscaled FP8 codes are off by the block factor; using
+				// them as weights would give a model that runs but is wrong.
+				probs = append(probs, fmt.Sprintf("%s: tensor %s is stored as %s but is not read with block factors %s%s (is config.json's quantization_config fp8, and does the checkpoint hold them?)",
+					t.file, s.Name, t.stype, s.Name, arch.ScaleSuffix))
 				ok = false
 				continue
 			case !slices.Equal(t.shape, s.Shape):
@@ -86,7 +93,7 @@ func plan(ck *checkpoint, cfg symb.ModelConfig, ms []arch.Mapping) ([]*item, err
 		for _, d := range m.Shape {
 			n *= int64(d)
 		}
-		it.inBytes = n * int64(it.sources[0].dtype.ElemSize())
+		it.inBytes = n * int64(it.sources[0].elem)
 		items = append(items, it)
 	}
 	var unused []string
@@ -110,12 +117,18 @@ func plan(ck *checkpoint, cfg symb.ModelConfig, ms []arch.Mapping) ([]*item, err
 }
 
 // sourceDType summarises the stored dtypes of the tensors read ("bf16", or
-// "bf16+f32" when mixed).
+// "bf16+f32" when mixed, "bf16+f8_e4m3" for a fine-grained FP8 checkpoint).
 func sourceDType(items []*item) string {
 	set := map[string]bool{}
 	for _, it := range items {
 		for _, s := range it.sources {
-			set[s.dtype.String()] = true
+			// FP8 block factors are part of their weight's storage, not
+			// a weight dtype of their own.
+			if base, ok := strings.CutSuffix(s.name, arch.ScaleSuffix); ok &&
+				slices.ContainsFunc(it.sources, func(w *srcTensor) bool { return w.name == base && w.fp8 != 0 }) {
+				continue
+			}
+			set[s.dtypeName()] = true
 		}
 	}
 	var out []string
