@@ -38,12 +38,7 @@ type FileProblem struct {
 
 func (p FileProblem) String() string { return p.File + ": " + p.Problem }
 
-const (
-	maxProblems = 1000
-	// maxTensors bounds the tensor files a config may imply (the largest
-	// open MoE models need tens of thousands).
-	maxTensors = 1 << 21
-)
+const maxProblems = 1000
 
 // Integrity checks a model folder without running it: the manifest is present
 // and valid, every file has its listed size and SHA-256 and no other file
@@ -140,16 +135,14 @@ type expect struct {
 }
 
 // expectedTensors lists every tensor file that mc implies. It returns an
-// error when the list would exceed maxTensors.
+// error when the list would exceed symb.MaxTensorFiles.
 func expectedTensors(mc *symb.ModelConfig) ([]expect, error) {
 	H, V, I := mc.HiddenSize, mc.VocabSize, mc.IntermediateSize
 	nh, nkv, hd := mc.NumHeads, mc.NumKVHeads, mc.HeadDim
-	perLayer := int64(20)
-	if mc.MoE != nil {
-		perLayer += 3*int64(mc.MoE.NumExperts) + 5
-	}
-	if total := perLayer * int64(mc.NumLayers); total > maxTensors {
-		return nil, fmt.Errorf("implies about %d tensor files, more than the %d this check accepts", total, maxTensors)
+	// Each implied tensor costs a table entry here, so a config that did not
+	// come through symb.ReadConfig is bounded the same way.
+	if total := mc.TensorFiles(); total > symb.MaxTensorFiles {
+		return nil, fmt.Errorf("implies about %d tensor files, more than the %d this check accepts", total, symb.MaxTensorFiles)
 	}
 	var out []expect
 	e := func(name, why string, shape ...int) { out = append(out, expect{name: name, shape: shape, why: why}) }

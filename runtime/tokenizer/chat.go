@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -23,6 +24,7 @@ type chatOptions struct {
 	vars                map[string]any
 	templateName        string
 	now                 func() time.Time
+	ctx                 context.Context
 }
 
 // WithGenerationPrompt sets add_generation_prompt (default true): whether
@@ -108,8 +110,11 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 		return nil, err
 	}
 	tmpl, err := jinja.Compile(src)
+	if err == nil {
+		err = checkRecursion(src)
+	}
 	if err != nil {
-		err = fmt.Errorf("chat template: %w", err)
+		tmpl, err = nil, fmt.Errorf("chat template: %w", err)
 	}
 	c, _ := t.compiled.LoadOrStore(name, &compiledTemplate{tmpl: tmpl, err: err})
 	ct := c.(*compiledTemplate)
@@ -121,9 +126,11 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 // tools and documents (none), the special tokens of tokenizer_config.json
 // (bos_token, eos_token, ...), and the functions raise_exception and
 // strftime_now. The template engine follows transformers' Jinja settings
-// (trim_blocks and lstrip_blocks on).
+// (trim_blocks and lstrip_blocks on). Templates are untrusted: range() is
+// bounded, recursive macros are refused, and rendering is abandoned after a
+// time limit or when the WithContext context is done (ErrTemplateLimit).
 func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (string, error) {
-	o := chatOptions{addGenerationPrompt: true, now: time.Now}
+	o := chatOptions{addGenerationPrompt: true, now: time.Now, ctx: context.Background()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -131,6 +138,7 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 	if err != nil {
 		return "", err
 	}
+	b := &renderBudget{}
 	msgs := make([]jinja.Value, len(messages))
 	for i, m := range messages {
 		d := jinja.NewDict()
@@ -143,8 +151,9 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		"add_generation_prompt": jinja.NewBool(o.addGenerationPrompt),
 		"tools":                 jinja.None(),
 		"documents":             jinja.None(),
-		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
-		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow(o.now)),
+		"raise_exception":       jinja.NewCallable("raise_exception", budgeted(b, raiseException)),
+		"strftime_now":          jinja.NewCallable("strftime_now", budgeted(b, strftimeNow(o.now))),
+		"range":                 jinja.NewCallable("range", b.rangeFunc),
 	}
 	for _, kv := range t.templateVars {
 		data[kv[0]] = jinja.NewString(kv[1])
@@ -156,7 +165,7 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		}
 		data[k] = jv
 	}
-	out, err := tmpl.RenderValues(data)
+	out, err := render(o.ctx, tmpl, data, b)
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}
@@ -172,6 +181,18 @@ func (t *Tokenizer) EncodeChat(messages []Message, opts ...ChatOption) ([]int, e
 		return nil, err
 	}
 	return t.Encode(s, false), nil
+}
+
+type jinjaFunc = func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error)
+
+// budgeted makes fn fail once the render was abandoned.
+func budgeted(b *renderBudget, fn jinjaFunc) jinjaFunc {
+	return func(args []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
+		if err := b.check(); err != nil {
+			return jinja.Undefined(), err
+		}
+		return fn(args, kw)
+	}
 }
 
 // TemplateError is the error a template raises through raise_exception.
