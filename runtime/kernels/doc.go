@@ -5,9 +5,9 @@
 // transformer forward pass needs (RMSNorm, Softmax, SiLU, GELU, Dot, Axpy).
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
-// never expanded into memory as a whole. On amd64 with AVX2, FMA and F16C the
-// hot loops run in assembly; everywhere else (and when a test asks for it) a
-// portable Go path computes the same quantities. The one numeric difference
+// never expanded into memory as a whole. On amd64 with AVX2, FMA and F16C, and
+// on every arm64 (NEON), the hot loops run in assembly; everywhere else (and
+// when a test asks for it) a portable Go path computes the same quantities. The one numeric difference
 // between the paths: the assembly INT4 MatVec rounds the input vector to
 // int16 per group (each element moves by at most max|x_group|/65534)
 // to use integer multiply-adds; everything else multiplies in float32.
