@@ -6,9 +6,9 @@
 // and the matrix-multiply inner kernel. Counts are whole vectors (multiples
 // of 8 floats); the Go wrappers in simd_amd64.go handle tails and check bounds.
 
-// func dotF32AVX(a, b *float32, n int) float32
+// func dotF32Asm(a, b *float32, n int) float32
 // n is a multiple of 8.
-TEXT ·dotF32AVX(SB), NOSPLIT, $0-28
+TEXT ·dotF32Asm(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
 	MOVQ n+16(FP), CX
@@ -58,9 +58,9 @@ dotf32_done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotF16AVX(w *uint16, x *float32, n int) float32
+// func dotF16Asm(w *uint16, x *float32, n int) float32
 // n is a multiple of 8.
-TEXT ·dotF16AVX(SB), NOSPLIT, $0-28
+TEXT ·dotF16Asm(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ n+16(FP), CX
@@ -110,10 +110,10 @@ dotf16_done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func dotBF16AVX(w *uint16, x *float32, n int) float32
+// func dotBF16Asm(w *uint16, x *float32, n int) float32
 // n is a multiple of 8. A bfloat16 is the top half of a float32: widen each
 // 16-bit word to 32 bits and shift it into place.
-TEXT ·dotBF16AVX(SB), NOSPLIT, $0-28
+TEXT ·dotBF16Asm(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ n+16(FP), CX
@@ -168,9 +168,9 @@ dotbf16_done:
 	MOVSS X0, ret+24(FP)
 	RET
 
-// func cvtF16AVX(dst *float32, src *uint16, n int)
+// func cvtF16Asm(dst *float32, src *uint16, n int)
 // n is a multiple of 8.
-TEXT ·cvtF16AVX(SB), NOSPLIT, $0-24
+TEXT ·cvtF16Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -189,9 +189,9 @@ cvtf16_done:
 	VZEROUPPER
 	RET
 
-// func cvtBF16AVX(dst *float32, src *uint16, n int)
+// func cvtBF16Asm(dst *float32, src *uint16, n int)
 // n is a multiple of 8.
-TEXT ·cvtBF16AVX(SB), NOSPLIT, $0-24
+TEXT ·cvtBF16Asm(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -211,9 +211,9 @@ cvtbf16_done:
 	VZEROUPPER
 	RET
 
-// func axpyAVX(alpha float32, x, y *float32, n int)
+// func axpyAsm(alpha float32, x, y *float32, n int)
 // y += alpha·x over n elements, n a multiple of 8.
-TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+TEXT ·axpyAsm(SB), NOSPLIT, $0-32
 	VBROADCASTSS alpha+0(FP), Y0
 	MOVQ x+8(FP), SI
 	MOVQ y+16(FP), DI
@@ -246,12 +246,12 @@ axpy_done:
 	VADDPS       addr, xa, xa \
 	VMOVUPS      xa, addr
 
-// func gemm4AVX(w *float32, ws int, x *float32, xs, nx, k int, y *float32, ys int)
+// func gemm4Asm(w *float32, ws int, x *float32, xs, nx, k int, y *float32, ys int)
 // For i < nx and j < 4: y[i*ys+j] += Σ_{c<k} w[j*ws+c]·x[i*xs+c].
 // k is a positive multiple of 8. Inputs go three at a time: 12 accumulators
 // (3 inputs × 4 weight rows), 3 input vectors and 1 weight vector fill the
 // 16 YMM registers, giving 12 FMAs per 7 loads.
-TEXT ·gemm4AVX(SB), NOSPLIT, $0-64
+TEXT ·gemm4Asm(SB), NOSPLIT, $0-64
 	MOVQ w+0(FP), R8
 	MOVQ ws+8(FP), AX
 	SHLQ $2, AX

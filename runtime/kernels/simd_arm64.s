@@ -26,8 +26,8 @@
 	FADDP4S(0, 0, 0) \
 	FADDP2S(0, 0)
 
-// func dotF32NEON(a, b *float32, n int) float32
-TEXT ·dotF32NEON(SB), NOSPLIT, $0-28
+// func dotF32Asm(a, b *float32, n int) float32
+TEXT ·dotF32Asm(SB), NOSPLIT, $0-28
 	MOVD a+0(FP), R0
 	MOVD b+8(FP), R1
 	MOVD n+16(FP), R2
@@ -53,8 +53,8 @@ dotf32_done:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func dotF16NEON(w *uint16, x *float32, n int) float32
-TEXT ·dotF16NEON(SB), NOSPLIT, $0-28
+// func dotF16Asm(w *uint16, x *float32, n int) float32
+TEXT ·dotF16Asm(SB), NOSPLIT, $0-28
 	MOVD w+0(FP), R0
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R2
@@ -84,10 +84,10 @@ dotf16_done:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func dotBF16NEON(w *uint16, x *float32, n int) float32
+// func dotBF16Asm(w *uint16, x *float32, n int) float32
 // A bfloat16 is the top half of a float32: interleaving zero halves below
 // the codes (ZIP with a zero vector) widens them exactly.
-TEXT ·dotBF16NEON(SB), NOSPLIT, $0-28
+TEXT ·dotBF16Asm(SB), NOSPLIT, $0-28
 	MOVD w+0(FP), R0
 	MOVD x+8(FP), R1
 	MOVD n+16(FP), R2
@@ -118,8 +118,8 @@ dotbf16_done:
 	FMOVS F0, ret+24(FP)
 	RET
 
-// func axpyNEON(alpha float32, x, y *float32, n int)
-TEXT ·axpyNEON(SB), NOSPLIT, $0-32
+// func axpyAsm(alpha float32, x, y *float32, n int)
+TEXT ·axpyAsm(SB), NOSPLIT, $0-32
 	FMOVS alpha+0(FP), F30
 	MOVD  x+8(FP), R0
 	MOVD  y+16(FP), R1
@@ -142,12 +142,12 @@ axpy_loop:
 axpy_done:
 	RET
 
-// func gemm4NEON(w *float32, ws int, x *float32, xs, nx, k int, y *float32, ys int)
+// func gemm4Asm(w *float32, ws int, x *float32, xs, nx, k int, y *float32, ys int)
 // Adds to y[i*ys+j] (i < nx, j < 4) the dot product over k columns (a
 // multiple of 8) of weight row j (w[j*ws:]) and input row i (x[i*xs:]).
 // Each input row keeps one accumulator pair per weight row; the four sums
 // are reduced pairwise into one vector and added to y at once.
-TEXT ·gemm4NEON(SB), NOSPLIT, $0-64
+TEXT ·gemm4Asm(SB), NOSPLIT, $0-64
 	MOVD w+0(FP), R0
 	MOVD ws+8(FP), R1
 	MOVD x+16(FP), R2
@@ -214,8 +214,8 @@ gemm4_k:
 gemm4_done:
 	RET
 
-// func cvtF16NEON(dst *float32, src *uint16, n int)
-TEXT ·cvtF16NEON(SB), NOSPLIT, $0-24
+// func cvtF16Asm(dst *float32, src *uint16, n int)
+TEXT ·cvtF16Asm(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R0
 	MOVD src+8(FP), R1
 	MOVD n+16(FP), R2
@@ -235,8 +235,8 @@ cvtf16_loop:
 cvtf16_done:
 	RET
 
-// func cvtBF16NEON(dst *float32, src *uint16, n int)
-TEXT ·cvtBF16NEON(SB), NOSPLIT, $0-24
+// func cvtBF16Asm(dst *float32, src *uint16, n int)
+TEXT ·cvtBF16Asm(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R0
 	MOVD src+8(FP), R1
 	MOVD n+16(FP), R2

@@ -42,10 +42,10 @@
 	VHADDPS      X0, X0, X0  \
 	VHADDPS      X0, X0, X0
 
-// func dotQ4AVX(codes *byte, scales *uint16, x *float32, ngroups, gblocks, bias int) float32
+// func dotQ4Asm(codes *byte, scales *uint16, x *float32, ngroups, gblocks, bias int) float32
 // Returns Σ_groups scale·Σ (q−bias)·x over ngroups groups of gblocks
 // 32-element blocks each.
-TEXT ·dotQ4AVX(SB), NOSPLIT, $0-52
+TEXT ·dotQ4Asm(SB), NOSPLIT, $0-52
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), DX
 	MOVQ x+16(FP), DI
@@ -91,10 +91,10 @@ dotq4_done:
 	MOVSS X0, ret+48(FP)
 	RET
 
-// func dequantQ4AVX(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks, bias int)
+// func dequantQ4Asm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks, bias int)
 // Writes scale·(q−bias) + min for every element of ngroups groups; mins may
 // be nil (sym), meaning 0.
-TEXT ·dequantQ4AVX(SB), NOSPLIT, $0-56
+TEXT ·dequantQ4Asm(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ codes+8(FP), SI
 	MOVQ scales+16(FP), DX
@@ -142,8 +142,8 @@ deq4_done:
 	RET
 
 
-// func dotQ8sAVX(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
-TEXT ·dotQ8sAVX(SB), NOSPLIT, $0-44
+// func dotQ8sAsm(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
+TEXT ·dotQ8sAsm(SB), NOSPLIT, $0-44
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), DX
 	MOVQ x+16(FP), DI
@@ -193,8 +193,8 @@ dotq8s_done:
 	MOVSS X0, ret+40(FP)
 	RET
 
-// func dotQ8uAVX(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
-TEXT ·dotQ8uAVX(SB), NOSPLIT, $0-44
+// func dotQ8uAsm(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
+TEXT ·dotQ8uAsm(SB), NOSPLIT, $0-44
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), DX
 	MOVQ x+16(FP), DI
@@ -245,8 +245,8 @@ dotq8u_done:
 	RET
 
 
-// func dequantQ8sAVX(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
-TEXT ·dequantQ8sAVX(SB), NOSPLIT, $0-48
+// func dequantQ8sAsm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
+TEXT ·dequantQ8sAsm(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ codes+8(FP), SI
 	MOVQ scales+16(FP), DX
@@ -298,8 +298,8 @@ deq8s_done:
 	VZEROUPPER
 	RET
 
-// func dequantQ8uAVX(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
-TEXT ·dequantQ8uAVX(SB), NOSPLIT, $0-48
+// func dequantQ8uAsm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
+TEXT ·dequantQ8uAsm(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ codes+8(FP), SI
 	MOVQ scales+16(FP), DX
@@ -351,14 +351,14 @@ deq8u_done:
 	VZEROUPPER
 	RET
 
-// func dotQ4x16AVX(codes *byte, scales *uint16, x16 *int16, xscale *float32, start *int32, ngroups, gblocks int) float32
+// func dotQ4x16Asm(codes *byte, scales *uint16, x16 *int16, xscale *float32, start *int32, ngroups, gblocks int) float32
 // Integer INT4 dot product against an input rounded to int16 per group:
 // returns Σ_g scale_g·xscale_g·(start_g + Σ q·x16) with q the raw codes
 // 0..15. Widening the 16 code bytes of a block to words leaves the low
 // nibble (element i) under a mask and the high nibble (element i+16) after a
 // 4-bit shift, and VPMADDWD multiplies and pairs 16 of them at once; the
 // int32 sums cannot overflow for groups of up to 4096 elements.
-TEXT ·dotQ4x16AVX(SB), NOSPLIT, $0-60
+TEXT ·dotQ4x16Asm(SB), NOSPLIT, $0-60
 	MOVQ codes+0(FP), SI
 	MOVQ scales+8(FP), DX
 	MOVQ x16+16(FP), DI

@@ -113,11 +113,11 @@
 	UCVTF4S(26, 26) \
 	UCVTF4S(27, 27)
 
-// func dotQ4NEON(codes *byte, scales *uint16, x *float32, ngroups, gblocks, bias int) float32
+// func dotQ4Asm(codes *byte, scales *uint16, x *float32, ngroups, gblocks, bias int) float32
 // Returns Σ_groups scale·Σ (q−bias)·x in float32. Byte i of a 16-byte block
 // holds element i (low nibble) and element i+16 (high nibble); subtracting
 // the bias from the nibbles leaves signed bytes in −8..15.
-TEXT ·dotQ4NEON(SB), NOSPLIT, $0-52
+TEXT ·dotQ4Asm(SB), NOSPLIT, $0-52
 	MOVD codes+0(FP), R0
 	MOVD scales+8(FP), R1
 	MOVD x+16(FP), R2
@@ -154,14 +154,14 @@ dotq4_done:
 	FMOVS F0, ret+48(FP)
 	RET
 
-// func dotQ4x16NEON(codes *byte, scales *uint16, x16 *int16, xscale *float32, start *int32, ngroups, gblocks int) float32
+// func dotQ4x16Asm(codes *byte, scales *uint16, x16 *int16, xscale *float32, start *int32, ngroups, gblocks int) float32
 // Integer INT4 dot product against an input rounded to int16 per group:
 // returns Σ_g scale_g·xscale_g·(Σ start_g + Σ q·x16) with q the raw codes
 // 0..15 (start_g holds 8 int32 values, −8·Σx16 in the first for sym
 // weights). The nibbles, widened to halfwords, multiply the int16 inputs
 // with SMLAL into int32 lanes: each lane sums at most g/16 products of at
 // most 15·32767, so groups of up to 4096 elements cannot overflow.
-TEXT ·dotQ4x16NEON(SB), NOSPLIT, $0-60
+TEXT ·dotQ4x16Asm(SB), NOSPLIT, $0-60
 	MOVD codes+0(FP), R0
 	MOVD scales+8(FP), R1
 	MOVD x16+16(FP), R2
@@ -216,8 +216,8 @@ dotq4x16_done:
 	FMOVS F0, ret+56(FP)
 	RET
 
-// func dotQ8sNEON(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
-TEXT ·dotQ8sNEON(SB), NOSPLIT, $0-44
+// func dotQ8sAsm(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
+TEXT ·dotQ8sAsm(SB), NOSPLIT, $0-44
 	MOVD codes+0(FP), R0
 	MOVD scales+8(FP), R1
 	MOVD x+16(FP), R2
@@ -247,8 +247,8 @@ dotq8s_done:
 	FMOVS F0, ret+40(FP)
 	RET
 
-// func dotQ8uNEON(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
-TEXT ·dotQ8uNEON(SB), NOSPLIT, $0-44
+// func dotQ8uAsm(codes *byte, scales *uint16, x *float32, ngroups, gblocks int) float32
+TEXT ·dotQ8uAsm(SB), NOSPLIT, $0-44
 	MOVD codes+0(FP), R0
 	MOVD scales+8(FP), R1
 	MOVD x+16(FP), R2
@@ -311,10 +311,10 @@ dotq8u_done:
 	VST1.P [V16.S4, V17.S4, V18.S4, V19.S4], 64(R0) \
 	VST1.P [V20.S4, V21.S4, V22.S4, V23.S4], 64(R0)
 
-// func dequantQ4NEON(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks, bias int)
+// func dequantQ4Asm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks, bias int)
 // Writes scale·(q−bias) + min for every element of ngroups groups; mins may
 // be nil (sym), meaning 0.
-TEXT ·dequantQ4NEON(SB), NOSPLIT, $0-56
+TEXT ·dequantQ4Asm(SB), NOSPLIT, $0-56
 	MOVD dst+0(FP), R0
 	MOVD codes+8(FP), R2
 	MOVD scales+16(FP), R1
@@ -349,8 +349,8 @@ deq4_block:
 deq4_done:
 	RET
 
-// func dequantQ8sNEON(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
-TEXT ·dequantQ8sNEON(SB), NOSPLIT, $0-48
+// func dequantQ8sAsm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
+TEXT ·dequantQ8sAsm(SB), NOSPLIT, $0-48
 	MOVD dst+0(FP), R0
 	MOVD codes+8(FP), R2
 	MOVD scales+16(FP), R1
@@ -378,8 +378,8 @@ deq8s_block:
 deq8s_done:
 	RET
 
-// func dequantQ8uNEON(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
-TEXT ·dequantQ8uNEON(SB), NOSPLIT, $0-48
+// func dequantQ8uAsm(dst *float32, codes *byte, scales, mins *uint16, ngroups, gblocks int)
+TEXT ·dequantQ8uAsm(SB), NOSPLIT, $0-48
 	MOVD dst+0(FP), R0
 	MOVD codes+8(FP), R2
 	MOVD scales+16(FP), R1
