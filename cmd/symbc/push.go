@@ -118,7 +118,7 @@ uploaded_bytes and skipped_bytes).`,
 			}
 			if !f.quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s in %d blobs; %s in %d blobs already there\n",
-				termbars.Bytes(res.UploadedBytes), res.UploadedBlobs, termbars.Bytes(res.SkippedBytes), res.SkippedBlobs)
+					termbars.Bytes(res.UploadedBytes), res.UploadedBlobs, termbars.Bytes(res.SkippedBytes), res.SkippedBlobs)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Ref+"@"+res.Digest)
 			return err
