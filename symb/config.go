@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
 	"os"
 	"path/filepath"
 )
@@ -129,10 +130,13 @@ type Tool struct {
 	Version string `json:"version"`
 }
 
+// maxConfigBytes bounds config.symb.json.
+const maxConfigBytes = 16 << 20
+
 // ReadConfig reads and checks dir/config.symb.json.
 func ReadConfig(dir string) (*Config, error) {
 	p := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(p)
+	b, err := fileio.ReadLimited(p, maxConfigBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: not a .symb model folder (no %s): %w", dir, ConfigFile, ErrNotSymb)
@@ -170,6 +174,9 @@ func (c *Config) Validate() error {
 		if f.v <= 0 || f.v > 1<<24 {
 			return fmt.Errorf("model.%s is %d: %w", f.name, f.v, ErrCorrupt)
 		}
+	}
+	if m.MaxPositions < 0 || m.MaxPositions > MaxContextLength {
+		return fmt.Errorf("model.max_position_embeddings is %d, want 1..%d (0: not given): %w", m.MaxPositions, MaxContextLength, ErrCorrupt)
 	}
 	if m.NumHeads%m.NumKVHeads != 0 {
 		return fmt.Errorf("model.num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
@@ -211,6 +218,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// MaxContextLength bounds max_position_embeddings. The longest contexts of
+// open models are a few million tokens (Llama 4 Scout: 10M).
+const MaxContextLength = 1 << 24
 
 // MaxTensorFiles bounds the tensor files a config may imply. The largest
 // open mixture-of-experts models need under a hundred thousand.
