@@ -76,7 +76,7 @@ func (m *Model) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption
 	}
 	var dec pieceDecoder = noText{}
 	if m.tok != nil {
-		dec = streamText{m.tok.NewStreamDecoder(true)}
+		dec = streamText{m.tok.NewStreamDecoder(true, prompt...)}
 	}
 	return m.generate(ctx, prompt, o, dec)
 }
