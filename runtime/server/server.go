@@ -16,6 +16,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -37,14 +38,15 @@ const (
 type Option func(*config)
 
 type config struct {
-	modelName     string
-	maxConcurrent int
-	maxBodyBytes  int64
-	logger        *log.Logger
-	now           func() time.Time
-	apiKeys       [][sha256.Size]byte
-	aliases       []string
-	defaults      runtime.GenerationDefaults
+	modelName      string
+	maxConcurrent  int
+	maxBodyBytes   int64
+	logger         *log.Logger
+	now            func() time.Time
+	apiKeys        [][sha256.Size]byte
+	aliases        []string
+	defaults       runtime.GenerationDefaults
+	templateKwargs map[string]json.RawMessage
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
@@ -69,6 +71,13 @@ func WithAliases(names ...string) Option {
 // folder); OpenAI's defaults apply to what d leaves unset.
 func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
 	return func(c *config) { c.defaults = d }
+}
+
+// WithChatTemplateKwargs sets extra chat template variables (such as
+// {"enable_thinking": false}) for every chat request; a request's
+// chat_template_kwargs override them one by one.
+func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
+	return func(c *config) { c.templateKwargs = kw }
 }
 
 // WithMaxConcurrent sets how many generations run at once (default 1: the
