@@ -38,6 +38,14 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	c, e := s.constraint(&req, ts)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if c != nil {
+		opts = append(opts, runtime.WithConstraint(c))
+	}
 	ids, err := s.m.EncodeChat(msgs, chatOpts...)
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)

@@ -22,6 +22,7 @@ import (
 	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbc/symbc/runtime"
@@ -99,6 +100,9 @@ type server struct {
 	m   *runtime.Model
 	cfg config
 	sem chan struct{}
+
+	tokOnce  sync.Once
+	tokBytes [][]byte // see tokenBytes
 }
 
 // New returns the HTTP handler serving m. m must stay open while the

@@ -85,11 +85,14 @@ func (req *chatRequest) tools() (*toolSet, *apiError) {
 	for i, raw := range req.Tools {
 		var d toolDef
 		param := fmt.Sprintf("tools[%d]", i)
-		if err := json.Unmarshal(raw, &d); err != nil || d.Function == nil {
+		if err := json.Unmarshal(raw, &d); err != nil {
 			return nil, badRequest(param, "invalid_value", "'%s' must be {\"type\": \"function\", \"function\": {\"name\": ...}}", param)
 		}
 		if d.Type != "function" {
 			return nil, badRequest(param+".type", "invalid_value", "Unsupported tool type %q in '%s': only \"function\" is supported", d.Type, param)
+		}
+		if d.Function == nil {
+			return nil, badRequest(param+".function", "missing_required_parameter", "Missing required parameter: '%s.function'", param)
 		}
 		if !toolNameRE.MatchString(d.Function.Name) {
 			return nil, badRequest(param+".function.name", "invalid_value", "Invalid function name %q in '%s': use a-z, A-Z, 0-9, _ and -, at most 64", d.Function.Name, param)
