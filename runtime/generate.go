@@ -75,15 +75,16 @@ func (m *Model) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption
 	if err != nil {
 		return nil, err
 	}
-	return m.generate(ctx, prompt, o, m.textDecoder(), soloSeq{m.NewSession()})
+	return m.generate(ctx, prompt, o, m.textDecoder(prompt), soloSeq{m.NewSession()})
 }
 
-// textDecoder turns generated ids into text, or into nothing without a tokenizer.
-func (m *Model) textDecoder() pieceDecoder {
+// textDecoder turns the ids generated after prompt into text, or into
+// nothing without a tokenizer.
+func (m *Model) textDecoder(prompt []int) pieceDecoder {
 	if m.tok == nil {
 		return noText{}
 	}
-	return streamText{m.tok.NewStreamDecoder(true)}
+	return streamText{m.tok.NewStreamDecoder(true, prompt...)}
 }
 
 // sequence is what generate drives: a Session of its own, or a slot of a

@@ -44,6 +44,7 @@ type schedConfig struct {
 	kvType     symb.DType
 	stepTokens int
 	maxQueue   int
+	paused     bool // tests: the loop starts when they call start
 }
 
 // WithSlots sets how many sequences run at once (default DefaultSlots).
@@ -97,6 +98,7 @@ type Scheduler struct {
 	shared int64 // steps that ran more than one sequence (for tests)
 
 	wake   chan struct{} // a request changed something the loop waits for
+	start  func()        // starts the loop (tests queue requests first)
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the loop has returned
 }
@@ -143,7 +145,10 @@ func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
 	s.bt = newBatcher(m, s.cache)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	go s.loop(ctx)
+	s.start = func() { go s.loop(ctx) }
+	if !c.paused {
+		s.start()
+	}
 	return s, nil
 }
 
@@ -188,7 +193,7 @@ func (s *Scheduler) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOp
 		return nil, err
 	}
 	defer q.cancel()
-	return s.m.generate(ctx, prompt, o, s.m.textDecoder(), q)
+	return s.m.generate(ctx, prompt, o, s.m.textDecoder(prompt), q)
 }
 
 // Chat is Model.Chat run in one of the scheduler's slots.

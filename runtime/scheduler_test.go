@@ -20,6 +20,9 @@ func newTestScheduler(t testing.TB, m *Model, opts ...SchedulerOption) *Schedule
 	return s
 }
 
+// paused makes NewScheduler leave the loop to runConcurrently.
+func paused() SchedulerOption { return func(c *schedConfig) { c.paused = true } }
+
 // prompts derives n different prompts of different lengths from ids.
 func prompts(ids []int, n, vocab int) [][]int {
 	out := make([][]int, n)
@@ -31,7 +34,9 @@ func prompts(ids []int, n, vocab int) [][]int {
 	return out
 }
 
-// runConcurrently generates a greedy completion of every prompt at once.
+// runConcurrently queues a generation of every prompt, then starts the
+// scheduler of a paused test scheduler (see newTestScheduler) so that they
+// really run together, and waits for them.
 func runConcurrently(t *testing.T, s *Scheduler, ps [][]int, opts ...GenOption) []*Result {
 	t.Helper()
 	res := make([]*Result, len(ps))
@@ -40,6 +45,12 @@ func runConcurrently(t *testing.T, s *Scheduler, ps [][]int, opts ...GenOption) 
 	for i, p := range ps {
 		wg.Go(func() { res[i], errs[i] = s.GenerateIDs(context.Background(), p, opts...) })
 	}
+	for queued := 0; queued < len(ps); time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+	s.start()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
@@ -58,7 +69,7 @@ func TestSchedulerMatchesSession(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := newTestModel(t, name, WithThreads(2))
 			ref := loadReference(t, modelDir(t, name))
-			s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(5))
+			s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(5), paused())
 			ps := prompts(ref.promptIDs, 4, m.mc.VocabSize)
 			n := len(ref.greedyIDs)
 			res := runConcurrently(t, s, ps, WithMaxTokens(n), WithIgnoreEOS())
@@ -89,7 +100,7 @@ func TestSchedulerMatchesSession(t *testing.T) {
 func TestSchedulerF16(t *testing.T) {
 	m := storiesModel(t)
 	ref := loadReference(t, modelDir(t, "stories260k"))
-	s := newTestScheduler(t, m, WithSlots(2))
+	s := newTestScheduler(t, m, WithSlots(2), paused())
 	res := runConcurrently(t, s, [][]int{ref.promptIDs, ref.promptIDs}, WithMaxTokens(len(ref.greedyIDs)), WithIgnoreEOS())
 	for i, r := range res {
 		if !equalInts(r.IDs, ref.greedyIDs) {

@@ -47,7 +47,7 @@ temporary sibling folder and renames it. An existing DIR is replaced only with
 			return err
 		},
 	}
-	f.register(cmd, "blobs downloaded at once")
+	f.register(cmd, "blobs downloaded")
 	cmd.Flags().BoolVar(&force, "force", false, "replace DIR if it exists (only once the new folder is complete)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object on stdout")
 	return cmd

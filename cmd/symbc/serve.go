@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,8 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, modelName                    string
 		threads, maxConcurrent, maxContext int
+		apiKeys, aliases                   []string
+		apiKeyFile                         string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve DIR",
@@ -25,15 +29,17 @@ func newServeCmd() *cobra.Command {
 		Long: `serve loads the model in DIR and answers OpenAI API requests on --addr:
 GET /v1/models, POST /v1/chat/completions (with streaming), POST
 /v1/completions and GET /health. Point an OpenAI client at
-http://ADDR/v1 with any API key. One line per request is logged to stderr.
+http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
+(comma-separated keys) every endpoint but /health needs
+"Authorization: Bearer KEY"; otherwise any key is accepted. Requests
+naming a model other than --model-name or an --alias get 404. One line per
+request is logged to stderr (never a key).
 Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if maxConcurrent < 1 {
-				return usagef("--max-concurrent must be at least 1")
-			}
-			if threads < 0 || maxContext < 0 {
-				return usagef("--threads and --max-context must not be negative")
+			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
+			if err != nil {
+				return err
 			}
 			dir := args[0]
 			if modelName == "" {
@@ -50,9 +56,12 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			}
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithMaxConcurrent(maxConcurrent),
-				server.WithRequestLog(stderr))
+				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext())
+			if len(keys) > 0 {
+				fmt.Fprintf(stderr, "API key required (%d key(s) accepted)\n", len(keys))
+			}
 			if err := server.Serve(cmd.Context(), l, h, shutdownGrace); err != nil {
 				return err
 			}
@@ -62,9 +71,39 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.StringVar(&modelName, "model-name", "", "model id reported to clients (default: the folder's name)")
 	f.IntVar(&maxConcurrent, "max-concurrent", 1, "generations run at once; more requests wait")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
+	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")
+	f.StringArrayVar(&aliases, "alias", nil, "another model name requests may use (repeatable)")
 	return cmd
+}
+
+// collectAPIKeys gathers the keys of the flags, the key file and the
+// environment variable (comma-separated), without empty entries.
+func collectAPIKeys(flagKeys []string, file, env string) ([]string, error) {
+	var keys []string
+	add := func(list []string) {
+		for _, k := range list {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	add(flagKeys)
+	add(strings.Split(env, ","))
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--api-key-file: %w", err)
+		}
+		before := len(keys)
+		add(strings.Split(string(b), "\n"))
+		if len(keys) == before {
+			return nil, fmt.Errorf("--api-key-file %s holds no key", file)
+		}
+	}
+	return keys, nil
 }

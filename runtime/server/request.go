@@ -83,8 +83,8 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // decodeBody reads a JSON object into v, answering 413 for a body over the
 // limit and 400 for anything that is not a JSON object of the right types.
-// Unknown fields are ignored, as OpenAI-compatible servers must tolerate
-// parameters they do not implement.
+// Fields this server neither honours nor may safely ignore are refused
+// (see checkFields), and a model it does not serve gets 404.
 func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	tooLarge := func() *apiError {
 		return &apiError{
@@ -127,7 +127,34 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 			return badRequest("", "", "Invalid JSON body: %v", err)
 		}
 	}
+	if e := checkFields(body, fieldsFor(v)); e != nil {
+		return e
+	}
+	var named struct {
+		Model *string `json:"model"`
+	}
+	if json.Unmarshal(body, &named) == nil && named.Model != nil {
+		if e := s.checkModel(*named.Model); e != nil {
+			return e
+		}
+	}
 	return nil
+}
+
+// checkModel accepts the served model's name and its aliases; an empty
+// name means the one model served.
+func (s *server) checkModel(name string) *apiError {
+	if name == "" || s.servesModel(name) {
+		return nil
+	}
+	return s.modelNotFound(name)
+}
+
+func (s *server) modelNotFound(name string) *apiError {
+	return &apiError{status: http.StatusNotFound,
+		Message: fmt.Sprintf("The model '%s' does not exist (this server has %s)", name, s.modelList()),
+		Type:    errInvalidRequest, Param: "model", Code: "model_not_found",
+	}
 }
 
 // jsonKind names the JSON type a Go type is decoded from.
