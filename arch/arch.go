@@ -4,7 +4,7 @@
 //
 // Where to start: an Adapter per family (llama.go) turns an HFConfig into a
 // symb.ModelConfig (Config) and lists Mappings (Tensors). A Mapping names one
-// output tensor, its quantize.Role, the source tensors it is built from with
+// output tensor, its symb.Role, the source tensors it is built from with
 // the shapes config.json implies, and an optional Transform (row slice of a
 // fused tensor, transpose, row permutation, block-scale dequantization). The
 // converter checks every source against the checkpoint's headers before it
@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -37,10 +36,10 @@ type Adapter interface {
 
 // Mapping describes one output tensor.
 type Mapping struct {
-	Name    string        // symb tensor name, e.g. symb.LayerTensor(3, symb.AttnQ)
-	Role    quantize.Role // picks the storage type through quantize.Policy
-	Shape   []int         // output shape
-	Sources []Source      // checkpoint tensors read, in the order Transform expects
+	Name    string    // symb tensor name, e.g. symb.LayerTensor(3, symb.AttnQ)
+	Role    symb.Role // picks the storage type through quantize.Policy
+	Shape   []int     // output shape
+	Sources []Source  // checkpoint tensors read, in the order Transform expects
 	// Transform builds the output from the sources; nil means Sources[0]
 	// unchanged (same shape).
 	Transform Transform

@@ -129,6 +129,7 @@ func TestFamilyFixtures(t *testing.T) {
 			if len(ms) != c.tensors {
 				t.Errorf("%d mappings, want %d", len(ms), c.tensors)
 			}
+			matchTable(t, cfg, ms)
 			checkSources(t, ms, filepath.Join(dir, "model.safetensors"))
 			for _, m := range ms {
 				// The transform must turn the sources into the output shape.
@@ -147,6 +148,33 @@ func TestFamilyFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// matchTable checks that an adapter writes exactly the tensors the format's
+// table lists for cfg, each with the table's shape and role.
+func matchTable(t *testing.T, cfg symb.ModelConfig, ms []Mapping) {
+	t.Helper()
+	table, err := cfg.Tensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Mapping{}
+	for _, m := range ms {
+		byName[m.Name] = m
+	}
+	for _, s := range table {
+		m, ok := byName[s.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: in the tensor table, not written by the adapter", s.Name)
+		case !slices.Equal(m.Shape, s.Shape) || m.Role != s.Role:
+			t.Errorf("%s: adapter writes %v %v, table says %v %v", s.Name, m.Shape, m.Role, s.Shape, s.Role)
+		}
+		delete(byName, s.Name)
+	}
+	for n := range byName {
+		t.Errorf("%s: written by the adapter, not in the tensor table", n)
 	}
 }
 

@@ -239,18 +239,18 @@ func record(items []*item, specs []quantize.Spec) symb.Quantization {
 	for i, it := range items {
 		s := specs[i]
 		switch it.Role {
-		case quantize.RoleLinear:
+		case symb.RoleLinear:
 			if q.Weights == "" {
 				q.Weights = s.Type.String()
 				if s.Type.IsInt() {
 					q.Scheme, q.GroupSize, q.Method = s.Scheme.String(), s.GroupSize, s.Method.String()
 				}
 			}
-		case quantize.RoleEmbedding:
+		case symb.RoleEmbedding:
 			q.Embeddings = s.Type.String()
-		case quantize.RoleLMHead:
+		case symb.RoleLMHead:
 			q.LMHead = s.Type.String()
-		case quantize.RoleNorm:
+		case symb.RoleNorm:
 			if q.Norms == "" {
 				q.Norms = s.Type.String()
 			}

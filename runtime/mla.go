@@ -68,20 +68,18 @@ func checkMLA(mc *symb.ModelConfig) error {
 // mla loads layer i's latent attention projections (attn_o is loaded with
 // the other layer tensors).
 func (l *loader) mla(i int) *mlaLayer {
-	mc := &l.m.mc
-	a, hid, d := mc.MLA, mc.HiddenSize, l.m.dims
 	name := func(s string) string { return symb.LayerTensor(i, s) }
 	L := &mlaLayer{}
-	if a.QLoraRank > 0 {
-		L.qa = l.matrix(name(symb.AttnQA), a.QLoraRank, hid)
-		L.qaNorm = l.vector(name(symb.AttnQANorm), a.QLoraRank)
-		L.qb = l.matrix(name(symb.AttnQB), d.qRow(), a.QLoraRank)
+	if l.m.mc.MLA.QLoraRank > 0 {
+		L.qa = l.matrix(name(symb.AttnQA))
+		L.qaNorm = l.vector(name(symb.AttnQANorm), true)
+		L.qb = l.matrix(name(symb.AttnQB))
 	} else {
-		L.q = l.matrix(name(symb.AttnQ), d.qRow(), hid)
+		L.q = l.matrix(name(symb.AttnQ))
 	}
-	L.kva = l.matrix(name(symb.AttnKVA), a.KVLoraRank+a.QKRopeHeadDim, hid)
-	L.kvNorm = l.vector(name(symb.AttnKVANorm), a.KVLoraRank)
-	L.kvb = l.matrix(name(symb.AttnKVB), d.heads*(a.QKNopeHeadDim+a.VHeadDim), a.KVLoraRank)
+	L.kva = l.matrix(name(symb.AttnKVA))
+	L.kvNorm = l.vector(name(symb.AttnKVANorm), true)
+	L.kvb = l.matrix(name(symb.AttnKVB))
 	if l.err != nil {
 		return nil
 	}

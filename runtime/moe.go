@@ -82,19 +82,19 @@ func checkMoE(mc *symb.ModelConfig) error {
 
 // moe loads layer i's router, experts and shared experts.
 func (l *loader) moe(i int) *moeLayer {
-	e, hid := l.m.mc.MoE, l.m.mc.HiddenSize
-	L := &moeLayer{router: l.matrix(symb.LayerTensor(i, symb.MoERouter), e.NumExperts, hid)}
-	if e.RouterBias {
-		L.bias = l.vector(symb.LayerTensor(i, symb.MoERouterBias), e.NumExperts)
+	e := l.m.mc.MoE
+	L := &moeLayer{
+		router: l.matrix(symb.LayerTensor(i, symb.MoERouter)),
+		bias:   l.vector(symb.LayerTensor(i, symb.MoERouterBias), false),
 	}
 	L.experts = make([]expertMLP, e.NumExperts)
 	for x := range L.experts {
 		name := func(s string) string { return symb.ExpertTensor(i, x, s) }
-		L.experts[x] = l.mlp(name(symb.MLPGate), name(symb.MLPUp), name(symb.MLPDown), e.ExpertIntermediate)
+		L.experts[x] = l.mlp(name(symb.MLPGate), name(symb.MLPUp), name(symb.MLPDown))
 	}
 	if e.NumShared > 0 {
 		name := func(s string) string { return symb.LayerTensor(i, s) }
-		sh := l.mlp(name(symb.SharedGate), name(symb.SharedUp), name(symb.SharedDown), e.NumShared*e.ExpertIntermediate)
+		sh := l.mlp(name(symb.SharedGate), name(symb.SharedUp), name(symb.SharedDown))
 		L.shared = &sh
 	}
 	if l.err != nil {
@@ -103,14 +103,9 @@ func (l *loader) moe(i int) *moeLayer {
 	return L
 }
 
-// mlp loads a gated MLP of width inter.
-func (l *loader) mlp(gate, up, down string, inter int) expertMLP {
-	hid := l.m.mc.HiddenSize
-	return expertMLP{
-		gate: l.matrix(gate, inter, hid),
-		up:   l.matrix(up, inter, hid),
-		down: l.matrix(down, hid, inter),
-	}
+// mlp loads a gated MLP.
+func (l *loader) mlp(gate, up, down string) expertMLP {
+	return expertMLP{gate: l.matrix(gate), up: l.matrix(up), down: l.matrix(down)}
 }
 
 // router turns one token's router logits into chosen experts and weights.

@@ -196,7 +196,7 @@ func (c *Config) Validate() error {
 	// Checkers and loaders build a table entry per tensor file, so the count
 	// a config implies is bounded too, not only each factor.
 	if n := m.TensorFiles(); n > MaxTensorFiles {
-		return fmt.Errorf("model implies about %d tensor files (num_layers × experts), more than %d: %w", n, MaxTensorFiles, ErrCorrupt)
+		return fmt.Errorf("model implies %d tensor files (num_layers × experts), more than %d: %w", n, MaxTensorFiles, ErrCorrupt)
 	}
 	if a := m.MLA; a != nil {
 		for _, f := range []struct {
@@ -210,20 +210,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// MaxTensorFiles bounds the tensor files a config may imply. The largest
-// open mixture-of-experts models need under a hundred thousand.
-const MaxTensorFiles = 1 << 18
-
-// TensorFiles is an upper bound on the tensor files the config implies
-// (FORMAT.md §4), computed without overflow for any field values.
-func (m *ModelConfig) TensorFiles() int64 {
-	perLayer := int64(20)
-	if m.MoE != nil {
-		perLayer += 3*int64(max(m.MoE.NumExperts, 0)) + 5
-	}
-	return 3 + perLayer*int64(max(m.NumLayers, 0))
 }
 
 // WriteConfig writes dir/config.symb.json (indented, trailing newline).

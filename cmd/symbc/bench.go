@@ -25,8 +25,8 @@ mean ± standard deviation in tokens per second.
 ` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reps < 1 || prompt < 0 || gen < 0 || threads < 0 {
-				return usagef("-r must be at least 1, -p, -n and -t at least 0")
+			if reps < 1 || prompt < 0 || gen < 0 {
+				return usagef("-r must be at least 1, -p and -n at least 0")
 			}
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {
@@ -59,7 +59,7 @@ mean ± standard deviation in tokens per second.
 	f := cmd.Flags()
 	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens of the pp test (0: skip it)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens of the tg test (0: skip it)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")

@@ -63,7 +63,7 @@ into the store with the default recipe.`,
 			return err
 		},
 	}
-	f.register(cmd, "blobs downloaded at once")
+	f.register(cmd, "blobs downloaded")
 	cmd.Flags().BoolVar(&force, "force", false, "replace DIR if it exists (only once the new folder is complete)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object on stdout")
 	return cmd

@@ -39,12 +39,6 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 ` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if maxConcurrent < 1 {
-				return usagef("--max-concurrent must be at least 1")
-			}
-			if threads < 0 || maxContext < 0 {
-				return usagef("--threads and --max-context must not be negative")
-			}
 			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
 			if err != nil {
 				return err
@@ -83,7 +77,7 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.StringVar(&modelName, "model-name", "", "model id reported to clients (default: the folder's name)")
 	f.IntVar(&maxConcurrent, "max-concurrent", 1, "generations run at once; more requests wait")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")

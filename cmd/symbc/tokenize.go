@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -51,7 +50,7 @@ a "text" field and every output line is the JSON array of its ids, in order.
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			if hasJSONL {
-				err = tokenizeJSONL(tk, jsonlPath, cmd.InOrStdin(), out, !noSpecial)
+				err = tokenizeJSONL(cmd, tk, jsonlPath, out, !noSpecial)
 			} else {
 				err = writeIDs(out, tk.Encode(text, !noSpecial), asJSON)
 			}
@@ -91,16 +90,12 @@ func writeIDs(w io.Writer, ids []int, asJSON bool) error {
 	return err
 }
 
-func tokenizeJSONL(tk *tokenizer.Tokenizer, path string, stdin io.Reader, w io.Writer, addSpecial bool) error {
-	in := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
+func tokenizeJSONL(cmd *cobra.Command, tk *tokenizer.Tokenizer, path string, w io.Writer, addSpecial bool) error {
+	in, err := openInput(cmd, path)
+	if err != nil {
+		return err
 	}
+	defer in.Close()
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), maxJSONLLine)
 	for n := 1; sc.Scan(); n++ {
