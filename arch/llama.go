@@ -13,28 +13,18 @@ func (Llama) Name() string { return "llama" }
 // Config implements Adapter. Defaults are LlamaConfig's: rms_norm_eps 1e-6,
 // tie_word_embeddings false.
 func (Llama) Config(hf *HFConfig) (symb.ModelConfig, error) {
-	if err := checkQuantization(hf); err != nil {
-		return symb.ModelConfig{}, err
-	}
-	m, err := hf.Common(1e-6)
+	m, err := defaults{eps: 1e-6, rope: []string{"llama3", "linear"}}.common(hf)
 	if err != nil {
 		return m, err
 	}
-	if hf.HiddenAct != "" && hf.HiddenAct != "silu" {
+	if m.Activation != "silu" {
 		return m, hf.configError("hidden_act %q: the llama architecture supports only silu", hf.HiddenAct)
 	}
 	if hf.MLPBias {
 		return m, hf.configError("mlp_bias is true: MLP biases are not supported")
 	}
-	m.RopeScaling, err = hf.Rope("llama3", "linear")
-	if err != nil {
-		return m, err
-	}
-	m.Norm = "rmsnorm"
-	m.Activation = "silu"
-	m.TieEmbeddings = hf.TieWordEmbeddings != nil && *hf.TieWordEmbeddings
-	m.AttentionBias = hf.AttentionBias
-	m.AttentionOutBias = hf.AttentionBias // LlamaAttention gives o_proj the same bias flag
+	// LlamaAttention gives o_proj the same bias flag as q, k and v.
+	m.AttentionBias, m.AttentionOutBias = hf.AttentionBias, hf.AttentionBias
 	return m, nil
 }
 
