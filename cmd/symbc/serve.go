@@ -56,13 +56,18 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 				return err
 			}
 			defer m.Close()
+			defaults, err := runtime.ReadGenerationDefaults(dir)
+			if err != nil {
+				return err
+			}
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithMaxConcurrent(maxConcurrent),
-				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...))
+				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
+				server.WithGenerationDefaults(defaults))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext())
 			if len(keys) > 0 {
