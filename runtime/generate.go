@@ -31,7 +31,8 @@ type Result struct {
 	// After a stop string they include the tokens that formed it.
 	IDs              []int      `json:"ids"`
 	PromptTokens     int        `json:"prompt_tokens"`
-	CompletionTokens int        `json:"completion_tokens"` // len(IDs)
+	CachedTokens     int        `json:"cached_tokens,omitempty"` // prompt tokens a Scheduler's prefix cache held
+	CompletionTokens int        `json:"completion_tokens"`       // len(IDs)
 	StopReason       StopReason `json:"stop_reason"`
 	Seed             uint64     `json:"seed"` // the sampling seed, given or drawn
 
@@ -74,12 +75,43 @@ func (m *Model) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption
 	if err != nil {
 		return nil, err
 	}
-	var dec pieceDecoder = noText{}
-	if m.tok != nil {
-		dec = streamText{m.tok.NewStreamDecoder(true, prompt...)}
-	}
-	return m.generate(ctx, prompt, o, dec)
+	return m.generate(ctx, prompt, o, m.textDecoder(prompt), soloSeq{m.NewSession()})
 }
+
+// textDecoder turns the ids generated after prompt into text, or into
+// nothing without a tokenizer.
+func (m *Model) textDecoder(prompt []int) pieceDecoder {
+	if m.tok == nil {
+		return noText{}
+	}
+	return streamText{m.tok.NewStreamDecoder(true, prompt...)}
+}
+
+// sequence is what generate drives: a Session of its own, or a slot of a
+// Scheduler.
+type sequence interface {
+	// prefill runs the prompt; cached is how many of its first tokens
+	// were already held (and so not run).
+	prefill(ctx context.Context, prompt []int) (cached int, err error)
+	decode(ctx context.Context, id int) error
+	logits() []float32 // of the last token run
+	pos() int          // tokens held
+}
+
+// soloSeq runs a sequence in a Session.
+type soloSeq struct{ s *Session }
+
+func (q soloSeq) prefill(ctx context.Context, prompt []int) (int, error) {
+	return 0, q.s.Prefill(ctx, prompt)
+}
+
+func (q soloSeq) decode(ctx context.Context, id int) error {
+	_, err := q.s.forward(ctx, []int{id}, false)
+	return err
+}
+
+func (q soloSeq) logits() []float32 { return q.s.LastLogits() }
+func (q soloSeq) pos() int          { return q.s.Pos() }
 
 // Stream is Generate yielding the completion's text piece by piece. A
 // failure is yielded as the last pair, with empty text. Breaking out of the
@@ -169,7 +201,7 @@ var errStopped = errors.New("generation stopped by the consumer")
 
 // generate runs prefill over prompt and then samples and decodes one token at
 // a time until a stop condition.
-func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pieceDecoder) (*Result, error) {
+func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pieceDecoder, s sequence) (*Result, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: empty prompt")
 	}
@@ -191,11 +223,12 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 		}
 	}
 
-	s := m.NewSession()
 	start := time.Now()
-	if err := s.Prefill(ctx, prompt); err != nil {
+	cached, err := s.prefill(ctx, prompt)
+	if err != nil {
 		return nil, err
 	}
+	res.CachedTokens = cached
 	res.PrefillDuration = time.Since(start)
 	start = time.Now()
 	history := append([]int(nil), prompt...)
@@ -205,7 +238,7 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 			res.StopReason = StopLength
 			break
 		}
-		id := smp.sample(s.LastLogits(), history)
+		id := smp.sample(s.logits(), history)
 		if eos[id] {
 			res.StopReason = StopEOS
 			break
@@ -224,11 +257,15 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 			res.StopReason = StopLength
 			break
 		}
-		if s.Pos() >= m.maxCtx {
+		if s.pos() >= m.maxCtx {
 			res.StopReason = StopContext
 			break
 		}
-		if _, err := s.forward(ctx, []int{id}, false); err != nil {
+		if err := s.decode(ctx, id); err != nil {
+			if errors.Is(err, ErrKVCacheFull) {
+				res.StopReason = StopContext
+				break
+			}
 			return nil, err
 		}
 		steps++
@@ -244,7 +281,7 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 	}
 	res.Text = stops.text()
 	res.CompletionTokens = len(res.IDs)
-	res.PrefillTokensPerSecond = rate(len(prompt), res.PrefillDuration)
+	res.PrefillTokensPerSecond = rate(len(prompt)-cached, res.PrefillDuration)
 	res.DecodeTokensPerSecond = rate(steps, res.DecodeDuration)
 	return res, nil
 }

@@ -24,7 +24,7 @@ func newServeCmd() *cobra.Command {
 		apiKeyFile                         string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve DIR",
+		Use:   "serve MODEL",
 		Short: "Serve a .symb model over an OpenAI-compatible HTTP API",
 		Long: `serve loads the model in DIR and answers OpenAI API requests on --addr:
 GET /v1/models, POST /v1/chat/completions (with streaming), POST
@@ -34,29 +34,40 @@ http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
 "Authorization: Bearer KEY"; otherwise any key is accepted. Requests
 naming a model other than --model-name or an --alias get 404. One line per
 request is logged to stderr (never a key).
-Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.`,
+Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
 			if err != nil {
 				return err
 			}
-			dir := args[0]
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			dir := model.Dir
 			if modelName == "" {
-				modelName = filepath.Base(filepath.Clean(dir))
+				modelName = filepath.Base(filepath.Clean(model.Name))
 			}
 			m, err := runtime.Load(dir, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			defaults, err := runtime.ReadGenerationDefaults(dir)
+			if err != nil {
+				return err
+			}
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithMaxConcurrent(maxConcurrent),
-				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...))
+				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
+				server.WithGenerationDefaults(defaults))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext())
 			if len(keys) > 0 {

@@ -23,7 +23,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	opts, e := req.options(s.m.Config().Model.VocabSize)
+	opts, e := req.options(s.m.Config().Model.VocabSize, s.cfg.defaults)
 	if e != nil {
 		s.fail(w, r, e)
 		return
@@ -61,7 +61,7 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("prompt", "missing_required_parameter", "Missing required parameter: 'prompt'"))
 		return
 	}
-	opts, e := req.options(s.m.Config().Model.VocabSize)
+	opts, e := req.options(s.m.Config().Model.VocabSize, s.cfg.defaults)
 	if e != nil {
 		s.fail(w, r, e)
 		return

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/symbc/symbc/runtime"
 )
 
 type (
@@ -216,5 +218,22 @@ func TestPenaltiesAndBias(t *testing.T) {
 	status, b := post(t, srv.URL+"/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}],"top_logprobs":2}`)
 	if e := decode[errorResponse](t, b).Error; status != 400 || e == nil || !nullable(e.Param, "top_logprobs") {
 		t.Errorf("top_logprobs without logprobs: %d %s", status, b)
+	}
+}
+
+func TestGenerationDefaults(t *testing.T) {
+	m := loadModel(t, storiesDir(t))
+	zero, topK := 0.0, 1
+	srv, _ := newServer(t, m, WithGenerationDefaults(runtime.GenerationDefaults{Temperature: &zero, TopK: &topK}))
+	// Without temperature the model's default (greedy) applies ...
+	status, b := post(t, srv.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":64}`)
+	if got := decode[completionResponse](t, b).Choices[0].Text; status != 200 || got != greedyText {
+		t.Errorf("defaults: %d %q", status, got)
+	}
+	// ... and a request's own setting wins: at temperature 2 with top_k 0
+	// some of 64 tokens differ from greedy's.
+	status, b = post(t, srv.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":64,"temperature":2,"top_k":0,"seed":1}`)
+	if got := decode[completionResponse](t, b).Choices[0].Text; status != 200 || got == greedyText {
+		t.Errorf("request settings: %d %q", status, got)
 	}
 }

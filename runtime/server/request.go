@@ -233,20 +233,36 @@ func (s *stopList) UnmarshalJSON(b []byte) error {
 const maxStops = 16
 
 // options turns the sampling fields into generation options, with OpenAI's
-// defaults (temperature 1) and ranges. vocab is the model's vocabulary
-// size, which bounds logit_bias's token ids.
-func (p *sampling) options(vocab int) ([]runtime.GenOption, *apiError) {
+// ranges. Fields the request leaves out take the model's defaults (def),
+// and then OpenAI's (temperature 1). vocab is the model's vocabulary size,
+// which bounds logit_bias's token ids.
+func (p *sampling) options(vocab int, def runtime.GenerationDefaults) ([]runtime.GenOption, *apiError) {
 	if p.N != nil && *p.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "Only n=1 is supported, got n=%d", *p.N)
 	}
 	temp := 1.0
+	if def.Temperature != nil {
+		temp = *def.Temperature
+	}
 	if p.Temperature != nil {
 		temp = *p.Temperature
-	}
-	if temp < 0 || temp > 2 {
-		return nil, badRequest("temperature", "invalid_value", "temperature must be between 0 and 2, got %g", temp)
+		if temp < 0 || temp > 2 {
+			return nil, badRequest("temperature", "invalid_value", "temperature must be between 0 and 2, got %g", temp)
+		}
 	}
 	opts := []runtime.GenOption{runtime.WithTemperature(float32(temp))}
+	if def.TopP != nil && p.TopP == nil {
+		opts = append(opts, runtime.WithTopP(float32(*def.TopP)))
+	}
+	if def.TopK != nil && p.TopK == nil {
+		opts = append(opts, runtime.WithTopK(*def.TopK))
+	}
+	if def.MinP != nil && p.MinP == nil {
+		opts = append(opts, runtime.WithMinP(float32(*def.MinP)))
+	}
+	if def.RepetitionPenalty != nil && p.RepetitionPenalty == nil {
+		opts = append(opts, runtime.WithRepeatPenalty(float32(*def.RepetitionPenalty)))
+	}
 	if p.TopP != nil {
 		if *p.TopP < 0 || *p.TopP > 1 {
 			return nil, badRequest("top_p", "invalid_value", "top_p must be between 0 and 1, got %g", *p.TopP)

@@ -44,6 +44,7 @@ type config struct {
 	now           func() time.Time
 	apiKeys       [][sha256.Size]byte
 	aliases       []string
+	defaults      runtime.GenerationDefaults
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
@@ -61,6 +62,13 @@ func WithAliases(names ...string) Option {
 			}
 		}
 	}
+}
+
+// WithGenerationDefaults sets the sampling settings for requests that
+// leave them out (usually runtime.ReadGenerationDefaults of the model's
+// folder); OpenAI's defaults apply to what d leaves unset.
+func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
+	return func(c *config) { c.defaults = d }
 }
 
 // WithMaxConcurrent sets how many generations run at once (default 1: the
