@@ -238,7 +238,7 @@ func (a *Admission) Release() { a.q.cancel() }
 
 // Chat is Model.Chat run in one of the scheduler's slots.
 func (s *Scheduler) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
-	ids, err := s.m.EncodeChat(messages)
+	ids, err := s.m.EncodeChat(ctx, messages)
 	if err != nil {
 		return nil, err
 	}

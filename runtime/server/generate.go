@@ -33,7 +33,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	ids, err := s.m.EncodeChat(msgs)
+	ids, err := s.m.EncodeChat(r.Context(), msgs)
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {
