@@ -112,6 +112,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if err := copyTokenizer(src.dir, filepath.Join(tmp, "tokenizer")); err != nil {
 		return nil, err
 	}
+	if _, err := copyDocs(src.dir, tmp); err != nil {
+		return nil, err
+	}
 	c := &symb.Config{
 		Architecture: src.adapter.Name(),
 		Model:        cfg,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -166,7 +167,7 @@ func TestToolCallRoundTrip(t *testing.T) {
 	}
 	var tools []json.RawMessage
 	json.Unmarshal([]byte(`[`+weatherTool+`]`), &tools)
-	want, err := m.EncodeChat([]tokenizer.Message{
+	want, err := m.EncodeChat(context.Background(), []tokenizer.Message{
 		{Role: "user", Content: "Once upon a time"},
 		{Role: "assistant", ToolCalls: []tokenizer.ToolCall{{ID: "call_1", Type: "function", Function: tokenizer.ToolCallFunction{Name: "get_weather", Arguments: json.RawMessage(`{"city": "Paris"}`)}}}},
 		{Role: "tool", ToolCallID: "call_1", Name: "get_weather", Content: "sunny"},
