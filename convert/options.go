@@ -28,6 +28,7 @@ type options struct {
 	calibText string // "" means the built-in text
 	calibName string // how the text is recorded ("builtin" or a file name)
 	bits      float64
+	softBits  bool // bits is a default: a model that cannot meet it gets its smallest choice
 	maxKLD    float64
 }
 
@@ -101,6 +102,17 @@ func WithCalibration(name, text string) Option {
 // predicted KL divergence. It implies WithCalibration (built-in text) unless
 // one is given.
 func WithBits(bits float64) Option { return func(o *options) { o.bits = bits } }
+
+// DefaultBits is the budget of the default INT4 recipe (symbc convert with
+// plain --quantize int4): the per-tensor choice within 4.5 bits per weight.
+const DefaultBits = 4.5
+
+// WithDefaultBits is WithBits for a default recipe: a model whose smallest
+// choice already takes more than bits (tiny models, where headers and norms
+// weigh) gets that smallest choice instead of an error.
+func WithDefaultBits(bits float64) Option {
+	return func(o *options) { o.bits, o.softBits = bits, true }
+}
 
 // WithMaxKLD chooses each weight matrix's storage so the predicted mean KL
 // divergence from the source on the calibration text is at most x nats, at

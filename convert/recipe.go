@@ -336,9 +336,8 @@ func allocate(tcs []tensorChoice, budget int64, maxKLD float64) ([]int, float64,
 		}
 		return kl <= maxKLD
 	}
-	if budget > 0 && !ok(hi) {
-		_, b, _ := pick(tcs, math.Exp(hi))
-		return nil, 0, fmt.Errorf("the smallest choice takes %d bytes, more than the %d the target allows", b, budget)
+	if least := leastBytes(tcs); budget > 0 && least > budget {
+		return nil, 0, fmt.Errorf("the smallest choice takes %d bytes, more than the %d the target allows", least, budget)
 	}
 	if budget <= 0 && !ok(lo) {
 		sel, _, kl := pick(tcs, math.Exp(lo))
@@ -366,6 +365,19 @@ func allocate(tcs []tensorChoice, budget int64, maxKLD float64) ([]int, float64,
 		sel, kl = fill(tcs, sel, budget-b)
 	}
 	return sel, kl, nil
+}
+
+// leastBytes is the size of the smallest choice for every tensor.
+func leastBytes(tcs []tensorChoice) int64 {
+	var n int64
+	for _, tc := range tcs {
+		b := tc.opts[0].bytes
+		for _, o := range tc.opts {
+			b = min(b, o.bytes)
+		}
+		n += b
+	}
+	return n
 }
 
 // fill spends leftover bytes on the upgrades with the best KL saved per byte.

@@ -15,6 +15,11 @@ import (
 	"github.com/symbc/symbc/symb"
 )
 
+// defaultHeadroom is what a default budget (WithDefaultBits) grants above
+// the smallest layout when that layout alone exceeds the budget: the
+// difference between 4.5 bits per weight and INT4 with groups of 128 (4.125).
+const defaultHeadroom = 0.375
+
 // tuning is what calibration and the precision choice decided.
 type tuning struct {
 	imp          [][]float32 // per item: column importance, nil for none
@@ -117,6 +122,15 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 	}
 	if o.bits > 0 {
 		budget = int64(o.bits*float64(params)/8) - fixed
+		if o.softBits {
+			// A model whose narrow rows or small tensors cannot reach a
+			// default budget at all gets defaultHeadroom bits per weight
+			// above its smallest layout, so its most sensitive tensors
+			// are still upgraded.
+			if least := leastBytes(tcs); least > budget {
+				budget = least + int64(defaultHeadroom*float64(params)/8)
+			}
+		}
 		if budget <= 0 {
 			return nil, fmt.Errorf("--bits %g: the tensors kept as they are already take %.2f bits per weight", o.bits, float64(fixed)*8/float64(params))
 		}

@@ -87,10 +87,6 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	return cmd
 }
 
-// defaultBits is the budget of a plain `--quantize int4` conversion: the
-// per-tensor choice within 4.5 bits per weight.
-const defaultBits = 4.5
-
 // tuneOptions turns the calibration and target flags into options. A plain
 // int4 conversion (no explicit group size, scheme, method or embedding
 // type) gets the measured per-tensor choice within defaultBits.
@@ -132,7 +128,7 @@ func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration stri
 	case f.Changed("max-kld"):
 		opts = append(opts, convert.WithMaxKLD(maxKLD))
 	case !uniform && strings.EqualFold(req.Quantize, "int4"):
-		opts = append(opts, convert.WithBits(defaultBits))
+		opts = append(opts, convert.WithDefaultBits(convert.DefaultBits))
 	}
 	return opts, nil
 }
