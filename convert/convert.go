@@ -116,6 +116,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if err := copyTokenizer(src.dir, filepath.Join(tmp, "tokenizer")); err != nil {
 		return nil, err
 	}
+	if _, err := copyDocs(src.dir, tmp); err != nil {
+		return nil, err
+	}
 	c := &symb.Config{
 		Architecture: src.adapter.Name(),
 		Model:        cfg,
@@ -243,18 +246,18 @@ func record(items []*item, specs []quantize.Spec) symb.Quantization {
 	for i, it := range items {
 		s := specs[i]
 		switch it.Role {
-		case quantize.RoleLinear:
+		case symb.RoleLinear:
 			if q.Weights == "" {
 				q.Weights = s.Type.String()
 				if s.Type.IsInt() {
 					q.Scheme, q.GroupSize, q.Method = s.Scheme.String(), s.GroupSize, s.Method.String()
 				}
 			}
-		case quantize.RoleEmbedding:
+		case symb.RoleEmbedding:
 			q.Embeddings = s.Type.String()
-		case quantize.RoleLMHead:
+		case symb.RoleLMHead:
 			q.LMHead = s.Type.String()
-		case quantize.RoleNorm:
+		case symb.RoleNorm:
 			if q.Norms == "" {
 				q.Norms = s.Type.String()
 			}

@@ -45,7 +45,7 @@ func candidateSpecs() []quantize.Spec {
 // allocatable reports whether the precision choice applies to an item.
 func allocatable(it *item) bool {
 	switch it.Role {
-	case quantize.RoleLinear, quantize.RoleEmbedding, quantize.RoleLMHead:
+	case symb.RoleLinear, symb.RoleEmbedding, symb.RoleLMHead:
 		return it.Rows() > 1
 	}
 	return false

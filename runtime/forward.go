@@ -28,6 +28,7 @@ type Session struct {
 	// tests can check that only the selected experts run.
 	expertRows int64
 
+	paged   *batcher  // set on a Scheduler's worker: rows of many sequences, paged KV
 	last    []float32 // logits of the last position processed
 	broken  bool      // a pass was interrupted half-way; only Reset repairs it
 	b       buffers
@@ -211,9 +212,12 @@ func (s *Session) layer(li, n int) {
 	} else {
 		s.projectQKV(L, n, k, v)
 	}
-	if s.kc != nil {
+	switch {
+	case s.paged != nil:
+		s.paged.attend(s, li, n)
+	case s.kc != nil:
 		s.attend(li, n)
-	} else {
+	default:
 		s.symbiotic(li, n)
 	}
 	s.residual(L.o, L.oBias, L.normAttnPost, n, d.outRow(), b.att)

@@ -16,7 +16,7 @@ func newConvertCmd() *cobra.Command {
 		req                  convert.PolicyRequest
 		archName, revision   string
 		force, quiet, asJSON bool
-		jobs                 int
+		threads              int
 		calibration          string
 		bits, maxKLD         float64
 	)
@@ -37,7 +37,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 			}
 			opts := []convert.Option{
 				convert.WithPolicy(policy), convert.WithArch(archName), convert.WithRevision(revision),
-				convert.WithForce(force), convert.WithJobs(jobs), convert.WithTool("symbc", toolVersion()),
+				convert.WithForce(force), convert.WithJobs(threads), convert.WithTool("symbc", toolVersion()),
 			}
 			tuned, err := tuneOptions(cmd, req, calibration, bits, maxKLD)
 			if err != nil {
@@ -81,8 +81,8 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.StringVar(&archName, "arch", "", "architecture to use instead of the one config.json names")
 	f.StringVar(&revision, "revision", "", "Hub branch, tag or commit (default main)")
 	f.BoolVar(&force, "force", false, "replace OUT if it exists (only once the new folder is complete)")
-	f.IntVar(&jobs, "jobs", 0, "quantizer goroutines (default: all cores)")
-	f.BoolVar(&quiet, "quiet", false, "no progress and no summary line")
+	addThreadsFlag(f, &threads)
+	addQuietFlag(f, &quiet)
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON on stdout")
 	return cmd
 }

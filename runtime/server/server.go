@@ -15,6 +15,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log"
@@ -40,12 +41,36 @@ type config struct {
 	maxConcurrent int
 	maxBodyBytes  int64
 	logger        *log.Logger
+	sched         *runtime.Scheduler // nil: one session per generation under sem
 	now           func() time.Time
+	apiKeys       [][sha256.Size]byte
+	aliases       []string
+	defaults      runtime.GenerationDefaults
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
-// (default DefaultModelName). Requests may name any model: there is one.
+// (default DefaultModelName). Requests naming another model get 404
+// model_not_found; a request without a model gets this one.
 func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }
+
+// WithAliases adds further names requests may use for the model (listed by
+// /v1/models too); responses still carry the WithModelName name.
+func WithAliases(names ...string) Option {
+	return func(c *config) {
+		for _, n := range names {
+			if n != "" {
+				c.aliases = append(c.aliases, n)
+			}
+		}
+	}
+}
+
+// WithGenerationDefaults sets the sampling settings for requests that
+// leave them out (usually runtime.ReadGenerationDefaults of the model's
+// folder); OpenAI's defaults apply to what d leaves unset.
+func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
+	return func(c *config) { c.defaults = d }
+}
 
 // WithMaxConcurrent sets how many generations run at once (default 1: the
 // kernels already use every thread, so more mostly adds latency). Further
@@ -103,6 +128,11 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var rt route
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if path != "/health" && !s.authorized(r) {
+		lw.Header().Set("WWW-Authenticate", `Bearer realm="symbc"`)
+		writeError(lw, unauthorized(r))
+		return
+	}
 	switch {
 	case path == "/health":
 		rt.get = s.health
@@ -151,27 +181,51 @@ type modelObject struct {
 	OwnedBy string `json:"owned_by"`
 }
 
-func (s *server) model() modelObject {
-	return modelObject{ID: s.cfg.modelName, Object: "model", Created: 0, OwnedBy: "symbc"}
+func modelOf(id string) modelObject {
+	return modelObject{ID: id, Object: "model", Created: 0, OwnedBy: "symbc"}
+}
+
+// modelNames is the served model's name followed by its aliases.
+func (s *server) modelNames() []string {
+	return append([]string{s.cfg.modelName}, s.cfg.aliases...)
+}
+
+func (s *server) servesModel(name string) bool {
+	for _, n := range s.modelNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// modelList names the served models for error messages.
+func (s *server) modelList() string {
+	q := make([]string, 0, len(s.cfg.aliases)+1)
+	for _, n := range s.modelNames() {
+		q = append(q, "'"+n+"'")
+	}
+	return strings.Join(q, ", ")
 }
 
 func (s *server) listModels(w http.ResponseWriter, r *http.Request) {
+	var data []modelObject
+	for _, n := range s.modelNames() {
+		data = append(data, modelOf(n))
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Object string        `json:"object"`
 		Data   []modelObject `json:"data"`
-	}{"list", []modelObject{s.model()}})
+	}{"list", data})
 }
 
 func (s *server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/v1/models/")
-	if id != s.cfg.modelName {
-		writeError(w, &apiError{status: http.StatusNotFound,
-			Message: fmt.Sprintf("The model '%s' does not exist (this server has '%s')", id, s.cfg.modelName),
-			Type:    errInvalidRequest, Param: "model", Code: "model_not_found",
-		})
+	if !s.servesModel(id) {
+		writeError(w, s.modelNotFound(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.model())
+	writeJSON(w, http.StatusOK, modelOf(id))
 }
 
 // acquire takes a generation slot, or gives up when ctx ends first.
