@@ -26,12 +26,12 @@ func DefaultCalibrationText() string { return defaultCalibration }
 // token; calibFLOPs caps the tokens so that a 1B model calibrates in well
 // under a minute on two cores while a small model reads the whole text.
 const (
-	calibSegment   = 128    // tokens per forward pass (a fresh sequence each)
-	calibMinTokens = 128    // never fewer tokens than this, text permitting
-	calibFLOPs     = 4e11   // forward-pass budget for activation statistics
-	gainFLOPs      = 3e11   // budget for the per-tensor sensitivity passes
-	gainMaxTokens  = 512    // tokens per sensitivity pass at most
-	impFloor       = 1e-6   // relative floor of a column's importance
+	calibSegment   = 128  // tokens per forward pass (a fresh sequence each)
+	calibMinTokens = 128  // never fewer tokens than this, text permitting
+	calibFLOPs     = 4e11 // forward-pass budget for activation statistics
+	gainFLOPs      = 3e11 // budget for the per-tensor sensitivity passes
+	gainMaxTokens  = 512  // tokens per sensitivity pass at most
+	impFloor       = 1e-6 // relative floor of a column's importance
 	calibMaxText   = 64 << 20
 )
 

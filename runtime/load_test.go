@@ -207,4 +207,3 @@ func dequantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
 	}
 	return out
 }
-
