@@ -208,9 +208,11 @@ func (DBRX) Tensors(c symb.ModelConfig) ([]Mapping, error) {
 					{symb.MLPUp, "v1", rows},
 					{symb.MLPDown, "w2", Chain{rows, Transpose{}}},
 				} {
-					shape, role, _ := shapeOf(c, x.name, true)
-					ms = append(ms, Mapping{Name: symb.ExpertTensor(i, e, x.name), Role: role, Shape: shape,
-						Sources: []Source{{Name: p + "ffn.experts.mlp." + x.src, Shape: fused}}, Transform: x.t})
+					m, err := tableMapping(c, symb.ExpertTensor(i, e, x.name), p+"ffn.experts.mlp."+x.src, x.t, fused)
+					if err != nil {
+						return nil, err
+					}
+					ms = append(ms, m)
 				}
 			}
 			return ms, nil

@@ -15,12 +15,14 @@ func newBenchCmd() *cobra.Command {
 		asJSON                     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "bench DIR",
+		Use:   "bench MODEL",
 		Short: "Measure prompt processing and token generation speed of a .symb model",
 		Long: `bench runs the model in DIR on pseudo-random tokens, like llama-bench: pp
 is a prompt of -p tokens processed in one batch, tg is -n tokens generated one
 at a time. Each test runs once to warm up, then -r times; the table gives the
-mean ± standard deviation in tokens per second.`,
+mean ± standard deviation in tokens per second.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reps < 1 || prompt < 0 || gen < 0 {
@@ -30,14 +32,18 @@ mean ± standard deviation in tokens per second.`,
 			if err != nil {
 				return usageError{err}
 			}
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng))
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng))
 			if err != nil {
 				return err
 			}
 			defer m.Close()
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
-				Name: filepath.Base(filepath.Clean(args[0])),
+				Name: filepath.Base(filepath.Clean(model.Name)),
 			})
 			if err != nil {
 				return err

@@ -41,6 +41,8 @@ and moves them through any OCI registry.`,
 		newVerifyCmd(),
 		newTokenizeCmd(),
 		newTemplateCmd(),
+		newListCmd(),
+		newRmCmd(),
 	)
 	return root
 }

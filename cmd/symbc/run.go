@@ -22,13 +22,15 @@ func newRunCmd() *cobra.Command {
 		stops                                   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "run DIR",
+		Use:   "run MODEL",
 		Short: "Generate text with a .symb model",
 		Long: `run loads the model in DIR and continues a prompt, streaming the text to
 stdout and the speed to stderr. The prompt is --prompt TEXT (with --chat, sent
 through the model's chat template as a user message), --messages FILE (a JSON
 array of {"role", "content"} objects, always templated) or --prompt-ids with
-token ids. Sampling is greedy unless --temperature is above 0.`,
+token ids. Sampling is greedy unless --temperature is above 0.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -82,7 +84,11 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 				return usageError{err}
 			}
 
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
 			if err != nil {
 				return err
 			}

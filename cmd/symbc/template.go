@@ -17,14 +17,16 @@ func newTemplateCmd() *cobra.Command {
 		noGenPrompt  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "template DIR --messages FILE",
+		Use:   "template MODEL --messages FILE",
 		Short: "Render a chat prompt with a model's chat template",
-		Long: `template renders the chat template of DIR (a .symb model folder or any folder
+		Long: `template renders the chat template of MODEL (a .symb model or any folder
 holding tokenizer.json and tokenizer_config.json) the way transformers'
 apply_chat_template does, and prints the prompt exactly, without an added newline.
 
 FILE ("-" for standard input) holds a JSON array of {"role", "content"} messages,
-or an object with such an array under "messages".`,
+or an object with such an array under "messages".
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if messagesPath == "" {
@@ -34,7 +36,11 @@ or an object with such an array under "messages".`,
 			if err != nil {
 				return err
 			}
-			tk, err := tokenizer.Load(args[0])
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			tk, err := tokenizer.Load(model.Dir)
 			if err != nil {
 				return err
 			}

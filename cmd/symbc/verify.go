@@ -29,13 +29,15 @@ func newVerifyCmd() *cobra.Command {
 		engine          string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify DIR",
+		Use:   "verify MODEL",
 		Short: "Check a .symb model's integrity and compare its logits with a reference or the source",
 		Long: `verify checks every file against the manifest, every tensor against the config,
 then runs the model with the bundled runtime and compares its next-token
 distributions with reference logits (--reference) or the source checkpoint
 (--source, default: the source recorded in config.symb.json when available
-locally). It exits 0 only when every check passes.`,
+locally). It exits 0 only when every check passes.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// "-" reads a reference or the prompts from standard input.
@@ -90,12 +92,16 @@ locally). It exits 0 only when every check passes.`,
 				}
 				opts = append(opts, verify.WithMinTop1(minTop1))
 			}
-			rep, err := verify.Verify(cmd.Context(), args[0], opts...)
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := verify.Verify(cmd.Context(), model.Dir, opts...)
 			if err != nil {
 				return err
 			}
 			if save {
-				if err := rep.Save(args[0]); err != nil {
+				if err := rep.Save(model.Dir); err != nil {
 					return err
 				}
 			}
