@@ -128,11 +128,17 @@ type bpeWork struct {
 	heap mergeHeap
 }
 
+// bpeSymbol is 16 bytes: a long piece (a whole prompt, for tokenizers that
+// do not split on spaces) holds one per byte.
 type bpeSymbol struct {
-	id         int
-	prev, next int // -1 at the ends
+	id         int32
+	prev, next int32 // -1 at the ends
 	gone       bool
 }
+
+// maxPooledSymbols bounds the work buffers kept for reuse, so one long
+// prompt does not pin its buffers after the request.
+const maxPooledSymbols = 1 << 16
 
 // tokenize appends the ids for one pre-tokenized piece.
 func (m *bpeModel) tokenize(dst []int, piece string) []int {
@@ -159,7 +165,16 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 		}
 	}
 	w := m.pool.Get().(*bpeWork)
-	defer m.pool.Put(w)
+	defer func() {
+		if cap(w.syms) <= maxPooledSymbols {
+			m.pool.Put(w)
+		}
+	}()
+	// A piece gives at most one symbol per byte; sizing the buffer once
+	// avoids the copies (and the garbage) of growing it.
+	if cap(w.syms) < len(piece) {
+		w.syms = make([]bpeSymbol, 0, len(piece))
+	}
 	w.syms = w.syms[:0]
 	if m.byteLevel && !m.byteSymbols(w, piece) {
 		w.syms = w.syms[:0]
@@ -168,8 +183,8 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 		m.charSymbols(w, piece)
 	}
 	m.mergeAll(w)
-	for i := 0; i >= 0 && i < len(w.syms); i = w.syms[i].next {
-		dst = append(dst, w.syms[i].id)
+	for i := 0; i >= 0 && i < len(w.syms); i = int(w.syms[i].next) {
+		dst = append(dst, int(w.syms[i].id))
 	}
 	return dst
 }
@@ -177,9 +192,9 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 func (w *bpeWork) add(id int) {
 	n := len(w.syms)
 	if n > 0 {
-		w.syms[n-1].next = n
+		w.syms[n-1].next = int32(n)
 	}
-	w.syms = append(w.syms, bpeSymbol{id: id, prev: n - 1, next: -1})
+	w.syms = append(w.syms, bpeSymbol{id: int32(id), prev: int32(n - 1), next: -1})
 }
 
 // byteSymbols starts a byte-level word: one symbol per byte. It reports
@@ -267,39 +282,42 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		return
 	}
 	h := &w.heap
+	if cap(h.items) < len(syms) {
+		h.items = make([]mergeItem, 0, len(syms))
+	}
 	h.items = h.items[:0]
 	for i := 0; i+1 < len(syms); i++ {
-		if mg, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+		if mg, ok := m.merges[pairKey(int(syms[i].id), int(syms[i+1].id))]; ok {
 			h.push(mergeItem{rank: mg.rank, pos: int32(i), newID: mg.newID})
 		}
 	}
 	for len(h.items) > 0 {
 		top := h.pop()
-		pos := int(top.pos)
+		pos := top.pos
 		cur := &syms[pos]
 		if cur.gone || cur.next < 0 {
 			continue
 		}
 		nextPos := cur.next
 		right := syms[nextPos]
-		mg, ok := m.merges[pairKey(cur.id, right.id)]
+		mg, ok := m.merges[pairKey(int(cur.id), int(right.id))]
 		if !ok || mg.newID != top.newID {
 			continue
 		}
-		cur.id = int(top.newID)
+		cur.id = top.newID
 		cur.next = right.next
 		syms[nextPos].gone = true
 		if right.next >= 0 {
 			syms[right.next].prev = pos
 		}
 		if cur.prev >= 0 {
-			if mg, ok := m.merges[pairKey(syms[cur.prev].id, cur.id)]; ok {
-				h.push(mergeItem{rank: mg.rank, pos: int32(cur.prev), newID: mg.newID})
+			if mg, ok := m.merges[pairKey(int(syms[cur.prev].id), int(cur.id))]; ok {
+				h.push(mergeItem{rank: mg.rank, pos: cur.prev, newID: mg.newID})
 			}
 		}
 		if cur.next >= 0 {
-			if mg, ok := m.merges[pairKey(cur.id, syms[cur.next].id)]; ok {
-				h.push(mergeItem{rank: mg.rank, pos: int32(pos), newID: mg.newID})
+			if mg, ok := m.merges[pairKey(int(cur.id), int(syms[cur.next].id))]; ok {
+				h.push(mergeItem{rank: mg.rank, pos: pos, newID: mg.newID})
 			}
 		}
 	}
