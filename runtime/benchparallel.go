@@ -117,7 +117,7 @@ func BenchParallel(ctx context.Context, m *Model, opts ParallelBenchOptions) (*P
 
 // streamsRun is one repetition of a parallel test.
 type streamsRun struct {
-	ttft, ttftMax       float64 // milliseconds
+	ttft, ttftMax        float64 // milliseconds
 	perStream, aggregate float64 // tokens per second
 }
 
