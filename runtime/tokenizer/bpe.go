@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unicode/utf8"
 )
@@ -128,16 +129,17 @@ type bpeWork struct {
 	heap mergeHeap
 }
 
-// bpeSymbol is 16 bytes: a long piece (a whole prompt, for tokenizers that
-// do not split on spaces) holds one per byte.
+// bpeSymbol is one symbol of a word being merged. A prompt can be one
+// multi-megabyte word (models without a pre-tokenizer), so the fields are
+// 32-bit: 16 bytes per input byte rather than 32.
 type bpeSymbol struct {
 	id         int32
 	prev, next int32 // -1 at the ends
 	gone       bool
 }
 
-// maxPooledSymbols bounds the work buffers kept for reuse, so one long
-// prompt does not pin its buffers after the request.
+// maxPooledSymbols bounds the scratch returned to the pool: the buffers of
+// one huge word are dropped rather than kept alive for later calls.
 const maxPooledSymbols = 1 << 16
 
 // tokenize appends the ids for one pre-tokenized piece.
@@ -170,12 +172,9 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 			m.pool.Put(w)
 		}
 	}()
-	// A piece gives at most one symbol per byte; sizing the buffer once
-	// avoids the copies (and the garbage) of growing it.
-	if cap(w.syms) < len(piece) {
-		w.syms = make([]bpeSymbol, 0, len(piece))
-	}
-	w.syms = w.syms[:0]
+	// At most one symbol per byte: sized once, a long word does not leave
+	// a trail of doubled copies behind.
+	w.syms = slices.Grow(w.syms[:0], len(piece))
 	if m.byteLevel && !m.byteSymbols(w, piece) {
 		w.syms = w.syms[:0]
 		m.charSymbols(w, m.bl.mapString(piece))
@@ -190,11 +189,11 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 }
 
 func (w *bpeWork) add(id int) {
-	n := len(w.syms)
+	n := int32(len(w.syms))
 	if n > 0 {
-		w.syms[n-1].next = int32(n)
+		w.syms[n-1].next = n
 	}
-	w.syms = append(w.syms, bpeSymbol{id: int32(id), prev: int32(n - 1), next: -1})
+	w.syms = append(w.syms, bpeSymbol{id: int32(id), prev: n - 1, next: -1})
 }
 
 // byteSymbols starts a byte-level word: one symbol per byte. It reports
@@ -282,10 +281,7 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		return
 	}
 	h := &w.heap
-	if cap(h.items) < len(syms) {
-		h.items = make([]mergeItem, 0, len(syms))
-	}
-	h.items = h.items[:0]
+	h.items = slices.Grow(h.items[:0], len(syms)-1)
 	for i := 0; i+1 < len(syms); i++ {
 		if mg, ok := m.merges[pairKey(int(syms[i].id), int(syms[i+1].id))]; ok {
 			h.push(mergeItem{rank: mg.rank, pos: int32(i), newID: mg.newID})
@@ -293,7 +289,7 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 	}
 	for len(h.items) > 0 {
 		top := h.pop()
-		pos := top.pos
+		pos := int(top.pos)
 		cur := &syms[pos]
 		if cur.gone || cur.next < 0 {
 			continue
@@ -308,7 +304,7 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		cur.next = right.next
 		syms[nextPos].gone = true
 		if right.next >= 0 {
-			syms[right.next].prev = pos
+			syms[right.next].prev = top.pos
 		}
 		if cur.prev >= 0 {
 			if mg, ok := m.merges[pairKey(int(syms[cur.prev].id), int(cur.id))]; ok {
@@ -317,7 +313,7 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		}
 		if cur.next >= 0 {
 			if mg, ok := m.merges[pairKey(int(cur.id), int(syms[cur.next].id))]; ok {
-				h.push(mergeItem{rank: mg.rank, pos: pos, newID: mg.newID})
+				h.push(mergeItem{rank: mg.rank, pos: top.pos, newID: mg.newID})
 			}
 		}
 	}
