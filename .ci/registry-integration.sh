@@ -79,9 +79,17 @@ go build -o "$work/symbc" ./cmd/symbc
 symbc="$work/symbc"
 model="$work/model"
 src=testdata/models/stories260k
+# The source gets a LICENSE (stories260k's own terms, MIT): it must travel
+# through convert, push and a generic client's pull, and name the licence on
+# the manifest.
+licensed="$work/source"
+mkdir -p "$licensed"
+cp "$src"/* "$licensed"/
+printf 'MIT License\n\nCopyright (c) 2023 Andrej\n' >"$licensed/LICENSE"
 if "$symbc" convert --help >/dev/null 2>&1 && [ -f "$src/config.json" ]; then
-  say "model: symbc convert $src"
-  "$symbc" convert "$src" "$model" --quiet
+  say "model: symbc convert $src (with a LICENSE)"
+  "$symbc" convert "$licensed" "$model" --quiet
+  cmp "$licensed/LICENSE" "$model/LICENSE" || fail "convert did not keep the source's LICENSE"
 else
   say "model: symbc convert or $src is missing; using a random-weight test model instead"
   go run ./registry/internal/testmodel/gen -preset tiny "$model"
@@ -143,6 +151,23 @@ say "oras pull $ref"
 grep -q '"artifactType":"application/vnd.cncf.model.manifest.v1+json"' "$work/manifest.json" || fail "manifest: $(head -c 300 "$work/manifest.json")"
 "$oras" pull --plain-http "$ref" -o "$work/oras" >/dev/null
 diff -r "$model" "$work/oras" || fail "oras pull restored a different folder"
+if [ -f "$model/LICENSE" ]; then
+  cmp "$licensed/LICENSE" "$work/oras/LICENSE" || fail "the LICENSE did not survive convert, push and oras pull"
+  grep -q '"org.opencontainers.image.licenses":"MIT"' "$work/manifest.json" || fail "the manifest does not name the licence: $(head -c 600 "$work/manifest.json")"
+  say "LICENSE: kept by convert, sent by push, restored by oras, named on the manifest (MIT)"
+fi
+
+# --- the local model store ----------------------------------------------------------
+say "symbc run REF, list, rm through a store in $work/store"
+export SYMBC_MODELS="$work/store"
+"$symbc" run "$ref" --prompt "Once upon a time" --max-tokens 8 >"$work/run-ref.txt" 2>/dev/null || fail "symbc run $ref"
+"$symbc" run "$model" --prompt "Once upon a time" --max-tokens 8 >"$work/run-dir.txt" 2>/dev/null
+cmp "$work/run-ref.txt" "$work/run-dir.txt" || fail "run $ref and run of the folder differ"
+"$symbc" list >"$work/list.txt"
+grep -q "^$ref " "$work/list.txt" || fail "symbc list: $(cat "$work/list.txt")"
+"$symbc" rm "$ref" >/dev/null
+if "$symbc" list | grep -q "^$ref "; then fail "symbc rm left $ref in the store"; fi
+unset SYMBC_MODELS
 
 # --- a packed (many-file) model ------------------------------------------------
 say "packed model (>256 files): push, symbc pull, oras pull"
