@@ -149,9 +149,10 @@ func (m *Model) stream(run func([]GenOption) error, opts []GenOption) iter.Seq2[
 }
 
 // Chat renders messages with the tokenizer's chat template (ending with the
-// header of an assistant turn) and generates the reply.
+// header of an assistant turn) and generates the reply. ctx cancels the
+// render as well as the generation.
 func (m *Model) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
-	ids, err := m.EncodeChat(messages)
+	ids, err := m.EncodeChat(ctx, messages)
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +160,13 @@ func (m *Model) Chat(ctx context.Context, messages []tokenizer.Message, opts ...
 }
 
 // EncodeChat renders messages with the chat template and encodes the result
-// (the template writes BOS and other special tokens itself).
-func (m *Model) EncodeChat(messages []tokenizer.Message, opts ...tokenizer.ChatOption) ([]int, error) {
+// (the template writes BOS and other special tokens itself). The render
+// gives up when ctx is done.
+func (m *Model) EncodeChat(ctx context.Context, messages []tokenizer.Message, opts ...tokenizer.ChatOption) ([]int, error) {
 	if m.tok == nil {
 		return nil, ErrNoTokenizer
 	}
+	opts = append([]tokenizer.ChatOption{tokenizer.WithContext(ctx)}, opts...)
 	ids, err := m.tok.EncodeChat(messages, opts...)
 	if err != nil {
 		return nil, err

@@ -42,18 +42,6 @@ func checkMLA(mc *symb.ModelConfig) error {
 	if a == nil {
 		return nil
 	}
-	for _, f := range []struct {
-		name   string
-		v, min int
-	}{{"q_lora_rank", a.QLoraRank, 0}, {"kv_lora_rank", a.KVLoraRank, 1}, {"qk_nope_head_dim", a.QKNopeHeadDim, 0},
-		{"qk_rope_head_dim", a.QKRopeHeadDim, 2}, {"v_head_dim", a.VHeadDim, 1}} {
-		if f.v < f.min || f.v > 1<<24 {
-			return fmt.Errorf("%w: mla %s is %d", ErrBadWeights, f.name, f.v)
-		}
-	}
-	if a.QKRopeHeadDim%2 != 0 {
-		return fmt.Errorf("%w: mla qk_rope_head_dim %d is odd", ErrBadWeights, a.QKRopeHeadDim)
-	}
 	switch {
 	case mc.AttentionBias:
 		return fmt.Errorf("%w: attention_bias with latent attention (mla)", ErrUnsupported)

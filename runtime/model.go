@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -160,12 +159,6 @@ func Load(dir string, opts ...Option) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m.closer = sm
-	extra, err := readGenerationEOS(filepath.Join(tokDir, "generation_config.json"))
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	m.eos = mergeIDs(m.eos, extra)
 	return m, nil
 }
 
@@ -322,7 +315,7 @@ func (m *Model) loadWeights(w Weights) error {
 			L.v = l.matrix(name(symb.AttnV))
 		}
 		L.o = l.matrix(name(symb.AttnO))
-		if sparseLayer(mc, i) {
+		if mc.SparseLayer(i) {
 			L.moe = l.moe(i)
 		} else {
 			L.gate = l.matrix(name(symb.MLPGate))
@@ -348,31 +341,16 @@ func (m *Model) loadWeights(w Weights) error {
 	return l.err
 }
 
-// checkConfig refuses hyperparameters this runtime cannot honour, so an
-// unsupported model fails at load instead of producing wrong numbers.
+// checkConfig refuses a config that is invalid (symb.ModelConfig.Validate,
+// the format's one set of rules) or that asks for something this runtime
+// does not implement, so such a model fails at load instead of producing
+// wrong numbers.
 func checkConfig(mc *symb.ModelConfig) error {
+	if err := mc.Validate(); err != nil {
+		return fmt.Errorf("%w: config %w", ErrBadWeights, err)
+	}
 	unsupported := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize},
-		{"num_layers", mc.NumLayers}, {"num_heads", mc.NumHeads}, {"num_kv_heads", mc.NumKVHeads}, {"head_dim", mc.HeadDim}} {
-		if f.v <= 0 || f.v > 1<<24 {
-			return fmt.Errorf("%w: config %s is %d", ErrBadWeights, f.name, f.v)
-		}
-	}
-	// A model whose every layer is sparse has no dense MLP to size.
-	minInter := 1
-	if mc.MoE != nil && mc.MoE.FirstDenseLayers == 0 {
-		minInter = 0
-	}
-	if mc.IntermediateSize < minInter || mc.IntermediateSize > 1<<24 {
-		return fmt.Errorf("%w: config intermediate_size is %d", ErrBadWeights, mc.IntermediateSize)
-	}
-	if mc.NumHeads%mc.NumKVHeads != 0 {
-		return fmt.Errorf("%w: num_heads %d is not a multiple of num_kv_heads %d", ErrBadWeights, mc.NumHeads, mc.NumKVHeads)
 	}
 	switch mc.Norm {
 	case "", "rmsnorm", "layernorm":
@@ -390,16 +368,9 @@ func checkConfig(mc *symb.ModelConfig) error {
 	default:
 		return unsupported("activation %q", mc.Activation)
 	}
-	if mc.RopeDim < 0 || mc.RopeDim > mc.HeadDim || mc.RopeDim%2 != 0 {
-		return fmt.Errorf("%w: rope_dim %d with head_dim %d", ErrBadWeights, mc.RopeDim, mc.HeadDim)
-	}
-	if mc.HeadDim%2 != 0 {
-		return fmt.Errorf("%w: head_dim %d is odd", ErrBadWeights, mc.HeadDim)
-	}
-	if mc.SlidingWindow < 0 || mc.AttentionSoftcap < 0 || mc.FinalSoftcap < 0 || mc.ClipQKV < 0 || mc.AttentionScale < 0 {
-		return fmt.Errorf("%w: negative sliding_window, soft-cap, clip_qkv or attention_scale", ErrBadWeights)
-	}
-	if mc.NormEps <= 0 {
+	// The format leaves norm_eps to the writer; a norm without one divides
+	// by zero on a zero row.
+	if !(mc.NormEps > 0) {
 		return fmt.Errorf("%w: norm_eps %g", ErrBadWeights, mc.NormEps)
 	}
 	return nil
@@ -449,34 +420,4 @@ func mergeIDs(a, b []int) []int {
 		}
 	}
 	return a
-}
-
-// readGenerationEOS returns eos_token_id (a number or a list) from a
-// generation_config.json; a missing file gives none.
-func readGenerationEOS(path string) ([]int, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var gc struct {
-		EOS json.RawMessage `json:"eos_token_id"`
-	}
-	if err := json.Unmarshal(b, &gc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(gc.EOS) == 0 || string(gc.EOS) == "null" {
-		return nil, nil
-	}
-	var one int
-	if err := json.Unmarshal(gc.EOS, &one); err == nil {
-		return []int{one}, nil
-	}
-	var many []int
-	if err := json.Unmarshal(gc.EOS, &many); err != nil {
-		return nil, fmt.Errorf("%s: eos_token_id is %s, want a number or a list of numbers", path, gc.EOS)
-	}
-	return many, nil
 }

@@ -24,11 +24,6 @@ type moeLayer struct {
 // expertMLP is one gated MLP: down(act(gate·x) ⊙ up·x).
 type expertMLP struct{ gate, up, down *symb.Tensor }
 
-// sparseLayer reports whether layer i has a sparse MLP.
-func sparseLayer(mc *symb.ModelConfig, i int) bool {
-	return mc.MoE != nil && i >= mc.MoE.FirstDenseLayers
-}
-
 // checkMoE refuses mixture-of-experts settings the router cannot honour.
 func checkMoE(mc *symb.ModelConfig) error {
 	e := mc.MoE
@@ -37,22 +32,6 @@ func checkMoE(mc *symb.ModelConfig) error {
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: moe: %s", ErrBadWeights, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case e.NumExperts < 1 || e.NumExperts > 1<<16:
-		return bad("num_experts is %d (want 1..%d)", e.NumExperts, 1<<16)
-	case e.TopK < 1 || e.TopK > e.NumExperts:
-		return bad("top_k is %d (want 1..num_experts %d)", e.TopK, e.NumExperts)
-	case e.ExpertIntermediate < 1 || e.ExpertIntermediate > 1<<24:
-		return bad("expert_intermediate_size is %d", e.ExpertIntermediate)
-	case e.NumShared < 0 || e.NumShared > 1<<16 || e.NumShared*e.ExpertIntermediate > 1<<24:
-		return bad("num_shared_experts is %d with expert_intermediate_size %d", e.NumShared, e.ExpertIntermediate)
-	case e.FirstDenseLayers < 0 || e.FirstDenseLayers > mc.NumLayers:
-		return bad("first_k_dense_replace is %d (want 0..num_layers %d)", e.FirstDenseLayers, mc.NumLayers)
-	case e.ScalingFactor < 0 || math.IsInf(e.ScalingFactor, 0) || math.IsNaN(e.ScalingFactor):
-		return bad("routed_scaling_factor is %g", e.ScalingFactor)
-	case e.NumGroups < 0 || e.TopKGroups < 0:
-		return bad("n_group %d, topk_group %d", e.NumGroups, e.TopKGroups)
 	}
 	switch e.Router {
 	case "softmax_topk", "topk_softmax":

@@ -163,6 +163,13 @@ func (s *Scheduler) KVCacheBytes() int64 {
 // KVCacheTokens is the number of positions the KV cache holds.
 func (s *Scheduler) KVCacheTokens() int { return s.cache.blocks * kvBlockTokens }
 
+// Load is the number of sequences running and of requests waiting for a slot.
+func (s *Scheduler) Load() (running, waiting int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active), len(s.queue)
+}
+
 // Close stops the scheduler: waiting and running requests fail with
 // ErrSchedulerClosed. It returns once the loop has stopped.
 func (s *Scheduler) Close() error {
@@ -174,14 +181,29 @@ func (s *Scheduler) Close() error {
 	return nil
 }
 
-// GenerateIDs is Model.GenerateIDs run in one of the scheduler's slots. It
-// waits for a slot (or fails with ErrBusy when the queue is full, and with
-// ErrKVCacheFull when the prompt is larger than the whole KV budget).
+// GenerateIDs is Model.GenerateIDs run in one of the scheduler's slots: Admit,
+// then Admission.GenerateIDs.
 func (s *Scheduler) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption) (*Result, error) {
-	o, err := applyGenOptions(opts)
+	a, err := s.Admit(ctx, prompt)
 	if err != nil {
 		return nil, err
 	}
+	return a.GenerateIDs(ctx, opts...)
+}
+
+// Admission is a slot held for one prompt, with the KV cache blocks it needs.
+type Admission struct {
+	q    *slot
+	used bool
+}
+
+// Admit waits until prompt holds a slot and the KV cache blocks of its
+// prompt, or fails at once with ErrBusy when the queue of waiting requests
+// is full and with ErrKVCacheFull when the prompt is larger than the whole
+// budget. A server admits before it answers, so that these become status
+// codes rather than errors in the middle of a stream. The caller must call
+// GenerateIDs or Release.
+func (s *Scheduler) Admit(ctx context.Context, prompt []int) (*Admission, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: empty prompt")
 	}
@@ -192,13 +214,31 @@ func (s *Scheduler) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOp
 	if err != nil {
 		return nil, err
 	}
-	defer q.cancel()
-	return s.m.generate(ctx, prompt, o, s.m.textDecoder(prompt), q)
+	return &Admission{q: q}, nil
 }
+
+// GenerateIDs generates a completion of the admitted prompt and releases
+// the slot. It may be called once.
+func (a *Admission) GenerateIDs(ctx context.Context, opts ...GenOption) (*Result, error) {
+	defer a.Release()
+	if a.used {
+		return nil, errors.New("scheduler: admission used twice")
+	}
+	a.used = true
+	o, err := applyGenOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	m := a.q.s.m
+	return m.generate(ctx, a.q.prompt, o, m.textDecoder(a.q.prompt), a.q)
+}
+
+// Release gives the slot back; it may be called more than once.
+func (a *Admission) Release() { a.q.cancel() }
 
 // Chat is Model.Chat run in one of the scheduler's slots.
 func (s *Scheduler) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
-	ids, err := s.m.EncodeChat(messages)
+	ids, err := s.m.EncodeChat(ctx, messages)
 	if err != nil {
 		return nil, err
 	}

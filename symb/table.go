@@ -79,8 +79,8 @@ func (m *ModelConfig) modelRows() []row {
 	return rs
 }
 
-// sparseLayer reports whether layer i has routed experts instead of a dense MLP.
-func (m *ModelConfig) sparseLayer(i int) bool {
+// SparseLayer reports whether layer i has routed experts instead of a dense MLP.
+func (m *ModelConfig) SparseLayer(i int) bool {
 	return m.MoE != nil && i >= m.MoE.FirstDenseLayers
 }
 
@@ -129,7 +129,7 @@ func (m *ModelConfig) layerRows(i int) []row {
 		r(NormAttnPost, RoleNorm, "hidden_size", H)
 		r(NormMLPPost, RoleNorm, "hidden_size", H)
 	}
-	if !m.sparseLayer(i) {
+	if !m.SparseLayer(i) {
 		r(MLPGate, RoleLinear, "intermediate_size × hidden_size", I, H)
 		r(MLPUp, RoleLinear, "intermediate_size × hidden_size", I, H)
 		r(MLPDown, RoleLinear, "hidden_size × intermediate_size", H, I)
@@ -179,7 +179,7 @@ func (m *ModelConfig) Tensors() ([]TensorSpec, error) {
 		for _, r := range m.layerRows(i) {
 			out = append(out, r.spec(LayerTensor(i, r.name)))
 		}
-		if !m.sparseLayer(i) {
+		if !m.SparseLayer(i) {
 			continue
 		}
 		ex := m.expertRows()
@@ -215,7 +215,7 @@ func (m *ModelConfig) Spec(name string) (TensorSpec, bool) {
 	if x, ok := strings.CutPrefix(rest, "experts/expert_"); !ok {
 		rows = m.layerRows(i)
 	} else {
-		if !m.sparseLayer(i) {
+		if !m.SparseLayer(i) {
 			return TensorSpec{}, false
 		}
 		num, rest, _ = strings.Cut(x, "/")

@@ -40,7 +40,7 @@ var flagBounds = []struct {
 	{"jobs", 1, "at least 1"},
 	{"max-context", 0, "0 (the model's maximum) or more"},
 	{"max-tokens", 0, "0 or more"},
-	{"max-concurrent", 1, "at least 1"},
+	{"parallel", 1, "at least 1"},
 	{"group-size", 1, "at least 1"},
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/runtime/server"
 )
@@ -18,10 +19,10 @@ const shutdownGrace = 10 * time.Second
 
 func newServeCmd() *cobra.Command {
 	var (
-		addr, modelName                    string
-		threads, maxConcurrent, maxContext int
-		apiKeys, aliases                   []string
-		apiKeyFile                         string
+		addr, modelName               string
+		threads, parallel, maxContext int
+		apiKeys, aliases              []string
+		apiKeyFile, kvCacheSize       string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve MODEL",
@@ -34,11 +35,23 @@ http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
 "Authorization: Bearer KEY"; otherwise any key is accepted. Requests
 naming a model other than --model-name or an --alias get 404. One line per
 request is logged to stderr (never a key).
+--parallel sequences are decoded together (continuous batching) with their
+keys and values in a KV cache of --kv-cache-size shared with the prompt
+prefix cache; requests beyond that wait (up to 4 per slot; more get 503
+with Retry-After).
 Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var kvBytes int64
+			if kvCacheSize != "" {
+				n, err := humanize.ParseBytes(kvCacheSize)
+				if err != nil {
+					return usagef("--kv-cache-size: %v", err)
+				}
+				kvBytes = n
+			}
 			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
 			if err != nil {
 				return err
@@ -56,6 +69,11 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 				return err
 			}
 			defer m.Close()
+			sch, err := runtime.NewScheduler(m, runtime.WithSlots(parallel), runtime.WithKVCacheBytes(kvBytes))
+			if err != nil {
+				return err
+			}
+			defer sch.Close()
 			defaults, err := runtime.ReadGenerationDefaults(dir)
 			if err != nil {
 				return err
@@ -65,11 +83,11 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			h := server.New(m, server.WithModelName(modelName), server.WithMaxConcurrent(maxConcurrent),
+			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
 				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
 				server.WithGenerationDefaults(defaults))
-			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d)\n",
-				dir, modelName, l.Addr(), m.Threads(), m.MaxContext())
+			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
+				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
 			if len(keys) > 0 {
 				fmt.Fprintf(stderr, "API key required (%d key(s) accepted)\n", len(keys))
 			}
@@ -84,7 +102,8 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	addThreadsFlag(f, &threads)
 	f.StringVar(&modelName, "model-name", "", "model id reported to clients (default: the folder's name)")
-	f.IntVar(&maxConcurrent, "max-concurrent", 1, "generations run at once; more requests wait")
+	f.IntVar(&parallel, "parallel", runtime.DefaultSlots, "sequences decoded together; more requests wait")
+	f.StringVar(&kvCacheSize, "kv-cache-size", "", "KV cache memory shared by the sequences and the prefix cache, e.g. 512MiB (default: --parallel full contexts, at most 1 GiB)")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
 	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
 	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")

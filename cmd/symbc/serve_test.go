@@ -116,7 +116,7 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("stderr lacks the request line or the stop line:\n%s", log)
 	}
 
-	if _, stderr, code := symbcRun(t, "serve", dir, "--max-concurrent", "0"); code != 2 || !strings.Contains(stderr, "--max-concurrent") {
-		t.Errorf("--max-concurrent 0: exit %d, %s", code, stderr)
+	if _, stderr, code := symbcRun(t, "serve", dir, "--parallel", "0"); code != 2 || !strings.Contains(stderr, "--parallel") {
+		t.Errorf("--parallel 0: exit %d, %s", code, stderr)
 	}
 }

@@ -33,7 +33,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	ids, err := s.m.EncodeChat(msgs)
+	ids, err := s.m.EncodeChat(r.Context(), msgs)
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {
@@ -128,15 +128,19 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 	if j.lp != nil {
 		opts = append(opts[:len(opts):len(opts)], runtime.WithLogprobs(j.lp.top, j.lp.add))
 	}
-	release, err := s.acquire(ctx)
-	if err != nil {
+	gen, release, e := s.admit(ctx, w, j.ids)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if gen == nil {
 		info.canceled = true
 		return
 	}
 	defer release()
 
 	if !j.params.streaming() {
-		res, err := s.m.GenerateIDs(ctx, j.ids, opts...)
+		res, err := gen(ctx, opts...)
 		if err != nil {
 			s.generationFailed(w, r, err)
 			return
@@ -145,12 +149,12 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 		writeJSON(w, http.StatusOK, j.f.full(res.Text, info.finish, j.lp.takeWithin(len(res.Text)), usageOf(res)))
 		return
 	}
-	s.stream(ctx, w, r, j, opts)
+	s.stream(ctx, w, r, j, gen, opts)
 }
 
 // stream writes the generation as Server-Sent Events: data lines with one
 // chunk each, ending with "data: [DONE]".
-func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, j *job, opts []runtime.GenOption) {
+func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, j *job, gen generator, opts []runtime.GenOption) {
 	info := infoOf(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -191,7 +195,7 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		return nil
 	}))
-	res, err := s.m.GenerateIDs(ctx, j.ids, opts...)
+	res, err := gen(ctx, opts...)
 	if err != nil {
 		if ctx.Err() != nil || !isRuntimeError(err) {
 			// The client went away (context canceled or a failed write).
@@ -260,13 +264,21 @@ func finishReason(r runtime.StopReason) string {
 }
 
 type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int                `json:"prompt_tokens"`
+	CompletionTokens    int                `json:"completion_tokens"`
+	TotalTokens         int                `json:"total_tokens"`
+	PromptTokensDetails promptTokenDetails `json:"prompt_tokens_details"`
+}
+
+// promptTokenDetails is OpenAI's breakdown of the prompt tokens: those whose
+// keys and values came from the prefix cache.
+type promptTokenDetails struct {
+	CachedTokens int `json:"cached_tokens"`
 }
 
 func usageOf(res *runtime.Result) *usage {
-	return &usage{res.PromptTokens, res.CompletionTokens, res.PromptTokens + res.CompletionTokens}
+	return &usage{res.PromptTokens, res.CompletionTokens, res.PromptTokens + res.CompletionTokens,
+		promptTokenDetails{res.CachedTokens}}
 }
 
 // meta is what every response object of one request shares.

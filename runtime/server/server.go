@@ -41,6 +41,7 @@ type config struct {
 	maxConcurrent int
 	maxBodyBytes  int64
 	logger        *log.Logger
+	sched         *runtime.Scheduler // nil: one session per generation under sem
 	now           func() time.Time
 	apiKeys       [][sha256.Size]byte
 	aliases       []string
