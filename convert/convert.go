@@ -86,6 +86,10 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		specs[i] = o.policy.For(it.Role, it.Rows(), it.Cols())
 		bytesIn += it.inBytes
 	}
+	tu, err := tune(ctx, src, cfg, items, ck, specs, o)
+	if err != nil {
+		return nil, err
+	}
 
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -104,7 +108,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if o.progress != nil {
 		o.progress.Start(len(items), bytesIn)
 	}
-	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, progress: o.progress}
+	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, imp: tu.imp, progress: o.progress}
 	ws, err := p.run(ctx, items)
 	if err != nil {
 		return nil, err
@@ -118,7 +122,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	c := &symb.Config{
 		Architecture: src.adapter.Name(),
 		Model:        cfg,
-		Quantization: record(items, specs),
+		Quantization: tu.record(record(items, specs)),
 		Source: symb.Source{
 			ID: src.id, Revision: src.revision, Path: src.path,
 			Architectures: src.hf.Architectures, ModelType: src.hf.ModelType,
@@ -259,6 +263,15 @@ func record(items []*item, specs []quantize.Spec) symb.Quantization {
 			}
 		}
 	}
+	return q
+}
+
+// record adds the calibration and the per-tensor choice to q.
+func (tu *tuning) record(q symb.Quantization) symb.Quantization {
+	q.Calibration = tu.calibration
+	q.Recipe = tu.recipe
+	q.PredictedKLD = tu.predictedKLD
+	q.Tensors = tu.tensors
 	return q
 }
 

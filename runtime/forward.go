@@ -297,6 +297,9 @@ func (s *Session) addOutput(bias, postNorm []float32, n int) {
 // MatMul for a batch (prefill) so each weight row is read once per batch.
 func (m *Model) linear(y, x []float32, n int, w *symb.Tensor) {
 	rows, cols := w.Rows(), w.Cols()
+	if m.inputs != nil {
+		m.inputs(w.Name, x[:n*cols], n)
+	}
 	if n == 1 {
 		m.pool.MatVec(y[:rows], x[:cols], w)
 		return

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/symbc/symbc/convert"
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
@@ -207,32 +206,4 @@ func dequantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
 		out[name] = &symb.Tensor{Name: name, Info: symb.Info{DType: symb.F32, Shape: q.Shape}, Data: data}
 	}
 	return out
-}
-
-// TestConverterSource runs the converter's view of the Hugging Face
-// checkpoints (no conversion, weights as stored) through New: the path
-// verification takes to run the original model.
-func TestConverterSource(t *testing.T) {
-	for _, name := range []string{"llama3", "stories260k"} {
-		t.Run(name, func(t *testing.T) {
-			dir := modelDir(t, name)
-			cfg, w, err := convert.OpenSource(context.Background(), dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
-			m, err := New(cfg, w, WithThreads(2))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref := loadReference(t, dir)
-			got, err := m.NewSession().Forward(context.Background(), ref.inputIDs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d, scale := maxAbsDiff(got, ref.logits), maxAbs(ref.logits); d > 1e-4*scale {
-				t.Errorf("max abs logit error %g exceeds 1e-4 × %g", d, scale)
-			}
-		})
-	}
 }

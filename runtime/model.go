@@ -75,7 +75,18 @@ type options struct {
 	engine  Engine
 	tok     *tokenizer.Tokenizer
 	maxCtx  int
+	inputs  LinearInputs
 }
+
+// LinearInputs receives the input rows of every linear layer as a forward
+// pass computes them: the weight's .symb name (symb.LayerTensor(...), the
+// LM head or the tied embeddings), n rows of cols = len(x)/n activations.
+// x is only valid during the call. The converter's calibration uses it to
+// measure which input channels matter.
+type LinearInputs func(name string, x []float32, n int)
+
+// WithLinearInputs calls fn with the input of every linear layer (nil: off).
+func WithLinearInputs(fn LinearInputs) Option { return func(o *options) { o.inputs = fn } }
 
 // WithThreads sets how many goroutines the kernels and attention use
 // (default: GOMAXPROCS, normally the number of CPUs).
@@ -105,6 +116,7 @@ type Model struct {
 	pool    *kernels.Pool
 	tok     *tokenizer.Tokenizer
 	eos     []int
+	inputs  LinearInputs
 	closer  io.Closer
 
 	emb       *symb.Tensor
@@ -197,7 +209,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	}
 	m := &Model{
 		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
-		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs),
+		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), inputs: o.inputs,
 		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
 	}
 	m.attnScale = scoreScale(&mc, m.dims)

@@ -112,6 +112,23 @@ type Quantization struct {
 	Embeddings string `json:"embeddings"`        // dtype of embeddings.symb
 	LMHead     string `json:"lm_head,omitempty"` // dtype of lm_head.symb when untied
 	Norms      string `json:"norms"`             // dtype of norms
+	// Recipe says how the storage of each weight was chosen when it was not
+	// one spec for all: e.g. "bits 4.5" or "max-kld 0.03". Tensors then
+	// lists every weight matrix's spec ("int4-sym-mse-g64") and Weights,
+	// Scheme, GroupSize and Method describe the first linear layer only.
+	Recipe       string            `json:"recipe,omitempty"`
+	PredictedKLD float64           `json:"predicted_kld,omitempty"` // the recipe's predicted mean KL (nats) on the calibration text
+	Calibration  *Calibration      `json:"calibration,omitempty"`
+	Tensors      map[string]string `json:"tensors,omitempty"`
+}
+
+// Calibration records the text the converter ran the source model on to
+// measure activation statistics and per-tensor sensitivity.
+type Calibration struct {
+	Text        string `json:"text"`                  // "builtin" or the file name given
+	SHA256      string `json:"sha256"`                // of the text
+	Tokens      int    `json:"tokens"`                // tokens run for activation statistics
+	Sensitivity string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
 }
 
 // Source records where the weights came from.

@@ -16,11 +16,13 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbc/symbc/runtime"
@@ -37,15 +39,16 @@ const (
 type Option func(*config)
 
 type config struct {
-	modelName     string
-	maxConcurrent int
-	maxBodyBytes  int64
-	logger        *log.Logger
-	sched         *runtime.Scheduler // nil: one session per generation under sem
-	now           func() time.Time
-	apiKeys       [][sha256.Size]byte
-	aliases       []string
-	defaults      runtime.GenerationDefaults
+	modelName      string
+	maxConcurrent  int
+	maxBodyBytes   int64
+	logger         *log.Logger
+	sched          *runtime.Scheduler // nil: one session per generation under sem
+	now            func() time.Time
+	apiKeys        [][sha256.Size]byte
+	aliases        []string
+	defaults       runtime.GenerationDefaults
+	templateKwargs map[string]json.RawMessage
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
@@ -72,6 +75,13 @@ func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
 	return func(c *config) { c.defaults = d }
 }
 
+// WithChatTemplateKwargs sets extra chat template variables (such as
+// {"enable_thinking": false}) for every chat request; a request's
+// chat_template_kwargs override them one by one.
+func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
+	return func(c *config) { c.templateKwargs = kw }
+}
+
 // WithMaxConcurrent sets how many generations run at once (default 1: the
 // kernels already use every thread, so more mostly adds latency). Further
 // requests wait for a slot, or until their client gives up.
@@ -91,6 +101,9 @@ type server struct {
 	m   *runtime.Model
 	cfg config
 	sem chan struct{}
+
+	tokOnce  sync.Once
+	tokBytes [][]byte // see tokenBytes
 }
 
 // New returns the HTTP handler serving m. m must stay open while the
