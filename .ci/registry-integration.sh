@@ -35,11 +35,15 @@ if ! command -v docker-registry >/dev/null 2>&1; then
 fi
 gobin=$(go env GOBIN); gobin=${gobin:-$(go env GOPATH)/bin}
 oras="$gobin/oras"
-if ! "$oras" version 2>/dev/null | grep -q "^Version: *$ORAS_VERSION"; then
+# oras's output is captured before it is searched: with pipefail, a reader
+# that stops early (grep -q, head) kills oras with SIGPIPE and fails the line.
+oras_version=$("$oras" version 2>/dev/null || true)
+if ! grep -q "^Version: *$ORAS_VERSION" <<<"$oras_version"; then
   say "installing oras $ORAS_VERSION (go install)"
   GOFLAGS= go install "oras.land/oras/cmd/oras@v$ORAS_VERSION"
+  oras_version=$("$oras" version)
 fi
-"$oras" version | head -n 1
+say "oras: $(grep -m 1 '^Version' <<<"$oras_version")"
 
 # --- registry on 127.0.0.1 -------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
