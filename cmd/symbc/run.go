@@ -20,6 +20,7 @@ func newRunCmd() *cobra.Command {
 		topK, maxTokens, threads, maxContext    int
 		seed                                    uint64
 		stops                                   []string
+		tf                                      chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run MODEL",
@@ -103,7 +104,15 @@ whole as the prompt.
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			chatOpts, err := tf.chatOptions()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(model.Dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
@@ -131,7 +140,10 @@ whole as the prompt.
 			case ids != nil:
 				res, err = m.GenerateIDs(ctx, ids, opts...)
 			case messages != nil:
-				res, err = m.Chat(ctx, messages, opts...)
+				var chatIDs []int
+				if chatIDs, err = m.EncodeChat(ctx, messages, chatOpts...); err == nil {
+					res, err = m.GenerateIDs(ctx, chatIDs, opts...)
+				}
 			default:
 				res, err = m.Generate(ctx, prompt, opts...)
 			}
@@ -168,6 +180,7 @@ whole as the prompt.
 	addThreadsFlag(f, &threads)
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	tf.register(f)
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the text, ids and speeds instead of streaming")
 	addQuietFlag(f, &quiet)
 	return cmd

@@ -23,6 +23,7 @@ func newServeCmd() *cobra.Command {
 		threads, parallel, maxContext int
 		apiKeys, aliases              []string
 		apiKeyFile, kvCacheSize       string
+		tf                            chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve MODEL",
@@ -64,7 +65,15 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			if modelName == "" {
 				modelName = filepath.Base(filepath.Clean(model.Name))
 			}
-			m, err := runtime.Load(dir, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))
+			kwargs, err := tf.kwargsMap()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
@@ -85,7 +94,7 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
 				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
-				server.WithGenerationDefaults(defaults))
+				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
 			if len(keys) > 0 {
@@ -108,6 +117,7 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
 	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")
 	f.StringArrayVar(&aliases, "alias", nil, "another model name requests may use (repeatable)")
+	tf.register(f)
 	return cmd
 }
 

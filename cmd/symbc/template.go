@@ -15,6 +15,7 @@ func newTemplateCmd() *cobra.Command {
 	var (
 		messagesPath string
 		noGenPrompt  bool
+		tf           chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "template MODEL --messages FILE",
@@ -40,11 +41,15 @@ or an object with such an array under "messages".
 			if err != nil {
 				return err
 			}
-			tk, err := tokenizer.Load(model.Dir)
+			chatOpts, err := tf.chatOptions()
 			if err != nil {
 				return err
 			}
-			prompt, err := tk.ApplyChatTemplate(msgs, tokenizer.WithGenerationPrompt(!noGenPrompt))
+			tk, err := tf.loadTokenizer(model.Dir)
+			if err != nil {
+				return err
+			}
+			prompt, err := tk.ApplyChatTemplate(msgs, append(chatOpts, tokenizer.WithGenerationPrompt(!noGenPrompt))...)
 			if errors.Is(err, tokenizer.ErrNoChatTemplate) {
 				return fmt.Errorf("%s: no chat template (no \"chat_template\" in %s and no %s)", args[0], tokenizer.ConfigFile, tokenizer.ChatTemplateFile)
 			}
@@ -57,6 +62,7 @@ or an object with such an array under "messages".
 	}
 	cmd.Flags().StringVar(&messagesPath, "messages", "", `JSON file of chat messages ("-" for standard input)`)
 	cmd.Flags().BoolVar(&noGenPrompt, "no-generation-prompt", false, "do not end the prompt with the assistant turn header")
+	tf.register(cmd.Flags())
 	return cmd
 }
 
