@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
 	"io"
 	"os"
 	"path/filepath"
@@ -79,6 +80,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 	defer ck.Close()
+	if err := checkTokenizer(src.dir, cfg.VocabSize); err != nil {
+		return nil, err
+	}
 
 	specs := make([]quantize.Spec, len(items))
 	var bytesIn int64
@@ -300,7 +304,7 @@ func copyTokenizer(dir, dst string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, _, err := fileio.OpenRegular(src)
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,12 @@ func Load(dir string, opts ...Option) (*Model, error) {
 			}
 		}
 	}
+	if o.tok != nil {
+		if err := o.tok.CheckVocab(sm.Config.Model.VocabSize); err != nil {
+			sm.Close()
+			return nil, fmt.Errorf("%s: %w", tokDir, err)
+		}
+	}
 	m, err := newModel(sm.Config, sm, o)
 	if err != nil {
 		sm.Close()

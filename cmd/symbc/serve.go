@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, modelName               string
 		threads, parallel, maxContext int
-		apiKeys, aliases              []string
+		apiKeys, aliases, corsOrigins []string
 		apiKeyFile, kvCacheSize       string
 		tf                            chatTemplateFlags
 	)
@@ -94,7 +94,8 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
 				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
-				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs))
+				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs),
+				server.WithCORSOrigins(corsOrigins...))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
 			if len(keys) > 0 {
@@ -117,6 +118,7 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
 	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")
 	f.StringArrayVar(&aliases, "alias", nil, "another model name requests may use (repeatable)")
+	f.StringArrayVar(&corsOrigins, "cors-origin", nil, `let browser pages from this origin call the API, e.g. http://localhost:3000 ("*": any; repeatable)`)
 	tf.register(f)
 	return cmd
 }

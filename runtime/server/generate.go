@@ -141,7 +141,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 	if j.lp != nil {
 		opts = append(opts[:len(opts):len(opts)], runtime.WithLogprobs(j.lp.top, j.lp.add))
 	}
-	gen, release, e := s.admit(ctx, w, j.ids)
+	gen, release, e := s.admitMeasured(ctx, w, j.ids, info.start)
 	if e != nil {
 		s.fail(w, r, e)
 		return

@@ -49,6 +49,7 @@ type config struct {
 	aliases        []string
 	defaults       runtime.GenerationDefaults
 	templateKwargs map[string]json.RawMessage
+	corsOrigins    []string
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
@@ -104,6 +105,7 @@ type server struct {
 
 	tokOnce  sync.Once
 	tokBytes [][]byte // see tokenBytes
+	metrics  *metrics
 }
 
 // New returns the HTTP handler serving m. m must stay open while the
@@ -122,7 +124,7 @@ func New(m *runtime.Model, opts ...Option) http.Handler {
 	if c.maxBodyBytes <= 0 {
 		c.maxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent)}
+	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent), metrics: newMetrics()}
 	return http.HandlerFunc(s.serveHTTP)
 }
 
@@ -135,12 +137,15 @@ type route struct {
 // paths and wrong methods also get OpenAI-shaped JSON errors.
 func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lw := &logWriter{ResponseWriter: w, start: s.cfg.now()}
-	info := &requestInfo{}
+	info := &requestInfo{start: time.Now()}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer s.logRequest(lw, r, info)
 
 	var rt route
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if s.cors(lw, r) { // a preflight, answered without a key as browsers send none
+		return
+	}
 	if path != "/health" && !s.authorized(r) {
 		lw.Header().Set("WWW-Authenticate", `Bearer realm="symbc"`)
 		writeError(lw, unauthorized(r))
@@ -149,6 +154,8 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/health":
 		rt.get = s.health
+	case path == "/metrics":
+		rt.get = s.serveMetrics
 	case path == "/v1/models":
 		rt.get = s.listModels
 	case strings.HasPrefix(path, "/v1/models/"):
@@ -261,6 +268,7 @@ type requestInfo struct {
 	stream             bool
 	canceled           bool
 	err                string
+	start              time.Time // arrival, for the time to first token
 }
 
 func infoOf(r *http.Request) *requestInfo {
@@ -296,10 +304,6 @@ func (w *logWriter) Write(b []byte) (int, error) {
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
-	if s.cfg.logger == nil {
-		return
-	}
-	var b strings.Builder
 	status := w.status
 	switch {
 	case status == 0 && info.canceled:
@@ -307,6 +311,11 @@ func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
 	case status == 0:
 		status = http.StatusOK
 	}
+	s.metrics.request(r.URL.Path, status, s.cfg.now().Sub(w.start), info)
+	if s.cfg.logger == nil {
+		return
+	}
+	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %d %s", r.RemoteAddr, r.Method, r.URL.Path, status,
 		s.cfg.now().Sub(w.start).Round(time.Millisecond))
 	if info.prompt > 0 {
