@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,7 +52,66 @@ func writeFolder(t *testing.T, cfg *symb.Config, w hfWeights) string {
 	if err := os.WriteFile(filepath.Join(tokDir, "generation_config.json"), []byte(gc), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeManifest(t, dir)
 	return dir
+}
+
+func writeManifest(t *testing.T, dir string) {
+	t.Helper()
+	m, err := symb.BuildManifest(context.Background(), dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := symb.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadStructure: Load refuses a folder that does not match its config
+// before mapping anything (it once ran a folder of 5 layers whose config
+// said 3, and folders without a manifest).
+func TestLoadStructure(t *testing.T) {
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	dir := writeFolder(t, cfg, w)
+
+	fewer := *cfg
+	fewer.Model.NumLayers = 3
+	if err := symb.WriteConfig(dir, &fewer); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir)
+	_, err := Load(dir)
+	if !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "layers/layer_03/") || !strings.Contains(err.Error(), "does not imply") {
+		t.Errorf("config of 3 layers over 5: %v", err)
+	}
+
+	if err := symb.WriteConfig(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir)
+	if m, err := Load(dir); err != nil {
+		t.Fatalf("folder restored: %v", err)
+	} else {
+		m.Close()
+	}
+	// A tensor file the manifest does not list, for a layer the config
+	// does not have.
+	extra := symb.TensorPath(dir, symb.LayerTensor(5, symb.AttnQ))
+	os.MkdirAll(filepath.Dir(extra), 0o755)
+	if err := symb.WriteFile(extra, w[symb.LayerTensor(0, symb.AttnQ)]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "layers/layer_05/attn_q.symb") {
+		t.Errorf("stray tensor file: %v", err)
+	}
+	os.Remove(extra)
+
+	if err := os.Remove(filepath.Join(dir, symb.ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Errorf("folder without manifest: %v", err)
+	}
 }
 
 // TestLoadFolder runs a .symb folder (mapped files and tokenizer/ found by

@@ -149,10 +149,16 @@ type layer struct {
 }
 
 // Load opens the .symb model folder dir (tensors are mapped, not copied) and
-// its tokenizer in dir/tokenizer/ when present.
+// its tokenizer in dir/tokenizer/ when present. The folder's structure is
+// checked against its config first (symb.CheckStructure: manifest present,
+// exactly the implied tensor files; no hashing, so loading stays instant).
 func Load(dir string, opts ...Option) (*Model, error) {
 	sm, err := symb.OpenModel(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := symb.CheckStructure(dir, sm.Config); err != nil {
+		sm.Close()
 		return nil, err
 	}
 	o := applyOptions(opts)
