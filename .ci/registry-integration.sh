@@ -96,7 +96,7 @@ if "$symbc" convert --help >/dev/null 2>&1 && [ -f "$src/config.json" ]; then
   cmp "$licensed/LICENSE" "$model/LICENSE" || fail "convert did not keep the source's LICENSE"
 else
   say "model: symbc convert or $src is missing; using a random-weight test model instead"
-  go run ./registry/internal/testmodel/gen -preset tiny "$model"
+  go run ./internal/testmodel/gen -preset tiny "$model"
 fi
 if "$symbc" verify --help 2>/dev/null | grep -q -- '--save'; then
   say "verify.json: symbc verify --save"
@@ -175,7 +175,7 @@ unset SYMBC_MODELS
 
 # --- a packed (many-file) model ------------------------------------------------
 say "packed model (>256 files): push, symbc pull, oras pull"
-go run ./registry/internal/testmodel/gen -preset moe "$work/moe"
+go run ./internal/testmodel/gen -preset moe "$work/moe"
 moe_ref="127.0.0.1:$port/symbc/moe:test"
 "$symbc" push "$work/moe" "$moe_ref" --json >"$work/push-moe.json"
 [ "$(json_field "$work/push-moe.json" packed_layers)" -gt 0 ] || fail "MoE push packed nothing: $(cat "$work/push-moe.json")"

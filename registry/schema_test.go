@@ -14,7 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/symbc/symbc/registry/internal/testmodel"
+	"github.com/symbc/symbc/internal/testmodel"
 	"github.com/symbc/symbc/symb"
 )
 
