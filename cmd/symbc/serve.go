@@ -41,7 +41,8 @@ request is logged to stderr (never a key).
 keys and values in a KV cache of --kv-cache-size shared with the prompt
 prefix cache; requests beyond that wait (up to 4 per slot; more get 503
 with Retry-After).
-Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
+Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `;
+then streams still going end with an error event (code server_shutdown).
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
