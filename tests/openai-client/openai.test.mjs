@@ -51,7 +51,9 @@ test('chat completion, non-streaming, greedy', async () => {
   assert.equal(res.choices[0].message.role, 'assistant');
   assert.equal(res.choices[0].message.content, greedy64);
   assert.equal(res.choices[0].finish_reason, 'length');
-  assert.deepEqual(res.usage, { prompt_tokens: 5, completion_tokens: 64, total_tokens: 69 });
+  assert.deepEqual(res.usage, {
+    prompt_tokens: 5, completion_tokens: 64, total_tokens: 69, prompt_tokens_details: { cached_tokens: 0 },
+  });
 });
 
 test('chat completion, streaming, with usage', async () => {
@@ -78,7 +80,9 @@ test('chat completion, streaming, with usage', async () => {
   assert.equal(role, 'assistant');
   assert.equal(text, greedy64);
   assert.equal(finish, 'length');
-  assert.deepEqual(usage, { prompt_tokens: 5, completion_tokens: 64, total_tokens: 69 });
+  assert.deepEqual(usage, {
+    prompt_tokens: 5, completion_tokens: 64, total_tokens: 69, prompt_tokens_details: { cached_tokens: 0 },
+  });
 });
 
 test('stop strings end the reply with finish_reason stop', async () => {
