@@ -1,4 +1,4 @@
-# Sourced by the OpenAI client scripts: builds symbc, converts the bundled
+# Sourced by .ci/openai-load.sh: builds symbc, converts the bundled
 # stories260k model (f32, with the test chat template added) and serves it
 # with `symbc serve` on a free loopback port. The caller sets $name (for
 # messages); start_server takes extra serve flags and sets $server_pid and
