@@ -3,11 +3,8 @@
 package main
 
 import (
-	"io"
-	"log"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 )
 
 // symbcProcess is this test binary started as the symbc command.
@@ -88,17 +83,12 @@ func TestConvertSurvivesSIGKILL(t *testing.T) {
 // counting them.
 func slowRegistry(t *testing.T, blobGets *atomic.Int64) string {
 	t.Helper()
-	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return wrappedRegistry(t, func(r *http.Request) {
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			blobGets.Add(1)
 			time.Sleep(5 * time.Millisecond)
 		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	return strings.TrimPrefix(srv.URL, "http://")
+	})
 }
 
 // TestPullSurvivesSIGKILL kills pull at random points (several seeds) and
