@@ -189,7 +189,7 @@ func TestManifestFields(t *testing.T) {
 	if err := json.Unmarshal(fetchRaw(t, reg.host, "m", "blobs", m.Config.Digest.String()), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Config["format"] != "symb" || cfg.Config["precision"] != "int4,float16,float32" ||
+	if cfg.Config["format"] != "symb" || cfg.Config["precision"] != "mixed" ||
 		cfg.Config["quantization"] != "int4-sym-g32-rtn" || cfg.Config["paramSize"] != paramSize(want) ||
 		cfg.Descriptor["family"] != "llama" || cfg.Descriptor["name"] != "symbc-test/random-llama" {
 		t.Errorf("config %+v / %+v", cfg.Descriptor, cfg.Config)

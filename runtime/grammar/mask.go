@@ -60,11 +60,9 @@ func (m *Matcher) Mask(logits []float32) {
 			logits[id] = ninf
 			continue
 		}
-		if len(b) > 1 {
-			if _, ok := m.state.Feed(b); !ok {
-				logits[id] = ninf
-				continue
-			}
+		if len(b) > 1 && !m.allows(b) {
+			logits[id] = ninf
+			continue
 		}
 		allowed++
 	}
@@ -77,6 +75,31 @@ func (m *Matcher) Mask(logits []float32) {
 			}
 		}
 	}
+}
+
+// allows reports whether the grammar takes b next. Inside a string (most
+// of the vocabulary is allowed there, so every token is tested in full) it
+// steps a copy of the string's frame, with no allocation, until the string
+// would close.
+func (m *Matcher) allows(b []byte) bool {
+	if len(m.state.stacks) == 1 {
+		s := m.state.stacks[0]
+		if f := s[len(s)-1]; f.kind == fString {
+			for _, c := range b {
+				ok, closed := stepString(&f, c)
+				if !ok {
+					return false
+				}
+				if closed {
+					_, ok := m.state.Feed(b)
+					return ok
+				}
+			}
+			return true
+		}
+	}
+	_, ok := m.state.Feed(b)
+	return ok
 }
 
 // onlyEnd reports whether the value is complete on every reading.
