@@ -183,3 +183,67 @@ func (r *ParallelBenchResult) WriteTable(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// ChatTurnResult measures the prompt-prefix cache on a two-turn chat: a
+// first turn of FirstPrompt tokens, then a second whose prompt is the first
+// prompt, the reply and NewTokens more.
+type ChatTurnResult struct {
+	FirstPromptTokens  int     `json:"first_prompt_tokens"`
+	FirstTTFTMillis    float64 `json:"first_ttft_ms"`
+	SecondPromptTokens int     `json:"second_prompt_tokens"`
+	SecondCachedTokens int     `json:"second_cached_tokens"`
+	SecondTTFTMillis   float64 `json:"second_ttft_ms"`
+}
+
+// BenchChatTurn runs the two turns of ChatTurnResult through a Scheduler
+// with one slot, each generating gen tokens.
+func BenchChatTurn(ctx context.Context, m *Model, firstPrompt, newTokens, gen int) (*ChatTurnResult, error) {
+	if firstPrompt < 1 || newTokens < 1 || gen < 1 {
+		return nil, fmt.Errorf("bench: chat turn of %d + %d tokens generating %d, want all above 0", firstPrompt, newTokens, gen)
+	}
+	if n := firstPrompt + 2*gen + newTokens; n > m.maxCtx {
+		return nil, fmt.Errorf("bench: a chat of %d tokens exceeds the context of %d: %w", n, m.maxCtx, ErrContextFull)
+	}
+	sch, err := NewScheduler(m, WithSlots(1))
+	if err != nil {
+		return nil, err
+	}
+	defer sch.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	ids := func(n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = rng.IntN(m.mc.VocabSize)
+		}
+		return out
+	}
+	turn := func(prompt []int) (*Result, float64, error) {
+		start := time.Now()
+		res, err := sch.GenerateIDs(ctx, prompt, WithMaxTokens(gen), WithIgnoreEOS())
+		if err != nil {
+			return nil, 0, err
+		}
+		first := time.Since(start) - res.DecodeDuration
+		return res, float64(first) / float64(time.Millisecond), nil
+	}
+	first := ids(firstPrompt)
+	r1, ttft1, err := turn(first)
+	if err != nil {
+		return nil, err
+	}
+	second := append(append(first, r1.IDs...), ids(newTokens)...)
+	r2, ttft2, err := turn(second)
+	if err != nil {
+		return nil, err
+	}
+	return &ChatTurnResult{FirstPromptTokens: len(first), FirstTTFTMillis: ttft1,
+		SecondPromptTokens: len(second), SecondCachedTokens: r2.CachedTokens, SecondTTFTMillis: ttft2}, nil
+}
+
+// WriteTable prints the two turns.
+func (r *ChatTurnResult) WriteTable(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "| turn | prompt tokens | cached tokens | TTFT ms |\n| ---: | ---: | ---: | ---: |\n"+
+		"| 1 | %d | 0 | %.0f |\n| 2 | %d | %d | %.0f |\n",
+		r.FirstPromptTokens, r.FirstTTFTMillis, r.SecondPromptTokens, r.SecondCachedTokens, r.SecondTTFTMillis)
+	return err
+}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,24 @@ func TestBenchParallel(t *testing.T) {
 	}
 	if _, err := BenchParallel(context.Background(), m, ParallelBenchOptions{Streams: []int{0}}); err == nil {
 		t.Error("0 streams: no error")
+	}
+}
+
+func TestBenchChatTurn(t *testing.T) {
+	m := storiesModel(t)
+	r, err := BenchChatTurn(context.Background(), m, 100, 10, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second prompt is 100 + 8 + 10 tokens; everything stored by the
+	// first turn (100 + 7) is cached in whole blocks.
+	if r.SecondPromptTokens != 118 || r.SecondCachedTokens != 107/kvBlockTokens*kvBlockTokens {
+		t.Errorf("second turn: %d tokens, %d cached; want 118 and %d", r.SecondPromptTokens, r.SecondCachedTokens, 107/kvBlockTokens*kvBlockTokens)
+	}
+	if r.FirstTTFTMillis <= 0 || r.SecondTTFTMillis <= 0 {
+		t.Errorf("TTFTs %g and %g ms", r.FirstTTFTMillis, r.SecondTTFTMillis)
+	}
+	if _, err := BenchChatTurn(context.Background(), m, 600, 10, 8); !errors.Is(err, ErrContextFull) {
+		t.Errorf("chat beyond the context: %v", err)
 	}
 }

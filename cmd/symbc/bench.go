@@ -15,6 +15,7 @@ func newBenchCmd() *cobra.Command {
 		engine                     string
 		asJSON                     bool
 		parallel                   []int
+		chatTurn                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench MODEL",
@@ -27,7 +28,10 @@ mean ± standard deviation in tokens per second.
 With --parallel 1,4,8,16 it measures continuous batching instead: for each
 count, that many streams arrive at once with -p-token prompts and decode -n
 tokens each; the table gives the time to first token and the per-stream and
-aggregate decode rates.
+aggregate decode rates. With --chat-turn N it measures the prompt-prefix
+cache: a first chat turn of N prompt tokens, then a second turn of that
+prompt, the -n-token reply and -p new tokens; the table gives each turn's
+cached tokens and time to first token.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -48,6 +52,16 @@ aggregate decode rates.
 				return err
 			}
 			defer m.Close()
+			if chatTurn > 0 {
+				if prompt == 0 || gen == 0 {
+					return usagef("--chat-turn needs -p and -n above 0")
+				}
+				res, err := runtime.BenchChatTurn(cmd.Context(), m, chatTurn, prompt, gen)
+				if err != nil {
+					return err
+				}
+				return printResult(cmd, asJSON, res, res.WriteTable)
+			}
 			if len(parallel) > 0 {
 				if prompt == 0 || gen == 0 {
 					return usagef("--parallel needs -p and -n above 0")
@@ -78,6 +92,7 @@ aggregate decode rates.
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.IntVar(&chatTurn, "chat-turn", 0, "measure a second chat turn after a first of this many prompt tokens (prefix cache)")
 	f.IntSliceVar(&parallel, "parallel", nil, "measure batched decoding of this many concurrent streams (a list: 1,4,8,16)")
 	return cmd
 }
