@@ -161,6 +161,27 @@ if [ -f "$model/LICENSE" ]; then
   say "LICENSE: kept by convert, sent by push, restored by oras, named on the manifest (MIT)"
 fi
 
+# --- interop the other way: a safetensors ModelPack artifact pushed by oras converts ----
+if [ -f "$model/LICENSE" ]; then
+  hf_ref="127.0.0.1:$port/hf/stories260k:main"
+  say "oras push a ModelPack safetensors artifact, symbc convert $hf_ref"
+  files=(config.json model.safetensors tokenizer.json tokenizer_config.json LICENSE)
+  diff_ids=$(cd "$licensed" && sha256sum "${files[@]}" | awk '{printf "%s\"sha256:%s\"", (NR>1?",":""), $1}')
+  printf '{"descriptor":{"name":"stories260k"},"config":{"format":"safetensors"},"modelfs":{"type":"layers","diffIds":[%s]}}' "$diff_ids" >"$work/mp-config.json"
+  (cd "$licensed" && "$oras" push --plain-http "$hf_ref" \
+    --artifact-type application/vnd.cncf.model.manifest.v1+json \
+    --config "$work/mp-config.json:application/vnd.cncf.model.config.v1+json" \
+    config.json:application/vnd.cncf.model.weight.config.v1.raw \
+    model.safetensors:application/vnd.cncf.model.weight.v1.raw \
+    tokenizer.json:application/vnd.cncf.model.weight.config.v1.raw \
+    tokenizer_config.json:application/vnd.cncf.model.weight.config.v1.raw \
+    LICENSE:application/vnd.cncf.model.doc.v1.raw >/dev/null)
+  "$symbc" convert "$hf_ref" "$work/from-oras" --quiet || fail "symbc convert $hf_ref"
+  for f in embeddings.symb layers/layer_00/attn_q.symb LICENSE; do
+    cmp "$model/$f" "$work/from-oras/$f" || fail "$f converted from the oras artifact differs from the folder's"
+  done
+fi
+
 # --- the local model store ----------------------------------------------------------
 say "symbc run REF, list, rm through a store in $work/store"
 export SYMBC_MODELS="$work/store"

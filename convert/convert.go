@@ -23,6 +23,7 @@ import (
 
 	"github.com/symbc/symbc/arch"
 	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -44,8 +45,10 @@ type Summary struct {
 	GBPerS        float64 `json:"gb_per_s"` // BytesIn / Seconds, 1 GB = 1e9 bytes
 }
 
-// Convert converts the model at source (a local folder, or a Hub id such as
-// "meta-llama/Llama-3.2-1B") into the .symb folder out. Nothing appears at
+// Convert converts the model at source (a local folder, a Hub id such as
+// "meta-llama/Llama-3.2-1B", or the registry reference of a ModelPack
+// artifact holding a Hugging Face checkpoint, downloaded next to out for the
+// conversion) into the .symb folder out. Nothing appears at
 // out unless the whole conversion succeeds; an existing out is refused
 // unless WithForce is given, and then replaced only at the very end.
 func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summary, err error) {
@@ -68,9 +71,21 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 
+	var fromRegistry *registry.SourceResult
+	if registry.IsReference(source) {
+		dir, rec, cleanup, err := fetchRegistrySource(ctx, source, out, o)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup() // after the checkpoint's files are closed
+		source, fromRegistry = dir, rec
+	}
 	src, err := resolve(ctx, source, o)
 	if err != nil {
 		return nil, err
+	}
+	if fromRegistry != nil {
+		src.id, src.revision, src.path = fromRegistry.Ref, fromRegistry.Digest, ""
 	}
 	if inside(src.dir, out) {
 		return nil, fmt.Errorf("%s: the output folder would replace or contain the source folder %s", out, src.dir)

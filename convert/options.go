@@ -6,6 +6,7 @@ import (
 
 	"github.com/symbc/symbc/convert/hub"
 	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/registry"
 )
 
 // Option configures Convert and OpenSource.
@@ -19,6 +20,7 @@ type options struct {
 	force     bool
 	jobs      int
 	hub       *hub.Client
+	registry  []registry.Option
 	progress  Progress
 	tool      string
 	version   string

@@ -47,7 +47,7 @@ type provenance struct {
 // paragraph of text.
 func readProvenance(dir string, cfg *symb.Config) provenance {
 	p := provenance{revision: cfg.Source.Revision}
-	if id := cfg.Source.ID; id != "" {
+	if id := cfg.Source.ID; id != "" && !IsReference(id) { // a Hub id, not a registry source
 		p.docURL = hubURL + id
 		p.sourceURL = p.docURL
 		if p.revision != "" {

@@ -90,3 +90,48 @@ func BenchmarkMask(b *testing.B) {
 		})
 	}
 }
+
+// TestMaskMatchesFeed checks the shortcuts of Mask (first-byte table,
+// string stepping, cached tails) against feeding every token in full, at
+// every prefix of some valid texts.
+func TestMaskMatchesFeed(t *testing.T) {
+	toks, eos := vocabTokens(t, filepath.Join("..", "..", "testdata", "tokenizers", "stories260k"))
+	texts := []struct {
+		g    *Grammar
+		text string
+	}{
+		{AnyObject(), `{"name": "Li\"ly\u00e9 é", "list": [1, -2.5e3, true, null, {"k": "v"}], "n": {}}`},
+	}
+	g, err := Schema([]byte(`{"type":"object","properties":{"a":{"type":"string"},"b":{"enum":["x","yz",3]},"c":{"type":"array","items":{"type":"string"}}},"required":["a"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts = append(texts, struct {
+		g    *Grammar
+		text string
+	}{g, `{"c": ["p\"", "q"], "a": "free text, \"quoted\"", "b": "yz"}`})
+	for _, tc := range texts {
+		for i := 0; i <= len(tc.text); i++ {
+			m := tc.g.NewMatcher(toks, []int{eos})
+			st, ok := m.state.Feed([]byte(tc.text[:i]))
+			if !ok {
+				t.Fatalf("prefix %q refused", tc.text[:i])
+			}
+			m.state = st
+			logits := make([]float32, len(toks))
+			m.Mask(logits)
+			for id, b := range toks {
+				want := false
+				switch {
+				case id == eos:
+					want = st.CanEnd()
+				case len(b) > 0 && !(st.CanEnd() && m.onlyEnd()):
+					_, want = st.Feed(b)
+				}
+				if got := !math.IsInf(float64(logits[id]), -1); got != want {
+					t.Fatalf("after %q, token %d %q: allowed %v, want %v", tc.text[:i], id, b, got, want)
+				}
+			}
+		}
+	}
+}
