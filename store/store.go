@@ -231,7 +231,6 @@ func (s *Store) update(ctx context.Context, fn func(*index) error) error {
 	return fileio.WriteAtomic(filepath.Join(s.root, indexFile), append(b, '\n'), 0o600)
 }
 
-
 func (s *Store) modelDir(digest string) string {
 	return filepath.Join(s.root, modelsDir, strings.TrimPrefix(digest, "sha256:"))
 }

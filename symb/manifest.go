@@ -124,7 +124,6 @@ func WriteManifest(dir string, m *Manifest) error {
 	return fileio.WriteAtomic(filepath.Join(dir, ManifestFile), append(b, '\n'), 0o644)
 }
 
-
 // maxManifestBytes bounds what ReadManifest will load (a million files fit).
 const maxManifestBytes = 256 << 20
 

@@ -115,4 +115,3 @@ func shapeString(shape []int) string {
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
-
