@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/symbc/symbc/internal/fileio"
+	"github.com/symbc/symbc/internal/partial"
 	"io"
 	"os"
 	"path/filepath"
@@ -52,7 +53,10 @@ type Summary struct {
 // out unless the whole conversion succeeds; an existing out is refused
 // unless WithForce is given, and then replaced only at the very end.
 func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summary, err error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	if o.progress != nil {
 		defer o.progress.Finish()
 	}
@@ -112,6 +116,16 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	// One run at a time per output; what dead runs left (a SIGKILL during
+	// a conversion leaves .OUT.partial-*) is removed first.
+	unlock, err := partial.Lock(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := partial.Sweep(out, "partial"); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".partial-")

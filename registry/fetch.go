@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -204,6 +205,12 @@ func (v *verifier) Read(p []byte) (int, error) {
 func transient(err error) bool {
 	var te *transport.Error
 	if errors.Is(err, errBlob) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		return false
+	}
+	// A local file error (ENOSPC, EDQUOT, EROFS, EACCES) fails again on
+	// every attempt. syscall.Errno satisfies net.Error, so this comes first.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return false
 	}
 	var ne net.Error

@@ -70,10 +70,11 @@ whole as the prompt.
 				}
 			}
 			var messages []tokenizer.Message
+			var toolOpts []tokenizer.ChatOption
 			switch {
 			case f.Changed("messages"):
 				var err error
-				if messages, err = readChatMessages(cmd, messagesFile); err != nil {
+				if messages, toolOpts, err = readChatMessages(cmd, messagesFile); err != nil {
 					return err
 				}
 				if len(messages) == 0 {
@@ -141,7 +142,7 @@ whole as the prompt.
 				res, err = m.GenerateIDs(ctx, ids, opts...)
 			case messages != nil:
 				var chatIDs []int
-				if chatIDs, err = m.EncodeChat(ctx, messages, chatOpts...); err == nil {
+				if chatIDs, err = m.EncodeChat(ctx, messages, append(chatOpts, toolOpts...)...); err == nil {
 					res, err = m.GenerateIDs(ctx, chatIDs, opts...)
 				}
 			default:
