@@ -72,6 +72,7 @@ type Option func(*options)
 
 type options struct {
 	threads int
+	kernels kernels.Set
 	engine  Engine
 	tok     *tokenizer.Tokenizer
 	maxCtx  int
@@ -80,6 +81,11 @@ type options struct {
 // WithThreads sets how many goroutines the kernels and attention use
 // (default: GOMAXPROCS, normally the number of CPUs).
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// WithKernels forces a kernel set (default kernels.Auto: the best the CPU
+// runs, or the one named by the SYMBC_KERNELS environment variable). A set the
+// CPU lacks fails Load.
+func WithKernels(k kernels.Set) Option { return func(o *options) { o.kernels = k } }
 
 // WithEngine selects the attention engine (default EngineExact).
 func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
@@ -195,6 +201,13 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if o.engine != EngineExact && o.engine != EngineSymbiotic {
 		return nil, fmt.Errorf("unknown engine %d", int(o.engine))
 	}
+	if o.kernels == "" {
+		o.kernels = kernels.Auto
+	}
+	pool, err := kernels.NewPoolKernels(o.threads, o.kernels)
+	if err != nil {
+		return nil, err
+	}
 	if o.maxCtx <= 0 {
 		o.maxCtx = mc.MaxPositions
 		if o.maxCtx <= 0 {
@@ -203,7 +216,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	}
 	m := &Model{
 		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
-		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs),
+		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), pool: pool,
 		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
 	}
 	m.attnScale = scoreScale(&mc, m.dims)
@@ -218,7 +231,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if err := m.loadWeights(w); err != nil {
 		return nil, err
 	}
-	m.pool = kernels.NewPool(o.threads)
+	m.pool = pool
 	return m, nil
 }
 
@@ -401,6 +414,7 @@ func checkConfig(mc *symb.ModelConfig) error {
 
 // Close releases mapped weights when the model came from Load.
 func (m *Model) Close() error {
+	m.pool.Close()
 	if m.closer != nil {
 		return m.closer.Close()
 	}
@@ -421,6 +435,9 @@ func (m *Model) MaxContext() int { return m.maxCtx }
 
 // Threads is the number of goroutines used for compute.
 func (m *Model) Threads() int { return m.threads }
+
+// Kernels reports the kernel set the model's products run.
+func (m *Model) Kernels() kernels.Set { return m.pool.Kernels() }
 
 // Engine is the attention engine sessions use.
 func (m *Model) Engine() Engine { return m.engine }

@@ -6,12 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/symbc/symbc/runtime"
+	"github.com/symbc/symbc/runtime/kernels"
 )
 
 func newBenchCmd() *cobra.Command {
 	var (
 		prompt, gen, threads, reps int
-		engine                     string
+		engine, kernelSet          string
 		asJSON                     bool
 	)
 	cmd := &cobra.Command{
@@ -30,7 +31,11 @@ mean ± standard deviation in tokens per second.`,
 			if err != nil {
 				return usageError{err}
 			}
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng))
+			ks, err := kernels.ParseSet(kernelSet)
+			if err != nil {
+				return usageError{err}
+			}
+			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithKernels(ks))
 			if err != nil {
 				return err
 			}
@@ -56,6 +61,7 @@ mean ± standard deviation in tokens per second.`,
 	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
+	f.StringVar(&kernelSet, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"github.com/symbc/symbc/runtime/kernels"
 )
 
 // toolVersion is the module version and VCS revision from the build info.
@@ -40,7 +41,13 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the symbc version and VCS revision",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "symbc "+toolVersion())
+			// The kernel set Load would pick: SYMBC_KERNELS or the best
+			// this CPU runs.
+			k, err := kernels.Select(kernels.Auto)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "symbc %s\nkernels %s (available: %s)\n", toolVersion(), k, kernels.AvailableString())
 			return err
 		},
 	}

@@ -5,6 +5,12 @@ package kernels
 // haveSIMD is false where no assembly kernels exist; the portable Go path runs.
 const haveSIMD = false
 
+// haveAVX512 is false: the AVX-512 kernels exist on amd64 only.
+const haveAVX512 = false
+
+// simdSet is never listed as available here (haveSIMD is false).
+const simdSet = Generic
+
 // The SIMD entry points below are never reached when haveSIMD is false; they
 // exist so the dispatching code compiles on every architecture.
 
