@@ -2,9 +2,10 @@
 // becomes symb hyperparameters and how a checkpoint's tensors become the
 // tensors of a .symb model folder.
 //
-// Where to start: an Adapter per family (llama.go) turns an HFConfig into a
+// Where to start: families.go lists the families; an Adapter per family
+// (qwen3.go is the shape to follow) turns an HFConfig into a
 // symb.ModelConfig (Config) and lists Mappings (Tensors). A Mapping names one
-// output tensor, its quantize.Role, the source tensors it is built from with
+// output tensor, its symb.Role, the source tensors it is built from with
 // the shapes config.json implies, and an optional Transform (row slice of a
 // fused tensor, transpose, row permutation, block-scale dequantization). The
 // converter checks every source against the checkpoint's headers before it
@@ -18,10 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -37,10 +36,10 @@ type Adapter interface {
 
 // Mapping describes one output tensor.
 type Mapping struct {
-	Name    string        // symb tensor name, e.g. symb.LayerTensor(3, symb.AttnQ)
-	Role    quantize.Role // picks the storage type through quantize.Policy
-	Shape   []int         // output shape
-	Sources []Source      // checkpoint tensors read, in the order Transform expects
+	Name    string    // symb tensor name, e.g. symb.LayerTensor(3, symb.AttnQ)
+	Role    symb.Role // picks the storage type through quantize.Policy
+	Shape   []int     // output shape
+	Sources []Source  // checkpoint tensors read, in the order Transform expects
 	// Transform builds the output from the sources; nil means Sources[0]
 	// unchanged (same shape).
 	Transform Transform
@@ -67,74 +66,6 @@ func (m Mapping) Cols() int { return m.Shape[len(m.Shape)-1] }
 // ErrUnsupported reports an architecture, or a variant of one, that no
 // adapter handles.
 var ErrUnsupported = errors.New("unsupported architecture")
-
-// registry maps Hugging Face architecture class names and model_type values
-// to adapters. It is built by a function, not held in a mutable global.
-func registry() map[string]Adapter {
-	reg := map[string]Adapter{}
-	for _, f := range []struct {
-		class string
-		a     Adapter
-	}{
-		{"LlamaForCausalLM", Llama{}},
-		{"Qwen2ForCausalLM", Qwen2{}},
-		{"Qwen3ForCausalLM", Qwen3{}},
-		{"MistralForCausalLM", Mistral{}},
-		{"MixtralForCausalLM", Mixtral{}},
-		{"Phi3ForCausalLM", Phi3{}},
-		{"GemmaForCausalLM", Gemma{}},
-		{"Gemma2ForCausalLM", Gemma2{}},
-		{"DeepseekV3ForCausalLM", DeepseekV3{}},
-		{"DbrxForCausalLM", DBRX{}},
-	} {
-		// Each adapter's name is the family's model_type.
-		reg[f.class], reg[f.a.Name()] = f.a, f.a
-	}
-	return reg
-}
-
-// Supported lists the architecture class names with an adapter, sorted.
-func Supported() []string {
-	var out []string
-	for k := range registry() {
-		if strings.Contains(k, "For") {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Lookup finds the adapter for an architecture class name
-// ("LlamaForCausalLM"), a model_type ("llama") or an adapter name.
-func Lookup(name string) (Adapter, error) {
-	if a, ok := registry()[name]; ok {
-		return a, nil
-	}
-	return nil, fmt.Errorf("%w %q (supported: %s)", ErrUnsupported, name, strings.Join(Supported(), ", "))
-}
-
-// Detect picks the adapter for a config: the first of its architectures
-// that has one, else its model_type.
-func Detect(hf *HFConfig) (Adapter, error) {
-	reg := registry()
-	for _, a := range hf.Architectures {
-		if ad, ok := reg[a]; ok {
-			return ad, nil
-		}
-	}
-	if ad, ok := reg[hf.ModelType]; ok && hf.ModelType != "" {
-		return ad, nil
-	}
-	what := strings.Join(hf.Architectures, ", ")
-	if what == "" {
-		what = "model_type " + hf.ModelType
-	}
-	if what == "model_type " {
-		what = "no architectures or model_type"
-	}
-	return nil, fmt.Errorf("%s: %w %s (supported: %s)", hf.Path, ErrUnsupported, what, strings.Join(Supported(), ", "))
-}
 
 // Ignored reports whether a checkpoint tensor that no mapping reads may be
 // left out without losing anything: rotary tables that transformers

@@ -104,6 +104,9 @@ func (DBRX) Config(hf *HFConfig) (symb.ModelConfig, error) {
 	if err != nil {
 		return m, err
 	}
+	if maxPos < 1 || maxPos > symb.MaxContextLength {
+		return m, hf.configError("max_seq_len is %d, want 1..%d", maxPos, symb.MaxContextLength)
+	}
 	theta := 10000.0
 	if attn.RopeTheta != nil {
 		theta = *attn.RopeTheta
@@ -205,9 +208,11 @@ func (DBRX) Tensors(c symb.ModelConfig) ([]Mapping, error) {
 					{symb.MLPUp, "v1", rows},
 					{symb.MLPDown, "w2", Chain{rows, Transpose{}}},
 				} {
-					shape, role, _ := shapeOf(c, x.name, true)
-					ms = append(ms, Mapping{Name: symb.ExpertTensor(i, e, x.name), Role: role, Shape: shape,
-						Sources: []Source{{Name: p + "ffn.experts.mlp." + x.src, Shape: fused}}, Transform: x.t})
+					m, err := tableMapping(c, symb.ExpertTensor(i, e, x.name), p+"ffn.experts.mlp."+x.src, x.t, fused)
+					if err != nil {
+						return nil, err
+					}
+					ms = append(ms, m)
 				}
 			}
 			return ms, nil

@@ -3,12 +3,11 @@ package arch
 import (
 	"fmt"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
 
-// This file holds what the adapters share: the shape and role of every
-// .symb tensor (FORMAT.md §4) derived from a ModelConfig, and name tables
+// This file holds what the adapters share: mappings whose shape and role come
+// from the format's tensor table (symb.ModelConfig.Spec), and name tables
 // that map .symb layer tensors to checkpoint tensors copied unchanged. A
 // family's adapter composes tables and adds mappings only for the tensors it
 // must split, transpose or permute.
@@ -86,99 +85,27 @@ func sharedNames(prefix string) []rename {
 	}
 }
 
-// shapeOf gives the shape and role of a .symb tensor of one layer (expert
-// false) or of one expert (expert true, name mlp_gate/mlp_up/mlp_down) for
-// config c, as FORMAT.md §4 lays them out. ok is false for a name it does
-// not know, which is a bug in the calling adapter.
-func shapeOf(c symb.ModelConfig, name string, expert bool) (shape []int, role quantize.Role, ok bool) {
-	h, in := c.HiddenSize, c.IntermediateSize
-	q, kv, o := c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim, c.NumHeads*c.HeadDim
-	if a := c.MLA; a != nil {
-		q = c.NumHeads * (a.QKNopeHeadDim + a.QKRopeHeadDim)
-		o = c.NumHeads * a.VHeadDim
-	}
-	lin, norm, bias := quantize.RoleLinear, quantize.RoleNorm, quantize.RoleBias
-	if expert {
-		if c.MoE == nil {
-			return nil, 0, false
-		}
-		ie := c.MoE.ExpertIntermediate
-		switch name {
-		case symb.MLPGate, symb.MLPUp:
-			return []int{ie, h}, lin, true
-		case symb.MLPDown:
-			return []int{h, ie}, lin, true
-		}
-		return nil, 0, false
-	}
-	switch name {
-	case symb.NormAttn, symb.NormMLP, symb.NormAttnPost, symb.NormMLPPost:
-		return []int{h}, norm, true
-	case symb.AttnQ:
-		return []int{q, h}, lin, true
-	case symb.AttnK, symb.AttnV:
-		return []int{kv, h}, lin, true
-	case symb.AttnO:
-		return []int{h, o}, lin, true
-	case symb.MLPGate, symb.MLPUp:
-		return []int{in, h}, lin, true
-	case symb.MLPDown:
-		return []int{h, in}, lin, true
-	case symb.AttnQBias:
-		return []int{q}, bias, true
-	case symb.AttnKBias, symb.AttnVBias:
-		return []int{kv}, bias, true
-	case symb.AttnOBias:
-		return []int{h}, bias, true
-	case symb.AttnQNorm, symb.AttnKNorm:
-		return []int{c.HeadDim}, norm, true
-	}
-	if e := c.MoE; e != nil {
-		s := e.NumShared * e.ExpertIntermediate
-		switch name {
-		case symb.MoERouter:
-			return []int{e.NumExperts, h}, quantize.RoleRouter, true
-		case symb.MoERouterBias:
-			return []int{e.NumExperts}, bias, true
-		case symb.SharedGate, symb.SharedUp:
-			return []int{s, h}, lin, true
-		case symb.SharedDown:
-			return []int{h, s}, lin, true
-		}
-	}
-	if a := c.MLA; a != nil {
-		switch name {
-		case symb.AttnQA:
-			return []int{a.QLoraRank, h}, lin, true
-		case symb.AttnQANorm:
-			return []int{a.QLoraRank}, norm, true
-		case symb.AttnQB:
-			return []int{q, a.QLoraRank}, lin, true
-		case symb.AttnKVA:
-			return []int{a.KVLoraRank + a.QKRopeHeadDim, h}, lin, true
-		case symb.AttnKVANorm:
-			return []int{a.KVLoraRank}, norm, true
-		case symb.AttnKVB:
-			return []int{c.NumHeads * (a.QKNopeHeadDim + a.VHeadDim), a.KVLoraRank}, lin, true
-		}
-	}
-	return nil, 0, false
-}
-
-// layerMapping is the mapping of .symb tensor name of layer i, read from
-// checkpoint tensor src through t (nil: copied unchanged). in is the shape
-// of the source when it differs from the output (a fused or transposed
-// tensor); nil means the same shape.
-func layerMapping(c symb.ModelConfig, i int, name, src string, t Transform, in []int) (Mapping, error) {
-	shape, role, ok := shapeOf(c, name, false)
+// tableMapping is the mapping of the .symb tensor name, with the shape and
+// role the config's tensor table (symb.ModelConfig.Spec) gives it, read from
+// checkpoint tensor src through t (nil: copied unchanged). in is the shape of
+// the source when it differs from the output (a fused or transposed tensor);
+// nil means the same shape. A name the table does not list for this config
+// is an error: the adapter and the format disagree.
+func tableMapping(c symb.ModelConfig, name, src string, t Transform, in []int) (Mapping, error) {
+	s, ok := c.Spec(name)
 	if !ok {
-		return Mapping{}, fmt.Errorf("layer tensor %q has no shape in this config", name)
+		return Mapping{}, fmt.Errorf("tensor %q is not in the format's tensor table for this config: %w", name, ErrConfig)
 	}
 	if in == nil {
-		in = shape
+		in = s.Shape
 	}
-	return Mapping{Name: symb.LayerTensor(i, name), Role: role, Shape: shape,
+	return Mapping{Name: name, Role: s.Role, Shape: s.Shape,
 		Sources: []Source{{Name: src, Shape: in}}, Transform: t}, nil
+}
+
+// layerMapping is tableMapping for tensor name of layer i.
+func layerMapping(c symb.ModelConfig, i int, name, src string, t Transform, in []int) (Mapping, error) {
+	return tableMapping(c, symb.LayerTensor(i, name), src, t, in)
 }
 
 // copyNames maps every row of table for layer i, each read unchanged from
@@ -204,11 +131,11 @@ func copyExperts(c symb.ModelConfig, i int, prefix func(e int) string, table []r
 	var out []Mapping
 	for e := range c.MoE.NumExperts {
 		for _, r := range table {
-			shape, role, ok := shapeOf(c, r.symb, true)
-			if !ok {
-				return nil, fmt.Errorf("expert tensor %q has no shape in this config", r.symb)
+			m, err := tableMapping(c, symb.ExpertTensor(i, e, r.symb), prefix(e)+r.hf, nil, nil)
+			if err != nil {
+				return nil, err
 			}
-			out = append(out, same(symb.ExpertTensor(i, e, r.symb), role, prefix(e)+r.hf, shape...))
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -225,13 +152,16 @@ func decoderTensors(c symb.ModelConfig, embed, norm, head, layerFmt string,
 	if e := c.MoE; e != nil && (e.NumExperts < 1 || e.NumExperts > maxExperts) {
 		return nil, fmt.Errorf("%d experts (want 1..%d): %w", e.NumExperts, maxExperts, ErrConfig)
 	}
-	d, v := c.HiddenSize, c.VocabSize
-	ms := []Mapping{
-		same(symb.Embeddings, quantize.RoleEmbedding, embed, v, d),
-		same(symb.FinalNorm, quantize.RoleNorm, norm, d),
-	}
-	if !c.TieEmbeddings {
-		ms = append(ms, same(symb.LMHead, quantize.RoleLMHead, head, v, d))
+	var ms []Mapping
+	for _, t := range []struct{ name, src string }{{symb.Embeddings, embed}, {symb.FinalNorm, norm}, {symb.LMHead, head}} {
+		if t.name == symb.LMHead && c.TieEmbeddings {
+			continue
+		}
+		m, err := tableMapping(c, t.name, t.src, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
 	}
 	for i := range c.NumLayers {
 		lm, err := layer(i, fmt.Sprintf(layerFmt, i))

@@ -129,6 +129,7 @@ func TestFamilyFixtures(t *testing.T) {
 			if len(ms) != c.tensors {
 				t.Errorf("%d mappings, want %d", len(ms), c.tensors)
 			}
+			matchTable(t, cfg, ms)
 			checkSources(t, ms, filepath.Join(dir, "model.safetensors"))
 			for _, m := range ms {
 				// The transform must turn the sources into the output shape.
@@ -147,6 +148,33 @@ func TestFamilyFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// matchTable checks that an adapter writes exactly the tensors the format's
+// table lists for cfg, each with the table's shape and role.
+func matchTable(t *testing.T, cfg symb.ModelConfig, ms []Mapping) {
+	t.Helper()
+	table, err := cfg.Tensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Mapping{}
+	for _, m := range ms {
+		byName[m.Name] = m
+	}
+	for _, s := range table {
+		m, ok := byName[s.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: in the tensor table, not written by the adapter", s.Name)
+		case !slices.Equal(m.Shape, s.Shape) || m.Role != s.Role:
+			t.Errorf("%s: adapter writes %v %v, table says %v %v", s.Name, m.Shape, m.Role, s.Shape, s.Role)
+		}
+		delete(byName, s.Name)
+	}
+	for n := range byName {
+		t.Errorf("%s: written by the adapter, not in the tensor table", n)
 	}
 }
 
@@ -225,6 +253,7 @@ func TestDeepseekDeinterleave(t *testing.T) {
 // familyJSON is a small valid config.json for each adapter, with %s where
 // a test adds keys.
 var familyJSON = map[string]string{
+	"llama":   `{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100%s}`,
 	"qwen2":   `{"architectures":["Qwen2ForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_hidden_layers":4,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100%s}`,
 	"qwen3":   `{"architectures":["Qwen3ForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100%s}`,
 	"mistral": `{"architectures":["MistralForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100%s}`,
@@ -302,6 +331,16 @@ func TestFamilyDefaults(t *testing.T) {
 		{"mistral", `,"rope_parameters":{"rope_type":"default","rope_theta":123456.0}`, func(m symb.ModelConfig) bool {
 			return m.RopeTheta == 123456 && m.RopeScaling == nil
 		}, "rope_parameters"},
+		// Llama once read config.json on a path of its own that did not
+		// know rope_parameters, and ran such a model with theta 10000.
+		{"llama", `,"rope_parameters":{"rope_type":"default","rope_theta":123456.0}`, func(m symb.ModelConfig) bool {
+			return m.RopeTheta == 123456 && m.RopeScaling == nil
+		}, "rope_parameters"},
+		{"llama", `,"rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}`,
+			func(m symb.ModelConfig) bool {
+				r := m.RopeScaling
+				return m.RopeTheta == 500000 && r != nil && *r == symb.RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192}
+			}, "llama3 scaling inside rope_parameters"},
 		{"deepseek_v3", `,"q_lora_rank":null`, func(m symb.ModelConfig) bool {
 			return m.MLA.QLoraRank == 0 && m.HeadDim == 16 && m.AttentionScale == 0.25 && m.MoE.ScalingFactor == 2.5 && m.MoE.NormTopK
 		}, "uncompressed queries, plain softmax scale without rope scaling"},

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nlpodyssey/safetensors"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -92,6 +91,7 @@ func TestLlamaFixtures(t *testing.T) {
 			if want := 2 + 9*cfg.NumLayers; len(ms) != want {
 				t.Errorf("%d mappings, want %d", len(ms), want)
 			}
+			matchTable(t, cfg, ms)
 		})
 	}
 }
@@ -175,7 +175,7 @@ func TestLlamaDefaults(t *testing.T) {
 			head = &ms[i]
 		}
 	}
-	if head == nil || head.Role != quantize.RoleLMHead || head.Sources[0].Name != "lm_head.weight" || !slices.Equal(head.Shape, []int{100, 64}) {
+	if head == nil || head.Role != symb.RoleLMHead || head.Sources[0].Name != "lm_head.weight" || !slices.Equal(head.Shape, []int{100, 64}) {
 		t.Fatalf("untied model: lm_head mapping %+v", head)
 	}
 }
@@ -210,7 +210,7 @@ func TestAttentionBias(t *testing.T) {
 	}
 	for _, m := range ms {
 		if s, ok := want[m.Name]; ok {
-			if m.Role != quantize.RoleBias || !slices.Equal(m.Shape, s) || !strings.HasSuffix(m.Sources[0].Name, "_proj.bias") {
+			if m.Role != symb.RoleBias || !slices.Equal(m.Shape, s) || !strings.HasSuffix(m.Sources[0].Name, "_proj.bias") {
 				t.Errorf("%s: %+v", m.Name, m)
 			}
 			delete(want, m.Name)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/symb"
 )
 
 // deepseekFP8 is the quantization_config of DeepSeek-V3's official release.
@@ -107,7 +107,7 @@ func TestDequantizeFP8(t *testing.T) {
 			continue
 		}
 		scaled++
-		if m.Role != quantize.RoleLinear {
+		if m.Role != symb.RoleLinear {
 			t.Errorf("%s: scaled tensor has role %v", m.Name, m.Role)
 		}
 		want := []Source{src, {Name: src.Name + ScaleSuffix, Shape: []int{(src.Shape[0] + 15) / 16, (src.Shape[1] + 23) / 24}}}

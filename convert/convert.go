@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
 	"io"
 	"os"
 	"path/filepath"
@@ -79,12 +80,19 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 	defer ck.Close()
+	if err := checkTokenizer(src.dir, cfg.VocabSize); err != nil {
+		return nil, err
+	}
 
 	specs := make([]quantize.Spec, len(items))
 	var bytesIn int64
 	for i, it := range items {
 		specs[i] = o.policy.For(it.Role, it.Rows(), it.Cols())
 		bytesIn += it.inBytes
+	}
+	tu, err := tune(ctx, src, cfg, items, ck, specs, o)
+	if err != nil {
+		return nil, err
 	}
 
 	parent := filepath.Dir(out)
@@ -104,7 +112,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if o.progress != nil {
 		o.progress.Start(len(items), bytesIn)
 	}
-	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, progress: o.progress}
+	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, imp: tu.imp, progress: o.progress}
 	ws, err := p.run(ctx, items)
 	if err != nil {
 		return nil, err
@@ -112,10 +120,13 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if err := copyTokenizer(src.dir, filepath.Join(tmp, "tokenizer")); err != nil {
 		return nil, err
 	}
+	if _, err := copyDocs(src.dir, tmp); err != nil {
+		return nil, err
+	}
 	c := &symb.Config{
 		Architecture: src.adapter.Name(),
 		Model:        cfg,
-		Quantization: record(items, specs),
+		Quantization: tu.record(record(items, specs)),
 		Source: symb.Source{
 			ID: src.id, Revision: src.revision, Path: src.path,
 			Architectures: src.hf.Architectures, ModelType: src.hf.ModelType,
@@ -239,23 +250,32 @@ func record(items []*item, specs []quantize.Spec) symb.Quantization {
 	for i, it := range items {
 		s := specs[i]
 		switch it.Role {
-		case quantize.RoleLinear:
+		case symb.RoleLinear:
 			if q.Weights == "" {
 				q.Weights = s.Type.String()
 				if s.Type.IsInt() {
 					q.Scheme, q.GroupSize, q.Method = s.Scheme.String(), s.GroupSize, s.Method.String()
 				}
 			}
-		case quantize.RoleEmbedding:
+		case symb.RoleEmbedding:
 			q.Embeddings = s.Type.String()
-		case quantize.RoleLMHead:
+		case symb.RoleLMHead:
 			q.LMHead = s.Type.String()
-		case quantize.RoleNorm:
+		case symb.RoleNorm:
 			if q.Norms == "" {
 				q.Norms = s.Type.String()
 			}
 		}
 	}
+	return q
+}
+
+// record adds the calibration and the per-tensor choice to q.
+func (tu *tuning) record(q symb.Quantization) symb.Quantization {
+	q.Calibration = tu.calibration
+	q.Recipe = tu.recipe
+	q.PredictedKLD = tu.predictedKLD
+	q.Tensors = tu.tensors
 	return q
 }
 
@@ -284,7 +304,7 @@ func copyTokenizer(dir, dst string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, _, err := fileio.OpenRegular(src)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,8 @@ func checkFolder(t *testing.T, src, out, q string, sum *Summary) {
 	}
 	names := hfName(layers, tied)
 
-	// Layout: exactly the tensor files, the config and the tokenizer files.
+	// Layout: exactly the tensor files, the config, the tokenizer files
+	// and the documents.
 	var tok []string
 	for _, f := range tokenizerFiles {
 		if _, err := os.Stat(filepath.Join(src, f)); err == nil {
@@ -93,6 +94,15 @@ func checkFolder(t *testing.T, src, out, q string, sum *Summary) {
 		}
 	}
 	want := append([]string{symb.ConfigFile}, tok...)
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if isDocFile(e.Name()) {
+			want = append(want, e.Name()) // licence, notice, model card
+		}
+	}
 	for n := range names {
 		want = append(want, n+symb.Ext)
 	}

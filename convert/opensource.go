@@ -34,6 +34,17 @@ func OpenSource(ctx context.Context, source string, opts ...Option) (*symb.Confi
 	if err != nil {
 		return nil, nil, err
 	}
+	c, err := sourceConfig(src, cfg, items, o)
+	if err != nil {
+		ck.Close()
+		return nil, nil, err
+	}
+	return c, newSourceWeights(src.dir, ck, items), nil
+}
+
+// sourceConfig is the config under which the runtime runs the unconverted
+// checkpoint (the quantization record states the source dtype).
+func sourceConfig(src *source, cfg symb.ModelConfig, items []*item, o *options) (*symb.Config, error) {
 	dt := sourceDType(items)
 	c := &symb.Config{
 		Format: "symb", FormatVersion: fmt.Sprintf("%d.%d", symb.MajorVersion, symb.MinorVersion),
@@ -48,14 +59,17 @@ func OpenSource(ctx context.Context, source string, opts ...Option) (*symb.Confi
 		c.Quantization.LMHead = dt
 	}
 	if err := c.Validate(); err != nil {
-		ck.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	sw := &SourceWeights{dir: src.dir, ck: ck, items: map[string]*item{}, made: map[string]*symb.Tensor{}}
+	return c, nil
+}
+
+func newSourceWeights(dir string, ck *checkpoint, items []*item) *SourceWeights {
+	sw := &SourceWeights{dir: dir, ck: ck, items: map[string]*item{}, made: map[string]*symb.Tensor{}}
 	for _, it := range items {
 		sw.items[it.Name] = it
 	}
-	return c, sw, nil
+	return sw
 }
 
 // Dir is the folder holding the source files (tokenizer files included).

@@ -23,6 +23,13 @@ type options struct {
 	tool      string
 	version   string
 	chunk     int // elements per work unit; tests shrink it to force many chunks
+
+	calibrate bool   // run the source model on calibText for activation statistics
+	calibText string // "" means the built-in text
+	calibName string // how the text is recorded ("builtin" or a file name)
+	bits      float64
+	softBits  bool // bits is a default: a model that cannot meet it gets its smallest choice
+	maxKLD    float64
 }
 
 func newOptions(opts []Option) *options {
@@ -32,6 +39,9 @@ func newOptions(opts []Option) *options {
 	}
 	if !o.policySet {
 		o.policy = quantize.DefaultPolicy()
+	}
+	if (o.bits > 0 || o.maxKLD > 0) && !o.calibrate {
+		WithCalibration("", "")(o)
 	}
 	return o
 }
@@ -73,6 +83,41 @@ func WithProgress(p Progress) Option { return func(o *options) { o.progress = p 
 func WithTool(name, version string) Option {
 	return func(o *options) { o.tool, o.version = name, version }
 }
+
+// WithCalibration runs the source model over text (empty: the built-in
+// text, DefaultCalibrationText) before quantizing and weights every INT4
+// group's scale search by how strongly each input channel is excited
+// (specs with Method MSE). name is recorded in config.symb.json.
+func WithCalibration(name, text string) Option {
+	return func(o *options) {
+		o.calibrate, o.calibName, o.calibText = true, name, text
+		if text == "" {
+			o.calibName, o.calibText = "builtin", defaultCalibration
+		}
+	}
+}
+
+// WithBits chooses each weight matrix's storage from measured sensitivity so
+// the tensor files average at most bits per weight with the lowest
+// predicted KL divergence. It implies WithCalibration (built-in text) unless
+// one is given.
+func WithBits(bits float64) Option { return func(o *options) { o.bits = bits } }
+
+// DefaultBits is the budget of the default INT4 recipe (symbc convert with
+// plain --quantize int4): the per-tensor choice within 4.5 bits per weight.
+const DefaultBits = 4.5
+
+// WithDefaultBits is WithBits for a default recipe: a model whose smallest
+// choice already takes more than bits (tiny models, where headers and norms
+// weigh) gets that smallest choice instead of an error.
+func WithDefaultBits(bits float64) Option {
+	return func(o *options) { o.bits, o.softBits = bits, true }
+}
+
+// WithMaxKLD chooses each weight matrix's storage so the predicted mean KL
+// divergence from the source on the calibration text is at most x nats, at
+// the smallest size. It implies WithCalibration unless one is given.
+func WithMaxKLD(x float64) Option { return func(o *options) { o.maxKLD = x } }
 
 // withChunkElems sets the work unit size (tests only).
 func withChunkElems(n int) Option { return func(o *options) { o.chunk = max(n, 1) } }

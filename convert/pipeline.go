@@ -42,6 +42,7 @@ type pipeline struct {
 	jobs     int
 	chunk    int             // elements per work unit
 	specs    []quantize.Spec // per item
+	imp      [][]float32     // per item: calibration importance of each column, or nil
 	progress Progress
 }
 
@@ -49,6 +50,7 @@ type tensorJob struct {
 	it        *item
 	index     int // position in the item list
 	spec      quantize.Spec
+	imp       []float32 // column importance for the weighted INT4 search; nil: unweighted
 	path      string
 	rowData   int // output bytes per row in each section
 	rowScales int
@@ -109,6 +111,9 @@ func (p *pipeline) run(ctx context.Context, items []*item) ([]written, error) {
 				return err
 			}
 			tj.index = i
+			if p.imp != nil && tj.spec.Type == quantize.INT4 && tj.spec.Method == quantize.MSE {
+				tj.imp = p.imp[i]
+			}
 			openMu.Lock()
 			open[tj] = true
 			openMu.Unlock()
@@ -203,6 +208,13 @@ func (t *tensorJob) do(r0, r1 int, s *scratch) error {
 	dt, raw, ok := t.it.raw(r0, r1)
 	var err error
 	switch {
+	case t.imp != nil:
+		ok = false
+		s.f32 = grow(s.f32, n*cols)
+		if err := t.it.reader.Read(s.f32, r0, r1, 0, cols); err != nil {
+			return fmt.Errorf("%s: %w", t.it.Name, err)
+		}
+		err = quantize.QuantizeRowsWeighted(t.spec, s.f32, cols, t.imp, s.data, s.scales, s.mins)
 	case ok && dt == symb.BF16 && aligned(raw, 2):
 		err = quantize.QuantizeRowsBF16(t.spec, bytesAs[uint16](raw), cols, s.data, s.scales, s.mins)
 	case ok && dt == symb.F16 && aligned(raw, 2):

@@ -99,6 +99,13 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", repo, err)
 	}
+	// Licence, notice and model card travel with the model when the Hub
+	// has them; a cache filled without them still converts offline.
+	switch _, err := client.Snapshot(ctx, repo, rev, isDocFile); {
+	case err == nil, errors.Is(err, hub.ErrEntryNotFound), errors.Is(err, hub.ErrOffline):
+	default:
+		return nil, fmt.Errorf("%s: %w", repo, err)
+	}
 	src.dir = dir
 	return src, nil
 }

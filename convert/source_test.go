@@ -172,21 +172,21 @@ func TestPolicyRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.For(quantize.RoleLinear, 64, 64) != int4 || p.For(quantize.RoleEmbedding, 64, 64) != int4 ||
-		p.For(quantize.RoleLMHead, 64, 64) != int4 || p.For(quantize.RoleNorm, 1, 64).Type != quantize.F16 {
+	if p.For(symb.RoleLinear, 64, 64) != int4 || p.For(symb.RoleEmbedding, 64, 64) != int4 ||
+		p.For(symb.RoleLMHead, 64, 64) != int4 || p.For(symb.RoleNorm, 1, 64).Type != quantize.F16 {
 		t.Fatalf("default policy %+v", p)
 	}
 	p, _ = PolicyRequest{Quantize: "f32"}.Policy()
-	for _, r := range []quantize.Role{quantize.RoleLinear, quantize.RoleEmbedding, quantize.RoleLMHead, quantize.RoleNorm, quantize.RoleBias, quantize.RoleRouter} {
+	for _, r := range []symb.Role{symb.RoleLinear, symb.RoleEmbedding, symb.RoleLMHead, symb.RoleNorm, symb.RoleBias, symb.RoleRouter} {
 		if s := p.For(r, 8, 8); s.Type != quantize.F32 {
 			t.Errorf("f32 policy stores %s as %s", r, s)
 		}
 	}
 	p, _ = PolicyRequest{Quantize: "int8", Scheme: "asym", Method: "mse", GroupSize: 64, Embeddings: "f16", LMHead: "int4"}.Policy()
-	if s := p.For(quantize.RoleLinear, 8, 8); s != (quantize.Spec{Type: quantize.INT8, Scheme: quantize.Asymmetric, Method: quantize.MSE, GroupSize: 64}) {
+	if s := p.For(symb.RoleLinear, 8, 8); s != (quantize.Spec{Type: quantize.INT8, Scheme: quantize.Asymmetric, Method: quantize.MSE, GroupSize: 64}) {
 		t.Errorf("linear %s", s)
 	}
-	if p.For(quantize.RoleEmbedding, 8, 8).Type != quantize.F16 || p.For(quantize.RoleLMHead, 8, 8).Type != quantize.INT4 {
+	if p.For(symb.RoleEmbedding, 8, 8).Type != quantize.F16 || p.For(symb.RoleLMHead, 8, 8).Type != quantize.INT4 {
 		t.Errorf("overrides not applied: %+v", p)
 	}
 	for _, bad := range []PolicyRequest{{Quantize: "int3"}, {Scheme: "skew"}, {Method: "gptq"}, {GroupSize: 100}, {LMHead: "q2"}} {

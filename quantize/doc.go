@@ -9,9 +9,11 @@
 //   - QuantizeRows (float32 input), QuantizeRowsBF16 and QuantizeRowsF16
 //     (raw 16-bit input) fill caller-provided buffers.
 //   - Dequantize and DequantizeRow invert them; Compare measures the error.
-//   - Policy.For picks a Spec per tensor Role and shape, enforcing the
+//   - Policy.For picks a Spec per tensor role and shape, enforcing the
 //     safety rules (norms/biases stay float, routers never 4-bit, vectors
-//     never INT). DefaultPolicy and PolicyFromSpec build policies.
+//     never INT). DefaultPolicy and PolicyFromSpec build policies. The role
+//     is symb.Role: the format's tensor table decides what each tensor is,
+//     and this package takes only that type from symb.
 //   - F16ToF32, F32ToF16, BF16ToF32, F32ToBF16 (and slice forms) are the
 //     float16/bfloat16 conversions used by the runtime and converter.
 //

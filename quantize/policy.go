@@ -1,51 +1,20 @@
 package quantize
 
-import "fmt"
+import (
+	"fmt"
 
-// Role classifies a tensor by what the model does with it; the converter
-// derives it from the tensor name and passes it to Policy.For.
-type Role uint8
-
-const (
-	RoleLinear    Role = iota // projection weights of attention and MLP blocks (and experts)
-	RoleEmbedding             // token embedding table
-	RoleLMHead                // output projection to the vocabulary
-	RoleNorm                  // normalisation weights (RMSNorm/LayerNorm gains)
-	RoleRouter                // MoE router / gate that scores experts
-	RoleBias                  // bias vectors
-	RoleOther                 // anything else (convolutions, position tables, ...)
+	"github.com/symbc/symbc/symb"
 )
-
-// String returns a lower-case name for logs.
-func (r Role) String() string {
-	switch r {
-	case RoleLinear:
-		return "linear"
-	case RoleEmbedding:
-		return "embedding"
-	case RoleLMHead:
-		return "lm_head"
-	case RoleNorm:
-		return "norm"
-	case RoleRouter:
-		return "router"
-	case RoleBias:
-		return "bias"
-	case RoleOther:
-		return "other"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}
 
 // Policy chooses the storage spec of each tensor. The fields are the
 // requests; For applies the safety rules on top of them, so a Policy can be
 // built straight from command-line flags.
 type Policy struct {
-	Linear    Spec // RoleLinear
-	Embedding Spec // RoleEmbedding
-	LMHead    Spec // RoleLMHead
-	Router    Spec // RoleRouter; INT4 requests are raised to F16 by For
-	Other     Spec // RoleOther
+	Linear    Spec // symb.RoleLinear
+	Embedding Spec // symb.RoleEmbedding
+	LMHead    Spec // symb.RoleLMHead
+	Router    Spec // symb.RoleRouter; INT4 requests are raised to F16 by For
+	Other     Spec // symb.RoleOther
 }
 
 // DefaultPolicy is what the converter uses without flags, the format's
@@ -103,21 +72,21 @@ func (p Policy) Validate() error {
 //   - 1-D tensors (rows <= 1) are never INT: a single row gains little and
 //     is usually a gain/scale vector whose error is systematic. An INT
 //     request becomes F16 (or the float request is kept).
-func (p Policy) For(role Role, rows, cols int) Spec {
+func (p Policy) For(role symb.Role, rows, cols int) Spec {
 	var s Spec
 	switch role {
-	case RoleNorm, RoleBias:
+	case symb.RoleNorm, symb.RoleBias:
 		if p.Linear.Type == F32 {
 			return Spec{Type: F32}
 		}
 		return Spec{Type: F16}
-	case RoleLinear:
+	case symb.RoleLinear:
 		s = p.Linear
-	case RoleEmbedding:
+	case symb.RoleEmbedding:
 		s = p.Embedding
-	case RoleLMHead:
+	case symb.RoleLMHead:
 		s = p.LMHead
-	case RoleRouter:
+	case symb.RoleRouter:
 		s = p.Router
 		if s.Type == INT4 {
 			s = Spec{Type: F16}

@@ -19,7 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/symbc/symbc/registry/internal/testmodel"
+	"github.com/symbc/symbc/internal/testmodel"
 )
 
 func TestPullByDigest(t *testing.T) {

@@ -85,31 +85,40 @@ func (s *Session) attend(li, n int) {
 			qh := s.b.q[t*qr+h*qk : t*qr+(h+1)*qk]
 			out := s.b.att[t*or+h*vw : t*or+(h+1)*vw]
 			kOff, vOff := (h/group)*qk, (h/group)*vw
-			scores := scratch[:p+1-first]
-			mx := float32(math.Inf(-1))
-			for j := range scores {
-				r := (first+j)*kr + kOff
-				x := kernels.Dot(qh, keys[r:r+qk]) * scale
-				if softcap > 0 {
-					x = softcap * float32(math.Tanh(float64(x/softcap)))
-				}
-				scores[j] = x
-				mx = max(mx, x)
-			}
-			var sum float32
-			for j, x := range scores {
-				e := float32(math.Exp(float64(x - mx)))
-				scores[j] = e
-				sum += e
-			}
-			clear(out)
-			inv := 1 / sum
-			for j, e := range scores {
-				r := (first+j)*vr + vOff
-				kernels.Axpy(e*inv, vals[r:r+vw], out)
-			}
+			attendHead(qh, out, keys[first*kr+kOff:], vals[first*vr+vOff:], kr, vr, scratch[:p+1-first], scale, softcap)
 		}
 	})
+}
+
+// attendHead is softmax attention of one query head: scores[j] = q·key_j ·
+// scale (soft-capped when softcap > 0) over the len(scores) positions whose
+// keys start every kStride floats of keys and values every vStride of vals,
+// and out = Σ softmax(scores)_j · value_j. Every engine path computes a head
+// through here, so a batched pass gives the same numbers as a single one.
+func attendHead(q, out, keys, vals []float32, kStride, vStride int, scores []float32, scale, softcap float32) {
+	qk, vw := len(q), len(out)
+	mx := float32(math.Inf(-1))
+	for j := range scores {
+		r := j * kStride
+		x := kernels.Dot(q, keys[r:r+qk]) * scale
+		if softcap > 0 {
+			x = softcap * float32(math.Tanh(float64(x/softcap)))
+		}
+		scores[j] = x
+		mx = max(mx, x)
+	}
+	var sum float32
+	for j, x := range scores {
+		e := float32(math.Exp(float64(x - mx)))
+		scores[j] = e
+		sum += e
+	}
+	clear(out)
+	inv := 1 / sum
+	for j, e := range scores {
+		r := j * vStride
+		kernels.Axpy(e*inv, vals[r:r+vw], out)
+	}
 }
 
 // symbiotic is EngineSymbiotic's attention. Each query head h keeps a state

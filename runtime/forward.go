@@ -28,6 +28,7 @@ type Session struct {
 	// tests can check that only the selected experts run.
 	expertRows int64
 
+	paged   *batcher  // set on a Scheduler's worker: rows of many sequences, paged KV
 	last    []float32 // logits of the last position processed
 	broken  bool      // a pass was interrupted half-way; only Reset repairs it
 	b       buffers
@@ -211,9 +212,12 @@ func (s *Session) layer(li, n int) {
 	} else {
 		s.projectQKV(L, n, k, v)
 	}
-	if s.kc != nil {
+	switch {
+	case s.paged != nil:
+		s.paged.attend(s, li, n)
+	case s.kc != nil:
 		s.attend(li, n)
-	} else {
+	default:
 		s.symbiotic(li, n)
 	}
 	s.residual(L.o, L.oBias, L.normAttnPost, n, d.outRow(), b.att)
@@ -290,6 +294,9 @@ func (s *Session) addOutput(bias, postNorm []float32, n int) {
 // MatMul for a batch (prefill) so each weight row is read once per batch.
 func (m *Model) linear(y, x []float32, n int, w *symb.Tensor) {
 	rows, cols := w.Rows(), w.Cols()
+	if m.inputs != nil {
+		m.inputs(w.Name, x[:n*cols], n)
+	}
 	if n == 1 {
 		m.pool.MatVec(y[:rows], x[:cols], w)
 		return

@@ -31,7 +31,8 @@ type Result struct {
 	// After a stop string they include the tokens that formed it.
 	IDs              []int      `json:"ids"`
 	PromptTokens     int        `json:"prompt_tokens"`
-	CompletionTokens int        `json:"completion_tokens"` // len(IDs)
+	CachedTokens     int        `json:"cached_tokens,omitempty"` // prompt tokens a Scheduler's prefix cache held
+	CompletionTokens int        `json:"completion_tokens"`       // len(IDs)
 	StopReason       StopReason `json:"stop_reason"`
 	Seed             uint64     `json:"seed"` // the sampling seed, given or drawn
 
@@ -74,12 +75,43 @@ func (m *Model) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption
 	if err != nil {
 		return nil, err
 	}
-	var dec pieceDecoder = noText{}
-	if m.tok != nil {
-		dec = streamText{m.tok.NewStreamDecoder(true)}
-	}
-	return m.generate(ctx, prompt, o, dec)
+	return m.generate(ctx, prompt, o, m.textDecoder(prompt), soloSeq{m.NewSession()})
 }
+
+// textDecoder turns the ids generated after prompt into text, or into
+// nothing without a tokenizer.
+func (m *Model) textDecoder(prompt []int) pieceDecoder {
+	if m.tok == nil {
+		return noText{}
+	}
+	return streamText{m.tok.NewStreamDecoder(true, prompt...)}
+}
+
+// sequence is what generate drives: a Session of its own, or a slot of a
+// Scheduler.
+type sequence interface {
+	// prefill runs the prompt; cached is how many of its first tokens
+	// were already held (and so not run).
+	prefill(ctx context.Context, prompt []int) (cached int, err error)
+	decode(ctx context.Context, id int) error
+	logits() []float32 // of the last token run
+	pos() int          // tokens held
+}
+
+// soloSeq runs a sequence in a Session.
+type soloSeq struct{ s *Session }
+
+func (q soloSeq) prefill(ctx context.Context, prompt []int) (int, error) {
+	return 0, q.s.Prefill(ctx, prompt)
+}
+
+func (q soloSeq) decode(ctx context.Context, id int) error {
+	_, err := q.s.forward(ctx, []int{id}, false)
+	return err
+}
+
+func (q soloSeq) logits() []float32 { return q.s.LastLogits() }
+func (q soloSeq) pos() int          { return q.s.Pos() }
 
 // Stream is Generate yielding the completion's text piece by piece. A
 // failure is yielded as the last pair, with empty text. Breaking out of the
@@ -117,9 +149,10 @@ func (m *Model) stream(run func([]GenOption) error, opts []GenOption) iter.Seq2[
 }
 
 // Chat renders messages with the tokenizer's chat template (ending with the
-// header of an assistant turn) and generates the reply.
+// header of an assistant turn) and generates the reply. ctx cancels the
+// render as well as the generation.
 func (m *Model) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
-	ids, err := m.EncodeChat(messages)
+	ids, err := m.EncodeChat(ctx, messages)
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +160,13 @@ func (m *Model) Chat(ctx context.Context, messages []tokenizer.Message, opts ...
 }
 
 // EncodeChat renders messages with the chat template and encodes the result
-// (the template writes BOS and other special tokens itself).
-func (m *Model) EncodeChat(messages []tokenizer.Message, opts ...tokenizer.ChatOption) ([]int, error) {
+// (the template writes BOS and other special tokens itself). The render
+// gives up when ctx is done.
+func (m *Model) EncodeChat(ctx context.Context, messages []tokenizer.Message, opts ...tokenizer.ChatOption) ([]int, error) {
 	if m.tok == nil {
 		return nil, ErrNoTokenizer
 	}
+	opts = append([]tokenizer.ChatOption{tokenizer.WithContext(ctx)}, opts...)
 	ids, err := m.tok.EncodeChat(messages, opts...)
 	if err != nil {
 		return nil, err
@@ -166,7 +201,7 @@ var errStopped = errors.New("generation stopped by the consumer")
 
 // generate runs prefill over prompt and then samples and decodes one token at
 // a time until a stop condition.
-func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pieceDecoder) (*Result, error) {
+func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pieceDecoder, s sequence) (*Result, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("generate: empty prompt")
 	}
@@ -188,11 +223,12 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 		}
 	}
 
-	s := m.NewSession()
 	start := time.Now()
-	if err := s.Prefill(ctx, prompt); err != nil {
+	cached, err := s.prefill(ctx, prompt)
+	if err != nil {
 		return nil, err
 	}
+	res.CachedTokens = cached
 	res.PrefillDuration = time.Since(start)
 	start = time.Now()
 	history := append([]int(nil), prompt...)
@@ -202,7 +238,7 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 			res.StopReason = StopLength
 			break
 		}
-		id := smp.sample(s.LastLogits(), history)
+		id := smp.sample(s.logits(), history)
 		if eos[id] {
 			res.StopReason = StopEOS
 			break
@@ -221,11 +257,15 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 			res.StopReason = StopLength
 			break
 		}
-		if s.Pos() >= m.maxCtx {
+		if s.pos() >= m.maxCtx {
 			res.StopReason = StopContext
 			break
 		}
-		if _, err := s.forward(ctx, []int{id}, false); err != nil {
+		if err := s.decode(ctx, id); err != nil {
+			if errors.Is(err, ErrKVCacheFull) {
+				res.StopReason = StopContext
+				break
+			}
 			return nil, err
 		}
 		steps++
@@ -241,7 +281,7 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 	}
 	res.Text = stops.text()
 	res.CompletionTokens = len(res.IDs)
-	res.PrefillTokensPerSecond = rate(len(prompt), res.PrefillDuration)
+	res.PrefillTokensPerSecond = rate(len(prompt)-cached, res.PrefillDuration)
 	res.DecodeTokensPerSecond = rate(steps, res.DecodeDuration)
 	return res, nil
 }

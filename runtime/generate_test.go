@@ -281,3 +281,30 @@ func TestChat(t *testing.T) {
 		t.Errorf("model without a chat template: got %v", err)
 	}
 }
+
+// TestEncodeChatCanceled: the context reaches the template renderer, so a
+// slow render stops when the caller gives up (it once ran to the end).
+func TestEncodeChatCanceled(t *testing.T) {
+	dir := modelDir(t, "stories260k")
+	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About a million loop steps: far longer than the call takes to see a
+	// context that is already done.
+	tok, err := tokenizer.FromBytes(tj, cj, tokenizer.WithChatTemplate(
+		"{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{{ messages[0]['content'] }}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newTestModel(t, "stories260k", WithTokenizer(tok))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.EncodeChat(ctx, []tokenizer.Message{{Role: "user", Content: "hi"}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled render: %v, want context.Canceled", err)
+	}
+}

@@ -42,18 +42,6 @@ func checkMLA(mc *symb.ModelConfig) error {
 	if a == nil {
 		return nil
 	}
-	for _, f := range []struct {
-		name   string
-		v, min int
-	}{{"q_lora_rank", a.QLoraRank, 0}, {"kv_lora_rank", a.KVLoraRank, 1}, {"qk_nope_head_dim", a.QKNopeHeadDim, 0},
-		{"qk_rope_head_dim", a.QKRopeHeadDim, 2}, {"v_head_dim", a.VHeadDim, 1}} {
-		if f.v < f.min || f.v > 1<<24 {
-			return fmt.Errorf("%w: mla %s is %d", ErrBadWeights, f.name, f.v)
-		}
-	}
-	if a.QKRopeHeadDim%2 != 0 {
-		return fmt.Errorf("%w: mla qk_rope_head_dim %d is odd", ErrBadWeights, a.QKRopeHeadDim)
-	}
 	switch {
 	case mc.AttentionBias:
 		return fmt.Errorf("%w: attention_bias with latent attention (mla)", ErrUnsupported)
@@ -68,20 +56,18 @@ func checkMLA(mc *symb.ModelConfig) error {
 // mla loads layer i's latent attention projections (attn_o is loaded with
 // the other layer tensors).
 func (l *loader) mla(i int) *mlaLayer {
-	mc := &l.m.mc
-	a, hid, d := mc.MLA, mc.HiddenSize, l.m.dims
 	name := func(s string) string { return symb.LayerTensor(i, s) }
 	L := &mlaLayer{}
-	if a.QLoraRank > 0 {
-		L.qa = l.matrix(name(symb.AttnQA), a.QLoraRank, hid)
-		L.qaNorm = l.vector(name(symb.AttnQANorm), a.QLoraRank)
-		L.qb = l.matrix(name(symb.AttnQB), d.qRow(), a.QLoraRank)
+	if l.m.mc.MLA.QLoraRank > 0 {
+		L.qa = l.matrix(name(symb.AttnQA))
+		L.qaNorm = l.vector(name(symb.AttnQANorm), true)
+		L.qb = l.matrix(name(symb.AttnQB))
 	} else {
-		L.q = l.matrix(name(symb.AttnQ), d.qRow(), hid)
+		L.q = l.matrix(name(symb.AttnQ))
 	}
-	L.kva = l.matrix(name(symb.AttnKVA), a.KVLoraRank+a.QKRopeHeadDim, hid)
-	L.kvNorm = l.vector(name(symb.AttnKVANorm), a.KVLoraRank)
-	L.kvb = l.matrix(name(symb.AttnKVB), d.heads*(a.QKNopeHeadDim+a.VHeadDim), a.KVLoraRank)
+	L.kva = l.matrix(name(symb.AttnKVA))
+	L.kvNorm = l.vector(name(symb.AttnKVANorm), true)
+	L.kvb = l.matrix(name(symb.AttnKVB))
 	if l.err != nil {
 		return nil
 	}

@@ -1,13 +1,13 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/runtime/tokenizer"
@@ -76,7 +76,18 @@ type options struct {
 	engine  Engine
 	tok     *tokenizer.Tokenizer
 	maxCtx  int
+	inputs  LinearInputs
 }
+
+// LinearInputs receives the input rows of every linear layer as a forward
+// pass computes them: the weight's .symb name (symb.LayerTensor(...), the
+// LM head or the tied embeddings), n rows of cols = len(x)/n activations.
+// x is only valid during the call. The converter's calibration uses it to
+// measure which input channels matter.
+type LinearInputs func(name string, x []float32, n int)
+
+// WithLinearInputs calls fn with the input of every linear layer (nil: off).
+func WithLinearInputs(fn LinearInputs) Option { return func(o *options) { o.inputs = fn } }
 
 // WithThreads sets how many goroutines the kernels and attention use
 // (default: GOMAXPROCS, normally the number of CPUs).
@@ -111,6 +122,7 @@ type Model struct {
 	pool    *kernels.Pool
 	tok     *tokenizer.Tokenizer
 	eos     []int
+	inputs  LinearInputs
 	closer  io.Closer
 
 	emb       *symb.Tensor
@@ -143,10 +155,16 @@ type layer struct {
 }
 
 // Load opens the .symb model folder dir (tensors are mapped, not copied) and
-// its tokenizer in dir/tokenizer/ when present.
+// its tokenizer in dir/tokenizer/ when present. The folder's structure is
+// checked against its config first (symb.CheckStructure: manifest present,
+// exactly the implied tensor files; no hashing, so loading stays instant).
 func Load(dir string, opts ...Option) (*Model, error) {
 	sm, err := symb.OpenModel(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := symb.CheckStructure(dir, sm.Config); err != nil {
+		sm.Close()
 		return nil, err
 	}
 	o := applyOptions(opts)
@@ -159,18 +177,18 @@ func Load(dir string, opts ...Option) (*Model, error) {
 			}
 		}
 	}
+	if o.tok != nil {
+		if err := o.tok.CheckVocab(sm.Config.Model.VocabSize); err != nil {
+			sm.Close()
+			return nil, fmt.Errorf("%s: %w", tokDir, err)
+		}
+	}
 	m, err := newModel(sm.Config, sm, o)
 	if err != nil {
 		sm.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m.closer = sm
-	extra, err := readGenerationEOS(filepath.Join(tokDir, "generation_config.json"))
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	m.eos = mergeIDs(m.eos, extra)
 	return m, nil
 }
 
@@ -216,7 +234,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	}
 	m := &Model{
 		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
-		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), pool: pool,
+		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), inputs: o.inputs, pool: pool,
 		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
 	}
 	m.attnScale = scoreScale(&mc, m.dims)
@@ -231,11 +249,12 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if err := m.loadWeights(w); err != nil {
 		return nil, err
 	}
-	m.pool = pool
 	return m, nil
 }
 
-// loader fetches tensors and checks their shapes, remembering the first error.
+// loader fetches the tensors that the format's tensor table
+// (symb.ModelConfig.Spec) lists for the model's config, checks each against
+// the table's shape, and remembers the first error.
 type loader struct {
 	w    Weights
 	m    *Model
@@ -243,8 +262,17 @@ type loader struct {
 	seen map[*symb.Tensor]bool // tied tensors count once in the size
 }
 
-func (l *loader) matrix(name string, rows, cols int) *symb.Tensor {
+// get returns tensor name, or nil when the table does not list it for this
+// config and required is false (an optional tensor the model lacks).
+func (l *loader) get(name string, required bool) *symb.Tensor {
 	if l.err != nil {
+		return nil
+	}
+	spec, ok := l.m.mc.Spec(name)
+	if !ok {
+		if required {
+			l.err = fmt.Errorf("%w: tensor %s is not in the format's tensor table for this config", ErrUnsupported, name)
+		}
 		return nil
 	}
 	t, err := l.w.Tensor(name)
@@ -252,7 +280,7 @@ func (l *loader) matrix(name string, rows, cols int) *symb.Tensor {
 		l.err = fmt.Errorf("%w: %w", ErrBadWeights, err)
 		return nil
 	}
-	if err := checkTensor(t, name, rows, cols); err != nil {
+	if err := checkTensor(t, spec); err != nil {
 		l.err = err
 		return nil
 	}
@@ -264,87 +292,81 @@ func (l *loader) matrix(name string, rows, cols int) *symb.Tensor {
 	return t
 }
 
-// vector reads a 1-D tensor of n elements into float32.
-func (l *loader) vector(name string, n int) []float32 {
-	t := l.matrix(name, 0, n)
+// matrix returns the tensor called name, which the model needs.
+func (l *loader) matrix(name string) *symb.Tensor { return l.get(name, true) }
+
+// vector reads the 1-D tensor called name into float32. An optional one
+// that the config does not imply gives nil.
+func (l *loader) vector(name string, required bool) []float32 {
+	t := l.get(name, required)
 	if t == nil {
 		return nil
 	}
-	v := make([]float32, n)
+	v := make([]float32, t.Shape[0])
 	kernels.Row(v, t, 0)
 	return v
 }
 
-// checkTensor verifies shape (rows 0 means a vector of cols elements), dtype
-// and section sizes, so a kernel never reads past a slice.
-func checkTensor(t *symb.Tensor, name string, rows, cols int) error {
-	want := []int{rows, cols}
-	if rows == 0 {
-		want = []int{cols}
-	}
-	if len(t.Shape) != len(want) || t.Shape[0] != want[0] || t.Shape[len(t.Shape)-1] != want[len(want)-1] {
-		return fmt.Errorf("%w: tensor %s has shape %v, want %v", ErrBadWeights, name, t.Shape, want)
+// checkTensor verifies shape, dtype and section sizes, so a kernel never
+// reads past a slice.
+func checkTensor(t *symb.Tensor, spec symb.TensorSpec) error {
+	if !slices.Equal(t.Shape, spec.Shape) {
+		return fmt.Errorf("%w: tensor %s has shape %v, want %v", ErrBadWeights, spec.Name, t.Shape, spec.Shape)
 	}
 	switch t.DType {
 	case symb.F32, symb.F16, symb.BF16, symb.INT8, symb.INT4:
 	default:
-		return fmt.Errorf("%w: tensor %s has dtype %s", ErrUnsupported, name, t.DType)
+		return fmt.Errorf("%w: tensor %s has dtype %s", ErrUnsupported, spec.Name, t.DType)
 	}
 	if err := t.Check(); err != nil {
-		return fmt.Errorf("%w: tensor %s: %w", ErrBadWeights, name, err)
+		return fmt.Errorf("%w: tensor %s: %w", ErrBadWeights, spec.Name, err)
 	}
 	return nil
 }
 
+// loadWeights fetches every tensor the config implies. Which tensors exist
+// and their shapes come from the format's table; the optional ones this
+// config lacks stay nil.
 func (m *Model) loadWeights(w Weights) error {
 	mc := &m.mc
 	l := &loader{w: w, m: m, seen: map[*symb.Tensor]bool{}}
-	hid, qd, kvd := mc.HiddenSize, m.dims.qRow(), m.dims.kRow()
-	m.emb = l.matrix(symb.Embeddings, mc.VocabSize, hid)
-	m.finalNorm = l.vector(symb.FinalNorm, hid)
+	m.emb = l.matrix(symb.Embeddings)
+	m.finalNorm = l.vector(symb.FinalNorm, true)
 	if mc.TieEmbeddings {
 		m.lmHead = m.emb
 	} else {
-		m.lmHead = l.matrix(symb.LMHead, mc.VocabSize, hid)
+		m.lmHead = l.matrix(symb.LMHead)
 	}
 	m.layers = make([]layer, mc.NumLayers)
 	for i := range m.layers {
 		L := &m.layers[i]
 		name := func(s string) string { return symb.LayerTensor(i, s) }
-		L.normAttn = l.vector(name(symb.NormAttn), hid)
-		L.normMLP = l.vector(name(symb.NormMLP), hid)
+		L.normAttn = l.vector(name(symb.NormAttn), true)
+		L.normMLP = l.vector(name(symb.NormMLP), true)
 		if mc.MLA != nil {
 			L.mla = l.mla(i)
 		} else {
-			L.q = l.matrix(name(symb.AttnQ), qd, hid)
-			L.k = l.matrix(name(symb.AttnK), kvd, hid)
-			L.v = l.matrix(name(symb.AttnV), kvd, hid)
+			L.q = l.matrix(name(symb.AttnQ))
+			L.k = l.matrix(name(symb.AttnK))
+			L.v = l.matrix(name(symb.AttnV))
 		}
-		L.o = l.matrix(name(symb.AttnO), hid, m.dims.outRow())
-		if sparseLayer(mc, i) {
+		L.o = l.matrix(name(symb.AttnO))
+		if mc.SparseLayer(i) {
 			L.moe = l.moe(i)
 		} else {
-			L.gate = l.matrix(name(symb.MLPGate), mc.IntermediateSize, hid)
-			L.up = l.matrix(name(symb.MLPUp), mc.IntermediateSize, hid)
-			L.down = l.matrix(name(symb.MLPDown), hid, mc.IntermediateSize)
+			L.gate = l.matrix(name(symb.MLPGate))
+			L.up = l.matrix(name(symb.MLPUp))
+			L.down = l.matrix(name(symb.MLPDown))
 			m.mlpWidth = max(m.mlpWidth, mc.IntermediateSize)
 		}
-		if mc.AttentionBias {
-			L.qBias = l.vector(name(symb.AttnQBias), qd)
-			L.kBias = l.vector(name(symb.AttnKBias), kvd)
-			L.vBias = l.vector(name(symb.AttnVBias), kvd)
-		}
-		if mc.AttentionOutBias {
-			L.oBias = l.vector(name(symb.AttnOBias), hid)
-		}
-		if mc.QKNorm {
-			L.qNorm = l.vector(name(symb.AttnQNorm), mc.HeadDim)
-			L.kNorm = l.vector(name(symb.AttnKNorm), mc.HeadDim)
-		}
-		if mc.PostNorms {
-			L.normAttnPost = l.vector(name(symb.NormAttnPost), hid)
-			L.normMLPPost = l.vector(name(symb.NormMLPPost), hid)
-		}
+		L.qBias = l.vector(name(symb.AttnQBias), false)
+		L.kBias = l.vector(name(symb.AttnKBias), false)
+		L.vBias = l.vector(name(symb.AttnVBias), false)
+		L.oBias = l.vector(name(symb.AttnOBias), false)
+		L.qNorm = l.vector(name(symb.AttnQNorm), false)
+		L.kNorm = l.vector(name(symb.AttnKNorm), false)
+		L.normAttnPost = l.vector(name(symb.NormAttnPost), false)
+		L.normMLPPost = l.vector(name(symb.NormMLPPost), false)
 		if mc.SlidingWindow > 0 && (!mc.SlidingWindowEven || i%2 == 0) {
 			L.window = mc.SlidingWindow
 		}
@@ -355,31 +377,16 @@ func (m *Model) loadWeights(w Weights) error {
 	return l.err
 }
 
-// checkConfig refuses hyperparameters this runtime cannot honour, so an
-// unsupported model fails at load instead of producing wrong numbers.
+// checkConfig refuses a config that is invalid (symb.ModelConfig.Validate,
+// the format's one set of rules) or that asks for something this runtime
+// does not implement, so such a model fails at load instead of producing
+// wrong numbers.
 func checkConfig(mc *symb.ModelConfig) error {
+	if err := mc.Validate(); err != nil {
+		return fmt.Errorf("%w: config %w", ErrBadWeights, err)
+	}
 	unsupported := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"vocab_size", mc.VocabSize}, {"hidden_size", mc.HiddenSize},
-		{"num_layers", mc.NumLayers}, {"num_heads", mc.NumHeads}, {"num_kv_heads", mc.NumKVHeads}, {"head_dim", mc.HeadDim}} {
-		if f.v <= 0 || f.v > 1<<24 {
-			return fmt.Errorf("%w: config %s is %d", ErrBadWeights, f.name, f.v)
-		}
-	}
-	// A model whose every layer is sparse has no dense MLP to size.
-	minInter := 1
-	if mc.MoE != nil && mc.MoE.FirstDenseLayers == 0 {
-		minInter = 0
-	}
-	if mc.IntermediateSize < minInter || mc.IntermediateSize > 1<<24 {
-		return fmt.Errorf("%w: config intermediate_size is %d", ErrBadWeights, mc.IntermediateSize)
-	}
-	if mc.NumHeads%mc.NumKVHeads != 0 {
-		return fmt.Errorf("%w: num_heads %d is not a multiple of num_kv_heads %d", ErrBadWeights, mc.NumHeads, mc.NumKVHeads)
 	}
 	switch mc.Norm {
 	case "", "rmsnorm", "layernorm":
@@ -397,16 +404,9 @@ func checkConfig(mc *symb.ModelConfig) error {
 	default:
 		return unsupported("activation %q", mc.Activation)
 	}
-	if mc.RopeDim < 0 || mc.RopeDim > mc.HeadDim || mc.RopeDim%2 != 0 {
-		return fmt.Errorf("%w: rope_dim %d with head_dim %d", ErrBadWeights, mc.RopeDim, mc.HeadDim)
-	}
-	if mc.HeadDim%2 != 0 {
-		return fmt.Errorf("%w: head_dim %d is odd", ErrBadWeights, mc.HeadDim)
-	}
-	if mc.SlidingWindow < 0 || mc.AttentionSoftcap < 0 || mc.FinalSoftcap < 0 || mc.ClipQKV < 0 || mc.AttentionScale < 0 {
-		return fmt.Errorf("%w: negative sliding_window, soft-cap, clip_qkv or attention_scale", ErrBadWeights)
-	}
-	if mc.NormEps <= 0 {
+	// The format leaves norm_eps to the writer; a norm without one divides
+	// by zero on a zero row.
+	if !(mc.NormEps > 0) {
 		return fmt.Errorf("%w: norm_eps %g", ErrBadWeights, mc.NormEps)
 	}
 	return nil
@@ -460,34 +460,4 @@ func mergeIDs(a, b []int) []int {
 		}
 	}
 	return a
-}
-
-// readGenerationEOS returns eos_token_id (a number or a list) from a
-// generation_config.json; a missing file gives none.
-func readGenerationEOS(path string) ([]int, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var gc struct {
-		EOS json.RawMessage `json:"eos_token_id"`
-	}
-	if err := json.Unmarshal(b, &gc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(gc.EOS) == 0 || string(gc.EOS) == "null" {
-		return nil, nil
-	}
-	var one int
-	if err := json.Unmarshal(gc.EOS, &one); err == nil {
-		return []int{one}, nil
-	}
-	var many []int
-	if err := json.Unmarshal(gc.EOS, &many); err != nil {
-		return nil, fmt.Errorf("%s: eos_token_id is %s, want a number or a list of numbers", path, gc.EOS)
-	}
-	return many, nil
 }

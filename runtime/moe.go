@@ -24,11 +24,6 @@ type moeLayer struct {
 // expertMLP is one gated MLP: down(act(gate·x) ⊙ up·x).
 type expertMLP struct{ gate, up, down *symb.Tensor }
 
-// sparseLayer reports whether layer i has a sparse MLP.
-func sparseLayer(mc *symb.ModelConfig, i int) bool {
-	return mc.MoE != nil && i >= mc.MoE.FirstDenseLayers
-}
-
 // checkMoE refuses mixture-of-experts settings the router cannot honour.
 func checkMoE(mc *symb.ModelConfig) error {
 	e := mc.MoE
@@ -37,22 +32,6 @@ func checkMoE(mc *symb.ModelConfig) error {
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: moe: %s", ErrBadWeights, fmt.Sprintf(format, args...))
-	}
-	switch {
-	case e.NumExperts < 1 || e.NumExperts > 1<<16:
-		return bad("num_experts is %d (want 1..%d)", e.NumExperts, 1<<16)
-	case e.TopK < 1 || e.TopK > e.NumExperts:
-		return bad("top_k is %d (want 1..num_experts %d)", e.TopK, e.NumExperts)
-	case e.ExpertIntermediate < 1 || e.ExpertIntermediate > 1<<24:
-		return bad("expert_intermediate_size is %d", e.ExpertIntermediate)
-	case e.NumShared < 0 || e.NumShared > 1<<16 || e.NumShared*e.ExpertIntermediate > 1<<24:
-		return bad("num_shared_experts is %d with expert_intermediate_size %d", e.NumShared, e.ExpertIntermediate)
-	case e.FirstDenseLayers < 0 || e.FirstDenseLayers > mc.NumLayers:
-		return bad("first_k_dense_replace is %d (want 0..num_layers %d)", e.FirstDenseLayers, mc.NumLayers)
-	case e.ScalingFactor < 0 || math.IsInf(e.ScalingFactor, 0) || math.IsNaN(e.ScalingFactor):
-		return bad("routed_scaling_factor is %g", e.ScalingFactor)
-	case e.NumGroups < 0 || e.TopKGroups < 0:
-		return bad("n_group %d, topk_group %d", e.NumGroups, e.TopKGroups)
 	}
 	switch e.Router {
 	case "softmax_topk", "topk_softmax":
@@ -82,19 +61,19 @@ func checkMoE(mc *symb.ModelConfig) error {
 
 // moe loads layer i's router, experts and shared experts.
 func (l *loader) moe(i int) *moeLayer {
-	e, hid := l.m.mc.MoE, l.m.mc.HiddenSize
-	L := &moeLayer{router: l.matrix(symb.LayerTensor(i, symb.MoERouter), e.NumExperts, hid)}
-	if e.RouterBias {
-		L.bias = l.vector(symb.LayerTensor(i, symb.MoERouterBias), e.NumExperts)
+	e := l.m.mc.MoE
+	L := &moeLayer{
+		router: l.matrix(symb.LayerTensor(i, symb.MoERouter)),
+		bias:   l.vector(symb.LayerTensor(i, symb.MoERouterBias), false),
 	}
 	L.experts = make([]expertMLP, e.NumExperts)
 	for x := range L.experts {
 		name := func(s string) string { return symb.ExpertTensor(i, x, s) }
-		L.experts[x] = l.mlp(name(symb.MLPGate), name(symb.MLPUp), name(symb.MLPDown), e.ExpertIntermediate)
+		L.experts[x] = l.mlp(name(symb.MLPGate), name(symb.MLPUp), name(symb.MLPDown))
 	}
 	if e.NumShared > 0 {
 		name := func(s string) string { return symb.LayerTensor(i, s) }
-		sh := l.mlp(name(symb.SharedGate), name(symb.SharedUp), name(symb.SharedDown), e.NumShared*e.ExpertIntermediate)
+		sh := l.mlp(name(symb.SharedGate), name(symb.SharedUp), name(symb.SharedDown))
 		L.shared = &sh
 	}
 	if l.err != nil {
@@ -103,14 +82,9 @@ func (l *loader) moe(i int) *moeLayer {
 	return L
 }
 
-// mlp loads a gated MLP of width inter.
-func (l *loader) mlp(gate, up, down string, inter int) expertMLP {
-	hid := l.m.mc.HiddenSize
-	return expertMLP{
-		gate: l.matrix(gate, inter, hid),
-		up:   l.matrix(up, inter, hid),
-		down: l.matrix(down, hid, inter),
-	}
+// mlp loads a gated MLP.
+func (l *loader) mlp(gate, up, down string) expertMLP {
+	return expertMLP{gate: l.matrix(gate), up: l.matrix(up), down: l.matrix(down)}
 }
 
 // router turns one token's router logits into chosen experts and weights.

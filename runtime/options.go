@@ -21,6 +21,13 @@ type genOptions struct {
 	stop          []string
 	ignoreEOS     bool
 	onText        func(string) error
+
+	// logits.go
+	presence, frequency float32
+	logitBias           map[int]float32
+	topLogprobs         int
+	onLogprob           func(TokenLogprob)
+	constraint          Constraint
 }
 
 // defaultMaxTokens bounds a generation whose caller set no limit.
@@ -54,8 +61,19 @@ func applyGenOptions(opts []GenOption) (genOptions, error) {
 		return o, fmt.Errorf("%w: min-p %g is outside [0, 1]", ErrInvalidOption, o.minP)
 	case !(o.repeatPenalty > 0) || math.IsInf(float64(o.repeatPenalty), 0):
 		return o, fmt.Errorf("%w: repeat penalty %g must be a finite positive number", ErrInvalidOption, o.repeatPenalty)
+	case !(o.presence >= -2 && o.presence <= 2):
+		return o, fmt.Errorf("%w: presence penalty %g is outside [-2, 2]", ErrInvalidOption, o.presence)
+	case !(o.frequency >= -2 && o.frequency <= 2):
+		return o, fmt.Errorf("%w: frequency penalty %g is outside [-2, 2]", ErrInvalidOption, o.frequency)
+	case o.topLogprobs < 0 || o.topLogprobs > MaxTopLogprobs:
+		return o, fmt.Errorf("%w: top logprobs %d is outside [0, %d]", ErrInvalidOption, o.topLogprobs, MaxTopLogprobs)
 	case o.maxTokens < 0:
 		return o, fmt.Errorf("%w: max tokens %d is negative", ErrInvalidOption, o.maxTokens)
+	}
+	for id, b := range o.logitBias {
+		if !(b >= -100 && b <= 100) {
+			return o, fmt.Errorf("%w: logit bias %g of token %d is outside [-100, 100]", ErrInvalidOption, b, id)
+		}
 	}
 	for _, s := range o.stop {
 		if s == "" {

@@ -18,6 +18,15 @@ type sampler struct {
 	penalty     float32 // 1 or 0: off
 	rng         *rand.Rand
 
+	// See logits.go.
+	presence, frequency float32
+	counts              map[int]int // completion tokens so far, for the penalties
+	bias                map[int]float32
+	constraint          Constraint
+	topLogprobs         int
+	onLogprob           func(TokenLogprob)
+	raw                 []float32 // scratch copy of the logits for onLogprob
+
 	cand []candidate // scratch
 }
 
@@ -29,7 +38,9 @@ type candidate struct {
 func newSampler(o *genOptions) *sampler {
 	return &sampler{
 		temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP, penalty: o.repeatPenalty,
-		rng: rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		rng:      rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		presence: o.presence, frequency: o.frequency, counts: map[int]int{}, bias: o.logitBias,
+		constraint: o.constraint, topLogprobs: o.topLogprobs, onLogprob: o.onLogprob,
 	}
 }
 
@@ -40,9 +51,21 @@ func newSampler(o *genOptions) *sampler {
 // selects with a heap, min-p is a threshold, and top-p first drops tokens
 // too unlikely to be in any nucleus and sorts only the rest.
 func (s *sampler) sample(logits []float32, history []int) int {
+	var raw []float32
+	if s.onLogprob != nil {
+		s.raw = append(s.raw[:0], logits...)
+		raw = s.raw
+	}
+	id := s.pick(logits, history)
+	s.chose(id, raw)
+	return id
+}
+
+func (s *sampler) pick(logits []float32, history []int) int {
 	if s.penalty > 0 && s.penalty != 1 {
 		repetitionPenalty(logits, history, s.penalty)
 	}
+	s.adjust(logits)
 	if s.temperature <= 0 {
 		return argmax(logits)
 	}

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/symbc/symbc/internal/fileio"
 )
 
 // ConfigFile is the name of the model description inside a model folder.
@@ -111,6 +114,23 @@ type Quantization struct {
 	Embeddings string `json:"embeddings"`        // dtype of embeddings.symb
 	LMHead     string `json:"lm_head,omitempty"` // dtype of lm_head.symb when untied
 	Norms      string `json:"norms"`             // dtype of norms
+	// Recipe says how the storage of each weight was chosen when it was not
+	// one spec for all: e.g. "bits 4.5" or "max-kld 0.03". Tensors then
+	// lists every weight matrix's spec ("int4-sym-mse-g64") and Weights,
+	// Scheme, GroupSize and Method describe the first linear layer only.
+	Recipe       string            `json:"recipe,omitempty"`
+	PredictedKLD float64           `json:"predicted_kld,omitempty"` // the recipe's predicted mean KL (nats) on the calibration text
+	Calibration  *Calibration      `json:"calibration,omitempty"`
+	Tensors      map[string]string `json:"tensors,omitempty"`
+}
+
+// Calibration records the text the converter ran the source model on to
+// measure activation statistics and per-tensor sensitivity.
+type Calibration struct {
+	Text        string `json:"text"`                  // "builtin" or the file name given
+	SHA256      string `json:"sha256"`                // of the text
+	Tokens      int    `json:"tokens"`                // tokens run for activation statistics
+	Sensitivity string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
 }
 
 // Source records where the weights came from.
@@ -129,10 +149,13 @@ type Tool struct {
 	Version string `json:"version"`
 }
 
+// maxConfigBytes bounds config.symb.json.
+const maxConfigBytes = 16 << 20
+
 // ReadConfig reads and checks dir/config.symb.json.
 func ReadConfig(dir string) (*Config, error) {
 	p := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(p)
+	b, err := fileio.ReadLimited(p, maxConfigBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: not a .symb model folder (no %s): %w", dir, ConfigFile, ErrNotSymb)
@@ -161,70 +184,110 @@ func (c *Config) Validate() error {
 	if major != MajorVersion {
 		return fmt.Errorf("%w: folder is version %s, this reader understands %d.x", ErrVersion, c.FormatVersion, MajorVersion)
 	}
-	m := c.Model
+	if err := c.Model.Validate(); err != nil {
+		return fmt.Errorf("model.%w", err)
+	}
+	return nil
+}
+
+// maxSize bounds every size in a ModelConfig, so that products of two sizes
+// fit an int on every platform the runtime supports.
+const maxSize = 1 << 24
+
+// Validate checks the hyperparameters every reader depends on: sizes in
+// range, heads that group, MoE and MLA counts bounded (readers loop over
+// layers and experts), the number of tensor files the config implies
+// bounded, rotary dimensions even, and no negative window, soft-cap, clip or
+// scale. Errors name the field (without the "model." prefix) and wrap
+// ErrCorrupt. Whether a runtime implements a norm, activation or router is
+// for that runtime to say.
+func (m *ModelConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
 	}{{"vocab_size", m.VocabSize}, {"hidden_size", m.HiddenSize}, {"num_layers", m.NumLayers},
 		{"num_heads", m.NumHeads}, {"num_kv_heads", m.NumKVHeads}, {"head_dim", m.HeadDim}} {
-		if f.v <= 0 || f.v > 1<<24 {
-			return fmt.Errorf("model.%s is %d: %w", f.name, f.v, ErrCorrupt)
+		if f.v <= 0 || f.v > maxSize {
+			return fmt.Errorf("%s is %d: %w", f.name, f.v, ErrCorrupt)
 		}
 	}
-	if m.NumHeads%m.NumKVHeads != 0 {
-		return fmt.Errorf("model.num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
+	if m.MaxPositions < 0 || m.MaxPositions > MaxContextLength {
+		return fmt.Errorf("max_position_embeddings is %d, want 1..%d (0: not given): %w", m.MaxPositions, MaxContextLength, ErrCorrupt)
 	}
-	if m.IntermediateSize < 0 || m.IntermediateSize > 1<<24 {
-		return fmt.Errorf("model.intermediate_size is %d: %w", m.IntermediateSize, ErrCorrupt)
+	if m.NumHeads%m.NumKVHeads != 0 {
+		return fmt.Errorf("num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
+	}
+	if m.IntermediateSize < 0 || m.IntermediateSize > maxSize {
+		return fmt.Errorf("intermediate_size is %d: %w", m.IntermediateSize, ErrCorrupt)
 	}
 	// Readers loop over experts and layers, so these counts must be bounded
 	// before anyone trusts them.
 	if e := m.MoE; e != nil {
 		switch {
 		case e.NumExperts < 1 || e.NumExperts > 1<<16:
-			return fmt.Errorf("model.moe.num_experts is %d (want 1..%d): %w", e.NumExperts, 1<<16, ErrCorrupt)
+			return fmt.Errorf("moe.num_experts is %d (want 1..%d): %w", e.NumExperts, 1<<16, ErrCorrupt)
 		case e.TopK < 1 || e.TopK > e.NumExperts:
-			return fmt.Errorf("model.moe.top_k is %d (want 1..num_experts %d): %w", e.TopK, e.NumExperts, ErrCorrupt)
-		case e.ExpertIntermediate < 1 || e.ExpertIntermediate > 1<<24:
-			return fmt.Errorf("model.moe.expert_intermediate_size is %d: %w", e.ExpertIntermediate, ErrCorrupt)
-		case e.NumShared < 0 || e.NumShared > 1<<16:
-			return fmt.Errorf("model.moe.num_shared_experts is %d: %w", e.NumShared, ErrCorrupt)
+			return fmt.Errorf("moe.top_k is %d (want 1..num_experts %d): %w", e.TopK, e.NumExperts, ErrCorrupt)
+		case e.ExpertIntermediate < 1 || e.ExpertIntermediate > maxSize:
+			return fmt.Errorf("moe.expert_intermediate_size is %d: %w", e.ExpertIntermediate, ErrCorrupt)
+		case e.NumShared < 0 || e.NumShared > 1<<16 || e.NumShared*e.ExpertIntermediate > maxSize:
+			return fmt.Errorf("moe.num_shared_experts is %d with expert_intermediate_size %d: %w", e.NumShared, e.ExpertIntermediate, ErrCorrupt)
 		case e.FirstDenseLayers < 0 || e.FirstDenseLayers > m.NumLayers:
-			return fmt.Errorf("model.moe.first_k_dense_replace is %d (want 0..num_layers %d): %w", e.FirstDenseLayers, m.NumLayers, ErrCorrupt)
+			return fmt.Errorf("moe.first_k_dense_replace is %d (want 0..num_layers %d): %w", e.FirstDenseLayers, m.NumLayers, ErrCorrupt)
+		case e.ScalingFactor < 0 || math.IsInf(e.ScalingFactor, 0) || math.IsNaN(e.ScalingFactor):
+			return fmt.Errorf("moe.routed_scaling_factor is %g: %w", e.ScalingFactor, ErrCorrupt)
+		case e.NumGroups < 0 || e.TopKGroups < 0:
+			return fmt.Errorf("moe.n_group %d, topk_group %d: %w", e.NumGroups, e.TopKGroups, ErrCorrupt)
 		}
+	}
+	// A dense layer needs an MLP; a model whose every layer is sparse has
+	// none to size.
+	if (m.MoE == nil || m.MoE.FirstDenseLayers > 0) && m.IntermediateSize < 1 {
+		return fmt.Errorf("intermediate_size is %d with dense layers: %w", m.IntermediateSize, ErrCorrupt)
 	}
 	// Checkers and loaders build a table entry per tensor file, so the count
 	// a config implies is bounded too, not only each factor.
 	if n := m.TensorFiles(); n > MaxTensorFiles {
-		return fmt.Errorf("model implies about %d tensor files (num_layers × experts), more than %d: %w", n, MaxTensorFiles, ErrCorrupt)
+		return fmt.Errorf("num_layers %d implies %d tensor files with its experts, more than %d: %w", m.NumLayers, n, MaxTensorFiles, ErrCorrupt)
 	}
 	if a := m.MLA; a != nil {
 		for _, f := range []struct {
 			name   string
 			v, min int
 		}{{"q_lora_rank", a.QLoraRank, 0}, {"kv_lora_rank", a.KVLoraRank, 1}, {"qk_nope_head_dim", a.QKNopeHeadDim, 0},
-			{"qk_rope_head_dim", a.QKRopeHeadDim, 1}, {"v_head_dim", a.VHeadDim, 1}} {
-			if f.v < f.min || f.v > 1<<24 {
-				return fmt.Errorf("model.mla.%s is %d: %w", f.name, f.v, ErrCorrupt)
+			{"qk_rope_head_dim", a.QKRopeHeadDim, 2}, {"v_head_dim", a.VHeadDim, 1}} {
+			if f.v < f.min || f.v > maxSize {
+				return fmt.Errorf("mla.%s is %d: %w", f.name, f.v, ErrCorrupt)
 			}
+		}
+		if a.QKRopeHeadDim%2 != 0 {
+			return fmt.Errorf("mla.qk_rope_head_dim %d is odd (rotary dimensions come in pairs): %w", a.QKRopeHeadDim, ErrCorrupt)
+		}
+	}
+	// Rotary dimensions come in pairs.
+	if m.HeadDim%2 != 0 {
+		return fmt.Errorf("head_dim %d is odd: %w", m.HeadDim, ErrCorrupt)
+	}
+	if m.RopeDim < 0 || m.RopeDim > m.HeadDim || m.RopeDim%2 != 0 {
+		return fmt.Errorf("rope_dim %d with head_dim %d (want an even number up to head_dim): %w", m.RopeDim, m.HeadDim, ErrCorrupt)
+	}
+	if m.SlidingWindow < 0 {
+		return fmt.Errorf("sliding_window is %d: %w", m.SlidingWindow, ErrCorrupt)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"attention_softcap", m.AttentionSoftcap}, {"final_logit_softcap", m.FinalSoftcap}, {"clip_qkv", m.ClipQKV}, {"attention_scale", m.AttentionScale}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s is %g (want ≥ 0): %w", f.name, f.v, ErrCorrupt)
 		}
 	}
 	return nil
 }
 
-// MaxTensorFiles bounds the tensor files a config may imply. The largest
-// open mixture-of-experts models need under a hundred thousand.
-const MaxTensorFiles = 1 << 18
-
-// TensorFiles is an upper bound on the tensor files the config implies
-// (FORMAT.md §4), computed without overflow for any field values.
-func (m *ModelConfig) TensorFiles() int64 {
-	perLayer := int64(20)
-	if m.MoE != nil {
-		perLayer += 3*int64(max(m.MoE.NumExperts, 0)) + 5
-	}
-	return 3 + perLayer*int64(max(m.NumLayers, 0))
-}
+// MaxContextLength bounds max_position_embeddings. The longest contexts of
+// open models are a few million tokens (Llama 4 Scout: 10M).
+const MaxContextLength = 1 << 24
 
 // WriteConfig writes dir/config.symb.json (indented, trailing newline).
 func WriteConfig(dir string, c *Config) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
 	"io"
 	"io/fs"
 	"os"
@@ -74,7 +75,7 @@ func ListFiles(dir string) ([]string, error) {
 
 // HashFile returns the size and hex SHA-256 of a file, streamed.
 func HashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+	f, _, err := fileio.OpenRegular(path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -164,7 +165,7 @@ const maxManifestBytes = 256 << 20
 // relative paths, no duplicates, sane sizes and digests.
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestFile)
-	f, err := os.Open(p)
+	f, _, err := fileio.OpenRegular(p)
 	if err != nil {
 		return nil, err
 	}

@@ -126,100 +126,11 @@ func Integrity(ctx context.Context, dir string, opts ...Option) (*IntegrityRepor
 	return rep, nil
 }
 
-// expect is a tensor the config implies, with its shape (FORMAT.md §4).
-type expect struct {
-	name     string
-	shape    []int
-	why      string // where the shape comes from, for messages
-	optional bool   // may be absent (checked only when present)
-}
-
-// expectedTensors lists every tensor file that mc implies. It returns an
-// error when the list would exceed symb.MaxTensorFiles.
-func expectedTensors(mc *symb.ModelConfig) ([]expect, error) {
-	H, V, I := mc.HiddenSize, mc.VocabSize, mc.IntermediateSize
-	nh, nkv, hd := mc.NumHeads, mc.NumKVHeads, mc.HeadDim
-	// Each implied tensor costs a table entry here, so a config that did not
-	// come through symb.ReadConfig is bounded the same way.
-	if total := mc.TensorFiles(); total > symb.MaxTensorFiles {
-		return nil, fmt.Errorf("implies about %d tensor files, more than the %d this check accepts", total, symb.MaxTensorFiles)
-	}
-	var out []expect
-	e := func(name, why string, shape ...int) { out = append(out, expect{name: name, shape: shape, why: why}) }
-	e(symb.Embeddings, "vocab_size × hidden_size", V, H)
-	e(symb.FinalNorm, "hidden_size", H)
-	if !mc.TieEmbeddings {
-		e(symb.LMHead, "vocab_size × hidden_size", V, H)
-	}
-	for i := range mc.NumLayers {
-		l := func(n string) string { return symb.LayerTensor(i, n) }
-		e(l(symb.NormAttn), "hidden_size", H)
-		e(l(symb.NormMLP), "hidden_size", H)
-		if a := mc.MLA; a != nil {
-			qk := a.QKNopeHeadDim + a.QKRopeHeadDim
-			if a.QLoraRank > 0 {
-				e(l(symb.AttnQA), "q_lora_rank × hidden_size", a.QLoraRank, H)
-				e(l(symb.AttnQANorm), "q_lora_rank", a.QLoraRank)
-				e(l(symb.AttnQB), "num_heads·(qk_nope_head_dim+qk_rope_head_dim) × q_lora_rank", nh*qk, a.QLoraRank)
-			} else {
-				e(l(symb.AttnQ), "num_heads·(qk_nope_head_dim+qk_rope_head_dim) × hidden_size", nh*qk, H)
-			}
-			e(l(symb.AttnKVA), "(kv_lora_rank+qk_rope_head_dim) × hidden_size", a.KVLoraRank+a.QKRopeHeadDim, H)
-			e(l(symb.AttnKVANorm), "kv_lora_rank", a.KVLoraRank)
-			e(l(symb.AttnKVB), "num_heads·(qk_nope_head_dim+v_head_dim) × kv_lora_rank", nh*(a.QKNopeHeadDim+a.VHeadDim), a.KVLoraRank)
-			e(l(symb.AttnO), "hidden_size × num_heads·v_head_dim", H, nh*a.VHeadDim)
-		} else {
-			e(l(symb.AttnQ), "num_heads·head_dim × hidden_size", nh*hd, H)
-			e(l(symb.AttnK), "num_kv_heads·head_dim × hidden_size", nkv*hd, H)
-			e(l(symb.AttnV), "num_kv_heads·head_dim × hidden_size", nkv*hd, H)
-			e(l(symb.AttnO), "hidden_size × num_heads·head_dim", H, nh*hd)
-		}
-		if mc.AttentionBias {
-			e(l(symb.AttnQBias), "num_heads·head_dim", nh*hd)
-			e(l(symb.AttnKBias), "num_kv_heads·head_dim", nkv*hd)
-			e(l(symb.AttnVBias), "num_kv_heads·head_dim", nkv*hd)
-		}
-		if mc.AttentionOutBias {
-			e(l(symb.AttnOBias), "hidden_size", H)
-		}
-		if mc.QKNorm {
-			e(l(symb.AttnQNorm), "head_dim", hd)
-			e(l(symb.AttnKNorm), "head_dim", hd)
-		}
-		if mc.PostNorms {
-			e(l(symb.NormAttnPost), "hidden_size", H)
-			e(l(symb.NormMLPPost), "hidden_size", H)
-		}
-		moe := mc.MoE
-		if moe == nil || i < moe.FirstDenseLayers {
-			e(l(symb.MLPGate), "intermediate_size × hidden_size", I, H)
-			e(l(symb.MLPUp), "intermediate_size × hidden_size", I, H)
-			e(l(symb.MLPDown), "hidden_size × intermediate_size", H, I)
-			continue
-		}
-		E, Ie := moe.NumExperts, moe.ExpertIntermediate
-		e(l(symb.MoERouter), "num_experts × hidden_size", E, H)
-		out = append(out, expect{name: l(symb.MoERouterBias), shape: []int{E}, why: "num_experts", optional: true})
-		for x := range E {
-			e(symb.ExpertTensor(i, x, symb.MLPGate), "expert_intermediate_size × hidden_size", Ie, H)
-			e(symb.ExpertTensor(i, x, symb.MLPUp), "expert_intermediate_size × hidden_size", Ie, H)
-			e(symb.ExpertTensor(i, x, symb.MLPDown), "hidden_size × expert_intermediate_size", H, Ie)
-		}
-		if moe.NumShared > 0 {
-			S := moe.NumShared * Ie
-			e(l(symb.SharedGate), "num_shared_experts·expert_intermediate_size × hidden_size", S, H)
-			e(l(symb.SharedUp), "num_shared_experts·expert_intermediate_size × hidden_size", S, H)
-			e(l(symb.SharedDown), "hidden_size × num_shared_experts·expert_intermediate_size", H, S)
-		}
-	}
-	return out, nil
-}
-
 // checkTensors opens every implied tensor on up to jobs goroutines and looks
 // for tensor files the config does not imply. It returns the problems and the
 // number of tensor files checked.
 func checkTensors(ctx context.Context, dir string, mc *symb.ModelConfig, jobs int) ([]FileProblem, int, error) {
-	want, err := expectedTensors(mc)
+	want, err := mc.Tensors()
 	if err != nil {
 		return []FileProblem{{symb.ConfigFile, err.Error()}}, 0, nil
 	}
@@ -249,7 +160,7 @@ func checkTensors(ctx context.Context, dir string, mc *symb.ModelConfig, jobs in
 	}
 	implied := make(map[string]bool, len(want))
 	for _, w := range want {
-		implied[w.name] = true
+		implied[w.Name] = true
 	}
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, symb.Ext) {
@@ -269,23 +180,20 @@ func checkTensors(ctx context.Context, dir string, mc *symb.ModelConfig, jobs in
 }
 
 // checkTensor opens one implied tensor and checks its shape and scales.
-func checkTensor(dir string, w expect) (probs []FileProblem, opened bool) {
-	rel := w.name + symb.Ext
-	full := symb.TensorPath(dir, w.name)
+func checkTensor(dir string, w symb.TensorSpec) (probs []FileProblem, opened bool) {
+	rel := w.Name + symb.Ext
+	full := symb.TensorPath(dir, w.Name)
 	f, err := symb.Open(full)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			if w.optional {
-				return nil, false
-			}
-			return []FileProblem{{rel, fmt.Sprintf("missing (the config implies %s %v)", w.name, w.shape)}}, false
+			return []FileProblem{{rel, fmt.Sprintf("missing (the config implies %s %v)", w.Name, w.Shape)}}, false
 		}
 		return []FileProblem{{rel, trimPath(err, full)}}, false
 	}
 	defer f.Close()
 	t := f.Tensor()
-	if !slices.Equal(t.Shape, w.shape) {
-		probs = append(probs, FileProblem{rel, fmt.Sprintf("shape %v, config implies %v (%s)", t.Shape, w.shape, w.why)})
+	if !slices.Equal(t.Shape, w.Shape) {
+		probs = append(probs, FileProblem{rel, fmt.Sprintf("shape %v, config implies %v (%s)", t.Shape, w.Shape, w.Dims)})
 	}
 	for _, sec := range []struct {
 		name  string

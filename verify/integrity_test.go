@@ -309,8 +309,6 @@ func TestIntegrityFeatureTensors(t *testing.T) {
 				tensorSpec{symb.ExpertTensor(i, e, "mlp_up"), []int{16, 32}}, tensorSpec{symb.ExpertTensor(i, e, "mlp_down"), []int{32, 16}})
 		}
 	}
-	// The selection bias is optional: present in layer 1 only.
-	ts = append(ts, tensorSpec{symb.LayerTensor(1, "moe_router_bias"), []int{2}})
 	dir := buildModel(t, cfg, ts)
 	rep := integrity(t, dir)
 	if !rep.Pass {
@@ -322,14 +320,59 @@ func TestIntegrityFeatureTensors(t *testing.T) {
 
 	os.Remove(symb.TensorPath(dir, symb.ExpertTensor(2, 1, "mlp_down")))
 	os.Remove(symb.TensorPath(dir, symb.LayerTensor(2, "attn_k_norm")))
-	writeTensor(t, rand.New(rand.NewPCG(1, 1)), dir, tensorSpec{symb.LayerTensor(1, "moe_router_bias"), []int{3}})
 	writeTensor(t, rand.New(rand.NewPCG(1, 1)), dir, tensorSpec{symb.LayerTensor(2, "mlp_up"), []int{48, 32}})
 	remanifest(t, dir)
 	wantProblems(t, integrity(t, dir), map[string][]string{
 		"layers/layer_02/experts/expert_001/mlp_down.symb": {"missing"},
 		"layers/layer_02/attn_k_norm.symb":                 {"missing"},
-		"layers/layer_01/moe_router_bias.symb":             {"shape [3], config implies [2]"},
 		"layers/layer_02/mlp_up.symb":                      {"does not imply"},
+	})
+}
+
+// TestIntegrityRouterBias: moe_router_bias is present exactly when
+// moe.router_bias says so (FORMAT.md §4). Integrity once accepted it as
+// optional whatever the config said, so a folder missing the bias its
+// config promises passed, and so did one with a bias the runtime never reads.
+func TestIntegrityRouterBias(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Model.TieEmbeddings = true
+	cfg.Model.NumLayers = 2
+	cfg.Model.MoE = &symb.MoE{NumExperts: 2, TopK: 1, ExpertIntermediate: 16, Router: "sigmoid_grouped", FirstDenseLayers: 1}
+	var ts []tensorSpec
+	for _, x := range llamaTensors(2) {
+		if x.name != "lm_head" && !(strings.HasPrefix(x.name, "layers/layer_01/mlp_")) {
+			ts = append(ts, x)
+		}
+	}
+	ts = append(ts, tensorSpec{symb.LayerTensor(1, "moe_router"), []int{2, 32}})
+	for e := range 2 {
+		ts = append(ts, tensorSpec{symb.ExpertTensor(1, e, "mlp_gate"), []int{16, 32}},
+			tensorSpec{symb.ExpertTensor(1, e, "mlp_up"), []int{16, 32}}, tensorSpec{symb.ExpertTensor(1, e, "mlp_down"), []int{32, 16}})
+	}
+	bias := tensorSpec{symb.LayerTensor(1, "moe_router_bias"), []int{2}}
+
+	// No bias in the config: a bias file is one the config does not imply.
+	dir := buildModel(t, cfg, append(ts, bias))
+	wantProblems(t, integrity(t, dir), map[string][]string{
+		"layers/layer_01/moe_router_bias.symb": {"does not imply"},
+	})
+
+	// The config promises a bias: a folder without it is incomplete.
+	cfg.Model.MoE.RouterBias = true
+	dir = buildModel(t, cfg, ts)
+	wantProblems(t, integrity(t, dir), map[string][]string{
+		"layers/layer_01/moe_router_bias.symb": {"missing"},
+	})
+
+	// With the bias, the folder passes, and a bias of the wrong size does not.
+	dir = buildModel(t, cfg, append(ts, bias))
+	if rep := integrity(t, dir); !rep.Pass {
+		t.Fatalf("valid folder with router bias: %v", rep.Problems)
+	}
+	writeTensor(t, rand.New(rand.NewPCG(1, 1)), dir, tensorSpec{bias.name, []int{3}})
+	remanifest(t, dir)
+	wantProblems(t, integrity(t, dir), map[string][]string{
+		"layers/layer_01/moe_router_bias.symb": {"shape [3], config implies [2] (num_experts)"},
 	})
 }
 

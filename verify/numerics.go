@@ -179,6 +179,11 @@ func sourceCases(ctx context.Context, m *runtime.Model, source string, o options
 		if len(ids) == 0 {
 			return nil, fmt.Errorf("prompt %q has no tokens", p.Name)
 		}
+		// Positions past the model's context cannot be compared; the
+		// built-in prompts are longer than a small model's window.
+		if mp := m.Config().Model.MaxPositions; mp > 0 && len(ids) > mp {
+			ids = ids[:mp]
+		}
 		for _, id := range ids {
 			if id < 0 || id >= cand.Vocab() {
 				return nil, fmt.Errorf("prompt %q: token id %d outside the vocabulary of %d", p.Name, id, cand.Vocab())

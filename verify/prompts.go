@@ -17,14 +17,20 @@ type Prompt struct {
 	IDs  []int  `json:"ids,omitempty"`
 }
 
-// DefaultPrompts are short real texts of several kinds; real text makes the
-// perplexity figures meaningful.
+// DefaultPrompts are the texts a source comparison runs when none are given:
+// plain English of the kinds the converter's built-in calibration text holds
+// (short stories, simple facts, an instruction, a dialogue) but none of its
+// sentences, so a calibrated conversion is judged on text it was not tuned
+// on. They are deliberately simple: small models are trained on simple
+// English, and text a model cannot predict at all (code in a story model)
+// measures noise in its guesses rather than the conversion (docs/VERIFY.md).
 func DefaultPrompts() []Prompt {
 	return []Prompt{
-		{Name: "story", Text: "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends."},
-		{Name: "facts", Text: "The capital of France is Paris. Water boils at 100 degrees Celsius at sea level, and the Earth orbits the Sun once a year."},
-		{Name: "code", Text: "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n"},
-		{Name: "dialogue", Text: "\"Can you help me find my cat?\" asked Tom. \"Of course,\" said the old man. \"Where did you see him last?\""},
+		{Name: "story", Text: "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day she found a small puppy sitting alone under a bench. The puppy looked hungry and sad, so Lily shared her sandwich with him and took him home to meet her mom."},
+		{Name: "story2", Text: "Tom and his dad went to the lake to fish. They sat on the dock and waited for a long time. Tom was getting bored when his line began to pull. He held on tight and pulled with all his might. Out came a big silver fish, and Tom shouted with joy."},
+		{Name: "facts", Text: "The sun is a star at the center of our solar system. It gives the Earth light and heat. Without the sun, plants could not grow and the oceans would freeze. The Earth goes around the sun once a year, and it spins once a day, which is why we have day and night."},
+		{Name: "howto", Text: "To wash your hands well, turn on the water and wet your hands. Put some soap on them and rub your palms, the backs of your hands and between your fingers. Keep rubbing for as long as it takes to sing a short song. Then rinse the soap away and dry your hands with a clean towel."},
+		{Name: "dialogue", Text: "\"Can you help me find my cat?\" asked Sue. \"Of course,\" said the old man. \"Where did you see him last?\" \"He was sleeping on the wall by the garden,\" said Sue. They walked to the garden together and found the cat chasing a butterfly."},
 	}
 }
 

@@ -48,10 +48,13 @@ func DefaultThresholds(q symb.Quantization, sourceDType string) Thresholds {
 	case "int8":
 		return Thresholds{MaxKLD: 0.01, MinTop1: 0.9}
 	default: // int4
-		// Trained models lose about 0.03–0.07 nats per token at 4 bits
-		// (stories260k: 0.025–0.044 measured; Llama-3-8B Q4_0: 0.072 published).
-		// Twice that still flags a broken conversion, which lands near 1+ nats.
-		return Thresholds{MaxKLD: 0.1, MinTop1: 0.8}
+		// Correct 4-bit conversions of the bundled trained models measure
+		// 0.05 (babyllama-tok105) and 0.10 (stories260k, hidden size 64)
+		// nats on the built-in prompts; broken ones (one tensor's scales ×4,
+		// two layers swapped) 1.9–2.5 nats with top-1 0.2–0.3. The bound
+		// sits at twice the worst correct figure and ten times below the
+		// mildest breakage measured.
+		return Thresholds{MaxKLD: 0.2, MinTop1: 0.7}
 	}
 }
 

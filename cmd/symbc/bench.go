@@ -16,16 +16,18 @@ func newBenchCmd() *cobra.Command {
 		asJSON                     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "bench DIR",
+		Use:   "bench MODEL",
 		Short: "Measure prompt processing and token generation speed of a .symb model",
 		Long: `bench runs the model in DIR on pseudo-random tokens, like llama-bench: pp
 is a prompt of -p tokens processed in one batch, tg is -n tokens generated one
 at a time. Each test runs once to warm up, then -r times; the table gives the
-mean ± standard deviation in tokens per second.`,
+mean ± standard deviation in tokens per second.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reps < 1 || prompt < 0 || gen < 0 || threads < 0 {
-				return usagef("-r must be at least 1, -p, -n and -t at least 0")
+			if reps < 1 || prompt < 0 || gen < 0 {
+				return usagef("-r must be at least 1, -p and -n at least 0")
 			}
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {
@@ -35,14 +37,18 @@ mean ± standard deviation in tokens per second.`,
 			if err != nil {
 				return usageError{err}
 			}
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithKernels(ks))
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithKernels(ks))
 			if err != nil {
 				return err
 			}
 			defer m.Close()
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
-				Name: filepath.Base(filepath.Clean(args[0])),
+				Name: filepath.Base(filepath.Clean(model.Name)),
 			})
 			if err != nil {
 				return err
@@ -58,7 +64,7 @@ mean ± standard deviation in tokens per second.`,
 	f := cmd.Flags()
 	f.IntVarP(&prompt, "prompt", "p", 128, "prompt tokens of the pp test (0: skip it)")
 	f.IntVarP(&gen, "gen", "n", 64, "generated tokens of the tg test (0: skip it)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.StringVar(&kernelSet, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")

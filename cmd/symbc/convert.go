@@ -16,7 +16,9 @@ func newConvertCmd() *cobra.Command {
 		req                  convert.PolicyRequest
 		archName, revision   string
 		force, quiet, asJSON bool
-		jobs                 int
+		threads              int
+		calibration          string
+		bits, maxKLD         float64
 	)
 	cmd := &cobra.Command{
 		Use:   "convert SOURCE OUT",
@@ -35,8 +37,13 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 			}
 			opts := []convert.Option{
 				convert.WithPolicy(policy), convert.WithArch(archName), convert.WithRevision(revision),
-				convert.WithForce(force), convert.WithJobs(jobs), convert.WithTool("symbc", toolVersion()),
+				convert.WithForce(force), convert.WithJobs(threads), convert.WithTool("symbc", toolVersion()),
 			}
+			tuned, err := tuneOptions(cmd, req, calibration, bits, maxKLD)
+			if err != nil {
+				return err
+			}
+			opts = append(opts, tuned...)
 			if !quiet {
 				opts = append(opts, convert.WithProgress(convert.NewProgress(cmd.ErrOrStderr())))
 			}
@@ -68,11 +75,60 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.StringVar(&req.Method, "method", "rtn", "scale search: rtn (fast) or mse (lower error, slower)")
 	f.StringVar(&req.Embeddings, "embeddings", "", "type of the embedding table (default: as --quantize)")
 	f.StringVar(&req.LMHead, "lm-head", "", "type of an untied LM head (default: as --quantize; int8 is a cheap quality gain)")
+	f.StringVar(&calibration, "calibration", "", "text file to calibrate on (default: the built-in text; \"none\": no calibration)")
+	f.Float64Var(&bits, "bits", 0, "choose each tensor's precision for the best predicted fidelity within B bits/weight (default 4.5 with plain --quantize int4)")
+	f.Float64Var(&maxKLD, "max-kld", 0, "choose each tensor's precision for the smallest size whose predicted mean KL is at most X nats")
 	f.StringVar(&archName, "arch", "", "architecture to use instead of the one config.json names")
 	f.StringVar(&revision, "revision", "", "Hub branch, tag or commit (default main)")
 	f.BoolVar(&force, "force", false, "replace OUT if it exists (only once the new folder is complete)")
-	f.IntVar(&jobs, "jobs", 0, "quantizer goroutines (default: all cores)")
-	f.BoolVar(&quiet, "quiet", false, "no progress and no summary line")
+	addThreadsFlag(f, &threads)
+	addQuietFlag(f, &quiet)
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON on stdout")
 	return cmd
+}
+
+// tuneOptions turns the calibration and target flags into options. A plain
+// int4 conversion (no explicit group size, scheme, method or embedding
+// type) gets the measured per-tensor choice within defaultBits.
+func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration string, bits, maxKLD float64) ([]convert.Option, error) {
+	f := cmd.Flags()
+	if f.Changed("bits") && !(bits >= 2 && bits <= 32) {
+		return nil, usagef("--bits %v: want a number of bits per weight between 2 and 32", bits)
+	}
+	if f.Changed("max-kld") && !(maxKLD > 0 && maxKLD < 100) {
+		return nil, usagef("--max-kld %v: want a positive number of nats", maxKLD)
+	}
+	if f.Changed("bits") && f.Changed("max-kld") {
+		return nil, usagef("--bits and --max-kld are alternatives; give one")
+	}
+	uniform := false
+	for _, name := range []string{"group-size", "scheme", "method", "embeddings", "lm-head"} {
+		uniform = uniform || f.Changed(name)
+	}
+	if (f.Changed("bits") || f.Changed("max-kld")) && uniform {
+		return nil, usagef("--bits/--max-kld choose group size, scheme and types per tensor; drop --group-size, --scheme, --method, --embeddings and --lm-head")
+	}
+	if calibration == "none" {
+		if f.Changed("bits") || f.Changed("max-kld") {
+			return nil, usagef("--bits/--max-kld measure sensitivity on calibration text; --calibration none rules that out")
+		}
+		return nil, nil
+	}
+	var opts []convert.Option
+	if calibration != "" {
+		name, text, err := convert.ReadCalibration(calibration)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithCalibration(name, text))
+	}
+	switch {
+	case f.Changed("bits"):
+		opts = append(opts, convert.WithBits(bits))
+	case f.Changed("max-kld"):
+		opts = append(opts, convert.WithMaxKLD(maxKLD))
+	case !uniform && strings.EqualFold(req.Quantize, "int4"):
+		opts = append(opts, convert.WithDefaultBits(convert.DefaultBits))
+	}
+	return opts, nil
 }

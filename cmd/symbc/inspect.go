@@ -19,22 +19,29 @@ func newInspectCmd() *cobra.Command {
 		remote remoteInspect // REF arguments: see pull.go
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect DIR|REF",
+		Use:   "inspect MODEL",
 		Short: "Describe a .symb model folder: parameters, size, quantization and tensors",
 		Long: `inspect reads config.symb.json and the header of every tensor file of a model
 folder and prints the architecture, parameter count, size on disk, bits per
 weight, quantization settings and a table of tensors. It reads no weights and
 verifies nothing else; use "symbc verify" for that.
 
-Given a registry reference (host/repository:tag or @sha256:...) instead, it
-reads only the manifest and config there, no weights, and prints the model's
-architecture, size, quantization and the verify result pushed with it.`,
+Given a registry reference (host/repository:tag or @sha256:...) that is not
+in the local store, it reads only the manifest and config there, no weights,
+and prints the model's architecture, size, quantization and the verify result
+pushed with it.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if remote.applies(args[0]) {
+			if remote.applies(args[0]) && !isStored(cmd, args[0]) {
 				return remote.run(cmd, args[0], asJSON)
 			}
-			s, err := symb.Describe(args[0])
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := symb.Describe(model.Dir)
 			if err != nil {
 				return err
 			}

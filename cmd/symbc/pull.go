@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/registry/termbars"
+	"github.com/symbc/symbc/store"
 )
 
 func newPullCmd() *cobra.Command {
@@ -19,20 +19,36 @@ func newPullCmd() *cobra.Command {
 		force, asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "pull REF DIR",
+		Use:   "pull REF [DIR]",
 		Short: "Download a .symb model from an OCI registry into a folder",
 		Long: `pull downloads the model at REF (a tag, or a digest: repo@sha256:...) into the
 folder DIR. Every blob is checked against its digest as it arrives, every path
 must stay inside DIR (no "..", absolute paths, links or devices), and the
 folder must match its manifest.json before it appears: pull writes into a
 temporary sibling folder and renames it. An existing DIR is replaced only with
---force (an empty folder is fine).`,
+--force (an empty folder is fine).
+
+Without DIR, the model goes into the local model store under the name REF
+(see "symbc list"): a manifest the store holds already is not downloaded
+again. REF may then also be a Hugging Face id (org/name), which is converted
+into the store with the default recipe.`,
 		Example: `  symbc pull ghcr.io/me/llama-1b:int4 ./llama-1b
-  symbc pull localhost:5000/m@sha256:0123... ./m --force`,
-		Args: exactArgs(2),
+  symbc pull localhost:5000/m@sha256:0123... ./m --force
+  symbc pull ghcr.io/me/llama-1b:int4`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usagef("pull takes REF and an optional DIR, got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, done, err := f.options(cmd, asJSON)
 			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				err := pullToStore(cmd, args[0], opts, asJSON)
+				done()
 				return err
 			}
 			res, err := registry.Pull(cmd.Context(), args[0], args[1], append(opts, registry.WithForce(force))...)
@@ -47,7 +63,7 @@ temporary sibling folder and renames it. An existing DIR is replaced only with
 			return err
 		},
 	}
-	f.register(cmd, "blobs downloaded at once")
+	f.register(cmd, "blobs downloaded")
 	cmd.Flags().BoolVar(&force, "force", false, "replace DIR if it exists (only once the new folder is complete)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object on stdout")
 	return cmd
@@ -60,18 +76,8 @@ type remoteInspect struct{ flags registryFlags }
 func (ri *remoteInspect) register(cmd *cobra.Command) { ri.flags.register(cmd, "") }
 
 // applies reports whether arg names a registry reference rather than a
-// folder: it is not a path that exists, and it starts with a registry host
-// (a name with a dot or a port, or localhost) followed by a repository.
-func (ri *remoteInspect) applies(arg string) bool {
-	if _, err := os.Stat(arg); err == nil {
-		return false
-	}
-	host, rest, ok := strings.Cut(arg, "/")
-	if !ok || rest == "" {
-		return false
-	}
-	return host == "localhost" || strings.HasPrefix(host, "localhost:") || strings.ContainsAny(host, ".:")
-}
+// folder.
+func (ri *remoteInspect) applies(arg string) bool { return store.IsRegistryRef(arg) }
 
 func (ri *remoteInspect) run(cmd *cobra.Command, ref string, asJSON bool) error {
 	opts, _, err := ri.flags.options(cmd, true)

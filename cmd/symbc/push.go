@@ -19,6 +19,7 @@ type registryFlags struct {
 	username      string
 	passwordStdin bool
 	plainHTTP     bool
+	quiet         bool
 	jobs          int
 }
 
@@ -28,7 +29,8 @@ func (f *registryFlags) register(cmd *cobra.Command, jobsHelp string) {
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the registry password or token from standard input")
 	fl.BoolVar(&f.plainHTTP, "plain-http", false, "allow plain HTTP (loopback registries need no flag)")
 	if jobsHelp != "" {
-		fl.IntVarP(&f.jobs, "jobs", "j", 8, jobsHelp)
+		addJobsFlag(fl, &f.jobs, 8, jobsHelp)
+		addQuietFlag(fl, &f.quiet)
 	}
 }
 
@@ -38,9 +40,6 @@ func (f *registryFlags) register(cmd *cobra.Command, jobsHelp string) {
 func (f *registryFlags) options(cmd *cobra.Command, quietPlain bool) ([]registry.Option, func(), error) {
 	opts := []registry.Option{registry.WithPlainHTTP(f.plainHTTP), registry.WithUserAgent("symbc/" + toolVersion())}
 	if f.jobs != 0 {
-		if f.jobs < 0 {
-			return nil, nil, usagef("--jobs must be at least 1, got %d", f.jobs)
-		}
 		opts = append(opts, registry.WithJobs(f.jobs))
 	}
 	switch {
@@ -65,7 +64,7 @@ func (f *registryFlags) options(cmd *cobra.Command, quietPlain bool) ([]registry
 	if file, ok := errw.(*os.File); ok {
 		tty = term.IsTerminal(int(file.Fd()))
 	}
-	if tty || !quietPlain {
+	if !f.quiet && (tty || !quietPlain) {
 		r := termbars.New(errw, tty)
 		opts = append(opts, registry.WithProgress(r.Handle))
 		done = r.Close
@@ -117,13 +116,15 @@ uploaded_bytes and skipped_bytes).`,
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s in %d blobs; %s in %d blobs already there\n",
-				termbars.Bytes(res.UploadedBytes), res.UploadedBlobs, termbars.Bytes(res.SkippedBytes), res.SkippedBlobs)
+			if !f.quiet {
+				fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s in %d blobs; %s in %d blobs already there\n",
+					termbars.Bytes(res.UploadedBytes), res.UploadedBlobs, termbars.Bytes(res.SkippedBytes), res.SkippedBlobs)
+			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Ref+"@"+res.Digest)
 			return err
 		},
 	}
-	f.register(cmd, "blobs uploaded at once")
+	f.register(cmd, "blobs uploaded")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object on stdout")
 	return cmd
 }

@@ -22,7 +22,12 @@ and moves them through any OCI registry.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// Counting flags (--threads, --jobs, ...) are checked the same way
+		// on every command, before any work starts.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkFlagBounds(cmd) },
+		Version:           versionText(),
 	}
+	root.SetVersionTemplate("symbc {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersionCmd(),
@@ -36,6 +41,8 @@ and moves them through any OCI registry.`,
 		newVerifyCmd(),
 		newTokenizeCmd(),
 		newTemplateCmd(),
+		newListCmd(),
+		newRmCmd(),
 	)
 	return root
 }

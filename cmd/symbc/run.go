@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -16,20 +15,23 @@ import (
 func newRunCmd() *cobra.Command {
 	var (
 		prompt, promptIDs, messagesFile, engine string
-		chat, asJSON                            bool
+		chat, asJSON, quiet                     bool
 		temperature, topP, minP, penalty        float32
 		topK, maxTokens, threads, maxContext    int
 		seed                                    uint64
 		stops                                   []string
+		tf                                      chatTemplateFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "run DIR",
+		Use:   "run MODEL",
 		Short: "Generate text with a .symb model",
 		Long: `run loads the model in DIR and continues a prompt, streaming the text to
 stdout and the speed to stderr. The prompt is --prompt TEXT (with --chat, sent
 through the model's chat template as a user message), --messages FILE (a JSON
 array of {"role", "content"} objects, always templated) or --prompt-ids with
-token ids. Sampling is greedy unless --temperature is above 0.`,
+token ids. Sampling is greedy unless --temperature is above 0.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -56,8 +58,11 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			switch {
 			case f.Changed("messages"):
 				var err error
-				if messages, err = readMessages(messagesFile); err != nil {
+				if messages, err = readChatMessages(cmd, messagesFile); err != nil {
 					return err
+				}
+				if len(messages) == 0 {
+					return fmt.Errorf("%s: no messages", inputName(messagesFile))
 				}
 			case chat:
 				messages = []tokenizer.Message{{Role: "user", Content: prompt}}
@@ -65,9 +70,6 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {
 				return usageError{err}
-			}
-			if threads < 0 || maxContext < 0 {
-				return usagef("--threads and --max-context must not be negative")
 			}
 			opts := []runtime.GenOption{
 				runtime.WithTemperature(temperature), runtime.WithTopK(topK), runtime.WithTopP(topP),
@@ -83,7 +85,19 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 				return usageError{err}
 			}
 
-			m, err := runtime.Load(args[0], runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			chatOpts, err := tf.chatOptions()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(model.Dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
@@ -108,7 +122,10 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			case ids != nil:
 				res, err = m.GenerateIDs(ctx, ids, opts...)
 			case messages != nil:
-				res, err = m.Chat(ctx, messages, opts...)
+				var chatIDs []int
+				if chatIDs, err = m.EncodeChat(ctx, messages, chatOpts...); err == nil {
+					res, err = m.GenerateIDs(ctx, chatIDs, opts...)
+				}
 			default:
 				res, err = m.Generate(ctx, prompt, opts...)
 			}
@@ -121,6 +138,9 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 			if !strings.HasSuffix(res.Text, "\n") {
 				fmt.Fprintln(out)
 			}
+			if quiet {
+				return nil
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "prompt: %d tokens, %.1f tokens/s; generated: %d tokens, %.1f tokens/s; stop: %s\n",
 				res.PromptTokens, res.PrefillTokensPerSecond, res.CompletionTokens, res.DecodeTokensPerSecond, res.StopReason)
 			return nil
@@ -129,7 +149,7 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 	f := cmd.Flags()
 	f.StringVar(&prompt, "prompt", "", "text to continue")
 	f.BoolVar(&chat, "chat", false, "apply the chat template to --prompt as a user message")
-	f.StringVar(&messagesFile, "messages", "", "JSON file with an array of {\"role\", \"content\"} messages")
+	f.StringVar(&messagesFile, "messages", "", `JSON file of chat messages ("-" for standard input)`)
 	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token ids")
 	f.Float32Var(&temperature, "temperature", 0, "sampling temperature (0: greedy)")
 	f.IntVar(&topK, "top-k", 0, "sample from the k most likely tokens (0: off)")
@@ -139,10 +159,12 @@ token ids. Sampling is greedy unless --temperature is above 0.`,
 	f.Uint64Var(&seed, "seed", 0, "seed for reproducible sampling (default: random)")
 	f.IntVar(&maxTokens, "max-tokens", 256, "most tokens to generate")
 	f.StringArrayVar(&stops, "stop", nil, "stop when the output contains this text (repeatable)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	tf.register(f)
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the text, ids and speeds instead of streaming")
+	addQuietFlag(f, &quiet)
 	return cmd
 }
 
@@ -164,30 +186,4 @@ func parseIDs(s string) ([]int, error) {
 		return nil, fmt.Errorf("--prompt-ids: no ids in %q", s)
 	}
 	return ids, nil
-}
-
-// readMessages reads a JSON array of {"role", "content"} objects.
-func readMessages(path string) ([]tokenizer.Message, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var raw []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON array of {\"role\", \"content\"} objects: %w", path, err)
-	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("%s: no messages", path)
-	}
-	msgs := make([]tokenizer.Message, len(raw))
-	for i, r := range raw {
-		if r.Role == "" {
-			return nil, fmt.Errorf("%s: message %d has no role", path, i)
-		}
-		msgs[i] = tokenizer.Message{Role: r.Role, Content: r.Content}
-	}
-	return msgs, nil
 }

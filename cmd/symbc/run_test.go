@@ -179,3 +179,28 @@ func TestUsageExitCodes(t *testing.T) {
 		t.Errorf("symbc with no arguments: exit %d, stdout %q", code, stdout)
 	}
 }
+
+// TestRunKeepsLeadingSpace: the first generated token continues the
+// prompt, so its leading space is kept (the stream decoder once decoded it
+// as the start of a text: "Once upon atime").
+func TestRunKeepsLeadingSpace(t *testing.T) {
+	dir := storiesFolder(t)
+	stdout, stderr, code := symbcRun(t, "run", dir, "--prompt", "Once upon a", "--max-tokens", "3", "--temperature", "0")
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	if want := "Once upon a time, there\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+	stdout, stderr, code = symbcRun(t, "run", dir, "--prompt", "Once upon a", "--max-tokens", "3", "--temperature", "0", "--json")
+	if code != 0 {
+		t.Fatalf("run --json: exit %d: %s", code, stderr)
+	}
+	var res struct{ Text string }
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != " time, there" {
+		t.Errorf("--json text %q, want %q", res.Text, " time, there")
+	}
+}

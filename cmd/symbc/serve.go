@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/runtime/server"
 )
@@ -16,43 +19,88 @@ const shutdownGrace = 10 * time.Second
 
 func newServeCmd() *cobra.Command {
 	var (
-		addr, modelName                    string
-		threads, maxConcurrent, maxContext int
+		addr, modelName               string
+		threads, parallel, maxContext int
+		apiKeys, aliases, corsOrigins []string
+		apiKeyFile, kvCacheSize       string
+		tf                            chatTemplateFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve DIR",
+		Use:   "serve MODEL",
 		Short: "Serve a .symb model over an OpenAI-compatible HTTP API",
 		Long: `serve loads the model in DIR and answers OpenAI API requests on --addr:
 GET /v1/models, POST /v1/chat/completions (with streaming), POST
 /v1/completions and GET /health. Point an OpenAI client at
-http://ADDR/v1 with any API key. One line per request is logged to stderr.
-Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.`,
+http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
+(comma-separated keys) every endpoint but /health needs
+"Authorization: Bearer KEY"; otherwise any key is accepted. Requests
+naming a model other than --model-name or an --alias get 404. One line per
+request is logged to stderr (never a key).
+--parallel sequences are decoded together (continuous batching) with their
+keys and values in a KV cache of --kv-cache-size shared with the prompt
+prefix cache; requests beyond that wait (up to 4 per slot; more get 503
+with Retry-After).
+Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if maxConcurrent < 1 {
-				return usagef("--max-concurrent must be at least 1")
+			var kvBytes int64
+			if kvCacheSize != "" {
+				n, err := humanize.ParseBytes(kvCacheSize)
+				if err != nil {
+					return usagef("--kv-cache-size: %v", err)
+				}
+				kvBytes = n
 			}
-			if threads < 0 || maxContext < 0 {
-				return usagef("--threads and --max-context must not be negative")
+			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
+			if err != nil {
+				return err
 			}
-			dir := args[0]
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			dir := model.Dir
 			if modelName == "" {
-				modelName = filepath.Base(filepath.Clean(dir))
+				modelName = filepath.Base(filepath.Clean(model.Name))
 			}
-			m, err := runtime.Load(dir, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))
+			kwargs, err := tf.kwargsMap()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			sch, err := runtime.NewScheduler(m, runtime.WithSlots(parallel), runtime.WithKVCacheBytes(kvBytes))
+			if err != nil {
+				return err
+			}
+			defer sch.Close()
+			defaults, err := runtime.ReadGenerationDefaults(dir)
+			if err != nil {
+				return err
+			}
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			h := server.New(m, server.WithModelName(modelName), server.WithMaxConcurrent(maxConcurrent),
-				server.WithRequestLog(stderr))
-			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d)\n",
-				dir, modelName, l.Addr(), m.Threads(), m.MaxContext())
+			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
+				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
+				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs),
+				server.WithCORSOrigins(corsOrigins...))
+			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
+				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
+			if len(keys) > 0 {
+				fmt.Fprintf(stderr, "API key required (%d key(s) accepted)\n", len(keys))
+			}
 			if err := server.Serve(cmd.Context(), l, h, shutdownGrace); err != nil {
 				return err
 			}
@@ -62,9 +110,42 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (0: all CPUs)")
+	addThreadsFlag(f, &threads)
 	f.StringVar(&modelName, "model-name", "", "model id reported to clients (default: the folder's name)")
-	f.IntVar(&maxConcurrent, "max-concurrent", 1, "generations run at once; more requests wait")
+	f.IntVar(&parallel, "parallel", runtime.DefaultSlots, "sequences decoded together; more requests wait")
+	f.StringVar(&kvCacheSize, "kv-cache-size", "", "KV cache memory shared by the sequences and the prefix cache, e.g. 512MiB (default: --parallel full contexts, at most 1 GiB)")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
+	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")
+	f.StringArrayVar(&aliases, "alias", nil, "another model name requests may use (repeatable)")
+	f.StringArrayVar(&corsOrigins, "cors-origin", nil, `let browser pages from this origin call the API, e.g. http://localhost:3000 ("*": any; repeatable)`)
+	tf.register(f)
 	return cmd
+}
+
+// collectAPIKeys gathers the keys of the flags, the key file and the
+// environment variable (comma-separated), without empty entries.
+func collectAPIKeys(flagKeys []string, file, env string) ([]string, error) {
+	var keys []string
+	add := func(list []string) {
+		for _, k := range list {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	add(flagKeys)
+	add(strings.Split(env, ","))
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--api-key-file: %w", err)
+		}
+		before := len(keys)
+		add(strings.Split(string(b), "\n"))
+		if len(keys) == before {
+			return nil, fmt.Errorf("--api-key-file %s holds no key", file)
+		}
+	}
+	return keys, nil
 }

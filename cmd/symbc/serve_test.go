@@ -37,7 +37,8 @@ func TestServeCommand(t *testing.T) {
 	defer stop()
 	var stdout, stderr lockedBuffer
 	root := newRootCmd()
-	root.SetArgs([]string{"serve", dir, "--addr", "127.0.0.1:0", "-t", "2", "--model-name", "tiny"})
+	t.Setenv("SYMBC_API_KEY", "sk-env-one, sk-env-two")
+	root.SetArgs([]string{"serve", dir, "--addr", "127.0.0.1:0", "-t", "2", "--model-name", "tiny", "--api-key", "sk-flag"})
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
 	done := make(chan error, 1)
@@ -54,11 +55,33 @@ func TestServeCommand(t *testing.T) {
 		stop()
 		t.Fatalf("no listening line; stderr: %s (exit: %v)", stderr.String(), <-done)
 	}
-	resp, err := http.Post(url+"/v1/completions", "application/json",
-		strings.NewReader(`{"prompt":"Once upon a time","temperature":0,"max_tokens":64}`))
-	if err != nil {
-		t.Fatal(err)
+	complete := func(key string) *http.Response {
+		req, _ := http.NewRequest("POST", url+"/v1/completions",
+			strings.NewReader(`{"prompt":"Once upon a time","temperature":0,"max_tokens":64}`))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
 	}
+	for _, key := range []string{"", "sk-wrong", "sk-env-one,"} {
+		if resp := complete(key); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("key %q: status %d, want 401", key, resp.StatusCode)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	for _, key := range []string{"sk-flag", "sk-env-one"} {
+		if resp := complete(key); resp.StatusCode != http.StatusOK {
+			t.Errorf("key %q: status %d, want 200", key, resp.StatusCode)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	resp := complete("sk-env-two")
 	var res struct {
 		Model   string
 		Choices []struct {
@@ -66,7 +89,7 @@ func TestServeCommand(t *testing.T) {
 			FinishReason string `json:"finish_reason"`
 		}
 	}
-	err = json.NewDecoder(resp.Body).Decode(&res)
+	err := json.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()
 	if err != nil || res.Model != "tiny" || len(res.Choices) != 1 || res.Choices[0].Text != greedyText || res.Choices[0].FinishReason != "length" {
 		t.Errorf("completion %+v (%v), want %q", res, err, greedyText)
@@ -82,12 +105,18 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal("serve did not stop after its context was canceled")
 	}
 	log := stderr.String()
+	if strings.Contains(log, "sk-") {
+		t.Errorf("the log shows an API key:\n%s", log)
+	}
+	if !strings.Contains(log, "API key required (3 key(s) accepted)") {
+		t.Errorf("the log does not say that keys are required:\n%s", log)
+	}
 	if !strings.Contains(log, "POST /v1/completions 200") || !strings.Contains(log, "prompt=5 completion=64 finish=length") ||
 		!strings.Contains(log, "server stopped") {
 		t.Errorf("stderr lacks the request line or the stop line:\n%s", log)
 	}
 
-	if _, stderr, code := symbcRun(t, "serve", dir, "--max-concurrent", "0"); code != 2 || !strings.Contains(stderr, "--max-concurrent") {
-		t.Errorf("--max-concurrent 0: exit %d, %s", code, stderr)
+	if _, stderr, code := symbcRun(t, "serve", dir, "--parallel", "0"); code != 2 || !strings.Contains(stderr, "--parallel") {
+		t.Errorf("--parallel 0: exit %d, %s", code, stderr)
 	}
 }

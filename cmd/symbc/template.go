@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -16,30 +15,41 @@ func newTemplateCmd() *cobra.Command {
 	var (
 		messagesPath string
 		noGenPrompt  bool
+		tf           chatTemplateFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "template DIR --messages FILE",
+		Use:   "template MODEL --messages FILE",
 		Short: "Render a chat prompt with a model's chat template",
-		Long: `template renders the chat template of DIR (a .symb model folder or any folder
+		Long: `template renders the chat template of MODEL (a .symb model or any folder
 holding tokenizer.json and tokenizer_config.json) the way transformers'
 apply_chat_template does, and prints the prompt exactly, without an added newline.
 
 FILE ("-" for standard input) holds a JSON array of {"role", "content"} messages,
-or an object with such an array under "messages".`,
+or an object with such an array under "messages".
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if messagesPath == "" {
 				return usagef("--messages is required")
 			}
-			msgs, err := readChatMessages(messagesPath, cmd.InOrStdin())
+			msgs, err := readChatMessages(cmd, messagesPath)
 			if err != nil {
 				return err
 			}
-			tk, err := tokenizer.Load(args[0])
+			model, err := resolveModel(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			prompt, err := tk.ApplyChatTemplate(msgs, tokenizer.WithGenerationPrompt(!noGenPrompt))
+			chatOpts, err := tf.chatOptions()
+			if err != nil {
+				return err
+			}
+			tk, err := tf.loadTokenizer(model.Dir)
+			if err != nil {
+				return err
+			}
+			prompt, err := tk.ApplyChatTemplate(msgs, append(chatOpts, tokenizer.WithGenerationPrompt(!noGenPrompt))...)
 			if errors.Is(err, tokenizer.ErrNoChatTemplate) {
 				return fmt.Errorf("%s: no chat template (no \"chat_template\" in %s and no %s)", args[0], tokenizer.ConfigFile, tokenizer.ChatTemplateFile)
 			}
@@ -52,29 +62,36 @@ or an object with such an array under "messages".`,
 	}
 	cmd.Flags().StringVar(&messagesPath, "messages", "", `JSON file of chat messages ("-" for standard input)`)
 	cmd.Flags().BoolVar(&noGenPrompt, "no-generation-prompt", false, "do not end the prompt with the assistant turn header")
+	tf.register(cmd.Flags())
 	return cmd
 }
 
-func readChatMessages(path string, stdin io.Reader) ([]tokenizer.Message, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+// maxMessagesFile bounds a --messages file.
+const maxMessagesFile = 64 << 20
+
+// readChatMessages reads chat messages from path ("-" for standard input):
+// a JSON array of {"role", "content"} objects, or an object with such an
+// array under "messages".
+func readChatMessages(cmd *cobra.Command, path string) ([]tokenizer.Message, error) {
+	data, err := readInput(cmd, path, maxMessagesFile)
 	if err != nil {
 		return nil, err
 	}
+	name := inputName(path)
 	var msgs []tokenizer.Message
-	if err := json.Unmarshal(data, &msgs); err == nil {
-		return msgs, nil
+	if err := json.Unmarshal(data, &msgs); err != nil {
+		var wrapped struct {
+			Messages *[]tokenizer.Message `json:"messages"`
+		}
+		if err := json.Unmarshal(data, &wrapped); err != nil || wrapped.Messages == nil {
+			return nil, fmt.Errorf(`%s: expected a JSON array of {"role", "content"} messages or an object with "messages"`, name)
+		}
+		msgs = *wrapped.Messages
 	}
-	var wrapped struct {
-		Messages *[]tokenizer.Message `json:"messages"`
+	for i, m := range msgs {
+		if m.Role == "" {
+			return nil, fmt.Errorf("%s: message %d has no role", name, i)
+		}
 	}
-	if err := json.Unmarshal(data, &wrapped); err != nil || wrapped.Messages == nil {
-		return nil, fmt.Errorf(`%s: expected a JSON array of {"role", "content"} messages or an object with "messages"`, path)
-	}
-	return *wrapped.Messages, nil
+	return msgs, nil
 }

@@ -188,3 +188,46 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestChatTemplateFlags(t *testing.T) {
+	dir := chatFolder(t, testChatTemplate)
+	tmpl := filepath.Join(t.TempDir(), "override.jinja")
+	if err := os.WriteFile(tmpl, []byte(`{% if greeting %}{{ greeting }}{% endif %}{{ messages[0].content }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := writeMessages(t, []tokenizer.Message{{Role: "user", Content: "hello"}})
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--chat-template", tmpl}, "hello"},
+		{[]string{"--chat-template", tmpl, "--chat-template-kwargs", `{"greeting": "Hi! "}`}, "Hi! hello"},
+		{[]string{"--chat-template-kwargs", `{"unused": [1, {"a": true}]}`}, "<s><|user|>hello\n<|assistant|>"},
+	} {
+		out, err := runCLI(t, append([]string{"template", dir, "--messages", path}, c.flags...)...)
+		if err != nil || out != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.flags, out, err, c.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--chat-template-kwargs", `[1]`},
+		{"--chat-template-kwargs", `{"messages": []}`},
+		{"--chat-template", filepath.Join(t.TempDir(), "missing.jinja")},
+	} {
+		if _, stderr, code := symbcRun(t, append([]string{"template", dir, "--messages", path}, bad...)...); code == 0 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%v: exit %d, %s", bad, code, stderr)
+		}
+	}
+
+	// run and serve take the same flags: the kwargs reach the template.
+	model := storiesFolder(t)
+	story := filepath.Join(t.TempDir(), "story.jinja")
+	if err := os.WriteFile(story, []byte(`{{ bos_token }}{{ story_start }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := symbcRun(t, "run", model, "--messages", path, "--chat-template", story,
+		"--chat-template-kwargs", `{"story_start": "Once upon a time"}`, "--max-tokens", "16", "-t", "2", "--quiet")
+	if code != 0 || !strings.HasPrefix(greedyText, strings.TrimSuffix(out, "\n")) || len(out) < 20 {
+		t.Errorf("run: exit %d, %q, %s", code, out, stderr)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -24,28 +23,34 @@ func newTokenizeCmd() *cobra.Command {
 		asJSON    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "tokenize DIR",
+		Use:   "tokenize MODEL",
 		Short: "Print the token ids of a text with a model's tokenizer",
-		Long: `tokenize encodes text with the Hugging Face tokenizer of DIR, a .symb model
-folder (tokenizer files in DIR/tokenizer/) or any folder holding tokenizer.json.
+		Long: `tokenize encodes text with the Hugging Face tokenizer of MODEL, a .symb model
+(tokenizer files in its tokenizer/ folder) or any folder holding tokenizer.json.
 Special tokens written in the text are recognized; the post-processor's special
 tokens (usually BOS) are added unless --no-special is given.
 
 With --jsonl FILE ("-" for standard input), every line of FILE is an object with
-a "text" field and every output line is the JSON array of its ids, in order.`,
+a "text" field and every output line is the JSON array of its ids, in order.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			hasText, hasJSONL := cmd.Flags().Changed("text"), cmd.Flags().Changed("jsonl")
 			if hasText == hasJSONL {
 				return usagef("give exactly one of --text and --jsonl")
 			}
-			tk, err := tokenizer.Load(args[0])
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			tk, err := tokenizer.Load(model.Dir)
 			if err != nil {
 				return err
 			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			if hasJSONL {
-				err = tokenizeJSONL(tk, jsonlPath, cmd.InOrStdin(), out, !noSpecial)
+				err = tokenizeJSONL(cmd, tk, jsonlPath, out, !noSpecial)
 			} else {
 				err = writeIDs(out, tk.Encode(text, !noSpecial), asJSON)
 			}
@@ -85,16 +90,12 @@ func writeIDs(w io.Writer, ids []int, asJSON bool) error {
 	return err
 }
 
-func tokenizeJSONL(tk *tokenizer.Tokenizer, path string, stdin io.Reader, w io.Writer, addSpecial bool) error {
-	in := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
+func tokenizeJSONL(cmd *cobra.Command, tk *tokenizer.Tokenizer, path string, w io.Writer, addSpecial bool) error {
+	in, err := openInput(cmd, path)
+	if err != nil {
+		return err
 	}
+	defer in.Close()
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), maxJSONLLine)
 	for n := 1; sc.Scan(); n++ {

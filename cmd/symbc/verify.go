@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -28,15 +29,35 @@ func newVerifyCmd() *cobra.Command {
 		engine          string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify DIR",
+		Use:   "verify MODEL",
 		Short: "Check a .symb model's integrity and compare its logits with a reference or the source",
 		Long: `verify checks every file against the manifest, every tensor against the config,
 then runs the model with the bundled runtime and compares its next-token
 distributions with reference logits (--reference) or the source checkpoint
 (--source, default: the source recorded in config.symb.json when available
-locally). It exits 0 only when every check passes.`,
+locally). It exits 0 only when every check passes.
+
+` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// "-" reads a reference or the prompts from standard input.
+			stdins := 0
+			for _, r := range append(slices.Clone(refs), prompts) {
+				if r == "-" {
+					stdins++
+				}
+			}
+			if stdins > 1 {
+				return usagef("standard input (\"-\") can be read only once")
+			}
+			for i, r := range refs {
+				path, cleanup, err := spoolInput(cmd, r)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				refs[i] = path
+			}
 			opts := []verify.Option{verify.WithReference(refs...), verify.WithThreads(threads),
 				verify.WithJobs(jobs), verify.WithToolVersion(toolVersion())}
 			eng, err := runtime.ParseEngine(engine)
@@ -48,7 +69,12 @@ locally). It exits 0 only when every check passes.`,
 				opts = append(opts, verify.WithSource(source))
 			}
 			if prompts != "" {
-				p, err := verify.ReadPrompts(prompts)
+				path, cleanup, err := spoolInput(cmd, prompts)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				p, err := verify.ReadPrompts(path)
 				if err != nil {
 					return err
 				}
@@ -66,12 +92,16 @@ locally). It exits 0 only when every check passes.`,
 				}
 				opts = append(opts, verify.WithMinTop1(minTop1))
 			}
-			rep, err := verify.Verify(cmd.Context(), args[0], opts...)
+			model, err := resolveModel(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := verify.Verify(cmd.Context(), model.Dir, opts...)
 			if err != nil {
 				return err
 			}
 			if save {
-				if err := rep.Save(args[0]); err != nil {
+				if err := rep.Save(model.Dir); err != nil {
 					return err
 				}
 			}
@@ -92,13 +122,13 @@ locally). It exits 0 only when every check passes.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&refs, "reference", nil, "reference logits file (safetensors with input_ids and logits); repeatable")
+	f.StringArrayVar(&refs, "reference", nil, `reference logits file (safetensors with input_ids and logits; "-" for standard input); repeatable`)
 	f.StringVar(&source, "source", "", "source model (Hugging Face folder or Hub id in the cache) to compare with")
-	f.StringVar(&prompts, "prompts", "", "prompts for the source comparison: one per line, or JSONL {\"text\"} / {\"ids\"}")
+	f.StringVar(&prompts, "prompts", "", `prompts for the source comparison ("-" for standard input): one per line, or JSONL {"text"} / {"ids"}`)
 	f.Float64Var(&maxKLD, "max-kld", 0, "override the mean KL divergence bound (nats)")
 	f.Float64Var(&minTop1, "min-top1", 0, "override the top-1 agreement bound (0..1)")
-	f.IntVarP(&threads, "threads", "t", 0, "compute threads (default: all cores)")
-	f.IntVar(&jobs, "jobs", 0, "files hashed in parallel (default: all cores)")
+	addThreadsFlag(f, &threads)
+	addJobsFlag(f, &jobs, 0, "files hashed (0: one per CPU)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	f.StringVar(&engine, "engine", "exact", "attention engine for the converted model: exact or symbiotic")
 	f.BoolVar(&save, "save", false, "also write the report to DIR/verify.json")

@@ -35,19 +35,24 @@ func toolVersion() string {
 	return v
 }
 
+// versionText is what version and --version print after "symbc ": the tool
+// version, then the kernel set that models would run (SYMBC_KERNELS or the
+// best this CPU has) and the sets available.
+func versionText() string {
+	k, err := kernels.Select(kernels.Auto)
+	if err != nil {
+		return fmt.Sprintf("%s\nkernels: %v", toolVersion(), err)
+	}
+	return fmt.Sprintf("%s\nkernels %s (available: %s)", toolVersion(), k, kernels.AvailableString())
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the symbc version and VCS revision",
+		Short: "Print the symbc version, VCS revision and kernel set",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The kernel set Load would pick: SYMBC_KERNELS or the best
-			// this CPU runs.
-			k, err := kernels.Select(kernels.Auto)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "symbc %s\nkernels %s (available: %s)\n", toolVersion(), k, kernels.AvailableString())
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "symbc "+versionText())
 			return err
 		},
 	}

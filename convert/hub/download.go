@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/symbc/symbc/internal/filelock"
 )
 
 // fetchFile resolves filename at revision with a HEAD request, then links or
@@ -67,7 +69,7 @@ func (c *Client) fetchAll(ctx context.Context, rc repoCache, repo, commit string
 // fetchBlob makes blobs/<etag> hold the file's content. It reports whether
 // it wrote the blob now (false when another run already had it).
 func (c *Client) fetchBlob(ctx context.Context, rc repoCache, w what, meta *fileMeta) (bool, error) {
-	unlock, err := lockFile(ctx, rc.lockPath(meta.etag))
+	unlock, err := filelock.Lock(ctx, rc.lockPath(meta.etag))
 	if err != nil {
 		return false, fmt.Errorf("fetching %s: %w", w, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool splits kernel work across a fixed set of worker goroutines. The
@@ -26,9 +27,8 @@ type Pool struct {
 	// a token does not allocate on every product.
 	bufs sync.Pool
 
-	start   sync.Once
 	closed  atomic.Bool
-	workers []*worker
+	workers []*worker           // workers[i] runs share i+1; the caller runs share 0
 	cur     atomic.Pointer[job] // the latest call; workers watch it change
 }
 
@@ -50,12 +50,25 @@ func (j *job) run(w int) bool {
 	return true
 }
 
-// worker is one persistent goroutine of a Pool.
+// worker is one persistent goroutine of a Pool. Its goroutine starts on the
+// first call that needs it and ends after idleExit without work (so that a
+// pool nobody closes holds no goroutines for long); the next call starts it
+// again.
 type worker struct {
-	asleep atomic.Bool
-	wake   chan struct{}
-	_      [48]byte // keep the flags of different workers off one cache line
+	id    int
+	state atomic.Int32 // workerExited, workerRunning or workerAsleep
+	wake  chan struct{}
+	_     [40]byte // keep the states of different workers off one cache line
 }
+
+const (
+	workerExited int32 = iota
+	workerRunning
+	workerAsleep
+)
+
+// idleExit is how long a parked worker waits for a call before its goroutine ends.
+const idleExit = time.Second
 
 // spinRounds bounds how long an idle worker polls for the next call before
 // parking (each round is a load and, every 64 rounds, a Gosched): long enough
@@ -88,7 +101,11 @@ func newPool(n int, k Set) *Pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	return &Pool{n: n, kern: k}
+	p := &Pool{n: n, kern: k, workers: make([]*worker, n-1)}
+	for i := range p.workers {
+		p.workers[i] = &worker{id: i + 1, wake: make(chan struct{}, 1)}
+	}
+	return p
 }
 
 // Threads reports how many threads a call may use.
@@ -111,7 +128,7 @@ func (p *Pool) Close() {
 	}
 	p.cur.Store(&job{}) // a change every worker sees
 	for _, w := range p.workers {
-		if w.asleep.CompareAndSwap(true, false) {
+		if w.state.CompareAndSwap(workerAsleep, workerRunning) {
 			w.wake <- struct{}{}
 		}
 	}
@@ -167,12 +184,14 @@ func (p *Pool) Run(total, align int, work int64, fn func(w, lo, hi int)) {
 		}
 		return
 	}
-	p.start.Do(p.startWorkers)
 	j := &job{fn: body, t: t, claim: make([]atomic.Bool, t)}
 	p.cur.Store(j)
 	for _, w := range p.workers[:t-1] {
-		if w.asleep.CompareAndSwap(true, false) {
+		switch {
+		case w.state.CompareAndSwap(workerAsleep, workerRunning):
 			w.wake <- struct{}{}
+		case w.state.CompareAndSwap(workerExited, workerRunning):
+			go p.loop(w, nil)
 		}
 	}
 	j.run(0)
@@ -189,33 +208,24 @@ func (p *Pool) Run(total, align int, work int64, fn func(w, lo, hi int)) {
 	}
 }
 
-// startWorkers starts the n−1 worker goroutines (the caller is share 0).
-func (p *Pool) startWorkers() {
-	p.workers = make([]*worker, p.n-1)
-	for i := range p.workers {
-		w := &worker{wake: make(chan struct{}, 1)}
-		p.workers[i] = w
-		go p.loop(i+1, w, p.cur.Load())
-	}
-}
-
-// loop is the body of worker id: wait for a call other than seen, run its
-// share of it, repeat.
-func (p *Pool) loop(id int, w *worker, seen *job) {
+// loop is the body of worker w: wait for a call other than seen, run its
+// share of it, repeat; return when idle for idleExit or when the pool closes.
+func (p *Pool) loop(w *worker, seen *job) {
 	for {
 		j := p.wait(w, seen)
-		seen = j
-		if p.closed.Load() {
+		if j == nil || p.closed.Load() {
 			return
 		}
-		if j.run(id) {
+		seen = j
+		if j.run(w.id) {
 			j.done.Add(1)
 		}
 	}
 }
 
 // wait returns the first call after seen: it spins for spinRounds, then
-// parks until Run or Close wakes it.
+// parks until Run or Close wakes it. It returns nil when it has parked for
+// idleExit and marked the worker exited.
 func (p *Pool) wait(w *worker, seen *job) *job {
 	for i := 0; i < spinRounds; i++ {
 		if j := p.cur.Load(); j != seen {
@@ -225,15 +235,33 @@ func (p *Pool) wait(w *worker, seen *job) *job {
 			runtime.Gosched()
 		}
 	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		w.asleep.Store(true)
+		w.state.Store(workerAsleep)
 		if j := p.cur.Load(); j != seen {
-			if !w.asleep.CompareAndSwap(true, false) {
-				<-w.wake // the waker saw us asleep and sent a token: take it
+			if !w.state.CompareAndSwap(workerAsleep, workerRunning) {
+				<-w.wake // a waker saw us asleep and sent a token: take it
 			}
 			return j
 		}
-		<-w.wake
+		if timer == nil {
+			timer = time.NewTimer(idleExit)
+		} else {
+			timer.Reset(idleExit)
+		}
+		select {
+		case <-w.wake:
+		case <-timer.C:
+			if w.state.CompareAndSwap(workerAsleep, workerExited) {
+				return nil
+			}
+			<-w.wake // a waker got in first
+		}
 		if j := p.cur.Load(); j != seen {
 			return j
 		}

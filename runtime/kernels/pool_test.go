@@ -1,9 +1,11 @@
 package kernels
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestRunConcurrentCallers drives one pool from several goroutines at once
@@ -44,4 +46,24 @@ func TestRunConcurrentCallers(t *testing.T) {
 	p.Close()
 	p.Close() // a second Close is harmless
 	check(50)
+}
+
+// TestIdleWorkersExit checks that a pool nobody closes gives its goroutines
+// back after idleExit and starts them again on the next call.
+func TestIdleWorkersExit(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := newPool(3, Generic)
+	var n atomic.Int32
+	p.Run(3, 1, 1<<40, func(w, lo, hi int) { n.Add(int32(hi - lo)) })
+	deadline := time.Now().Add(idleExit + 5*time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines %v after the last call, %d before", g, idleExit+5*time.Second, before)
+	}
+	p.Run(3, 1, 1<<40, func(w, lo, hi int) { n.Add(int32(hi - lo)) })
+	if n.Load() != 6 {
+		t.Fatalf("covered %d items in two calls of 3", n.Load())
+	}
 }

@@ -25,7 +25,7 @@ func TestErrors(t *testing.T) {
 		{"bad json", "POST", chat, `{"messages": [`, 400, "", "", "parse the JSON"},
 		{"empty body", "POST", chat, ``, 400, "", "", "empty"},
 		{"not an object", "POST", chat, `[1, 2]`, 400, "", "", "JSON object"},
-		{"missing messages", "POST", chat, `{"model":"x"}`, 400, "messages", "missing_required_parameter", "messages"},
+		{"missing messages", "POST", chat, `{"model":"stories"}`, 400, "messages", "missing_required_parameter", "messages"},
 		{"null messages", "POST", chat, `{"messages":null}`, 400, "messages", "missing_required_parameter", "messages"},
 		{"empty messages", "POST", chat, `{"messages":[]}`, 400, "messages", "invalid_value", "at least one"},
 		{"messages not an array", "POST", chat, `{"messages":"hi"}`, 400, "messages", "invalid_type", "expected an array"},
@@ -51,6 +51,14 @@ func TestErrors(t *testing.T) {
 		{"POST on models", "POST", "/v1/models", `{}`, 405, "", "method_not_allowed", "GET"},
 		{"unknown path", "GET", "/v1/embeddings", ``, 404, "", "unknown_url", "/v1/embeddings"},
 		{"root", "GET", "/", ``, 404, "", "unknown_url", "GET /"},
+		{"model not served", "POST", chat, `{"model":"gpt-4",` + user + `}`, 404, "model", "model_not_found", "'gpt-4' does not exist"},
+		{"model not served, completions", "POST", completions, `{"model":"gpt-4","prompt":"x"}`, 404, "model", "model_not_found", "'stories'"},
+		{"retrieve model not served", "GET", "/v1/models/gpt-4", ``, 404, "model", "model_not_found", "gpt-4"},
+		{"unsupported field", "POST", chat, `{` + user + `,"reasoning_effort":"high"}`, 400, "reasoning_effort", "unsupported_parameter", "chat_template_kwargs"},
+		{"made-up field", "POST", completions, `{"prompt":"x","temprature":0}`, 400, "temprature", "unsupported_parameter", "'temprature'"},
+		{"echo true", "POST", completions, `{"prompt":"x","echo":true}`, 400, "echo", "unsupported_parameter", "echo=false"},
+		{"audio output", "POST", chat, `{` + user + `,"modalities":["text","audio"]}`, 400, "modalities", "unsupported_parameter", "text"},
+		{"legacy functions", "POST", chat, `{` + user + `,"functions":[{"name":"f"}]}`, 400, "functions", "unsupported_parameter", "tools"},
 	}
 	for _, tc := range cases {
 		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
@@ -92,9 +100,14 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	// The server is still healthy and serves a normal request after all that.
-	status, b := post(t, srv.URL+chat, `{`+user+`,"max_tokens":2,"frequency_penalty":0.5,"logit_bias":{"1":2},"user":"u"}`)
+	// Harmless fields, neutral values and nulls are accepted.
+	status, b := post(t, srv.URL+chat, `{"model":"stories",`+user+`,"max_tokens":2,"user":"u","metadata":{"a":"b"},"store":false,"reasoning_effort":null,"modalities":["text"]}`)
 	if status != http.StatusOK {
 		t.Errorf("after errors: status %d: %s", status, b)
+	}
+	status, b = post(t, srv.URL+completions, `{"prompt":"x","max_tokens":2,"echo":false,"best_of":1,"suffix":null}`)
+	if status != http.StatusOK {
+		t.Errorf("completion with neutral fields: status %d: %s", status, b)
 	}
 	logs.waitFor(t, 5*time.Second, "POST /v1/chat/completions 400", `error="This model's maximum context length is 512`)
 }

@@ -23,12 +23,30 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	opts, e := req.options()
+	opts, e := req.options(s.m.Config().Model.VocabSize, s.cfg.defaults)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	ids, err := s.m.EncodeChat(msgs)
+	lp, e := s.logprobRender(req.logprobs())
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	ts, chatOpts, e := s.chatTemplateOptions(&req)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	c, e := s.constraint(&req, ts)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if c != nil {
+		opts = append(opts, runtime.WithConstraint(c))
+	}
+	ids, err := s.m.EncodeChat(r.Context(), msgs, chatOpts...)
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {
@@ -41,8 +59,8 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.generate(w, r, &job{
-		ids: ids, opts: opts, params: &req.sampling, promptParam: "messages",
-		f: &chatFormat{meta: s.meta("chatcmpl-")},
+		ids: ids, opts: opts, params: &req.sampling, promptParam: "messages", lp: lp,
+		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp, tools: ts},
 	})
 }
 
@@ -56,7 +74,12 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("prompt", "missing_required_parameter", "Missing required parameter: 'prompt'"))
 		return
 	}
-	opts, e := req.options()
+	opts, e := req.options(s.m.Config().Model.VocabSize, s.cfg.defaults)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	lp, e := s.logprobRender(req.logprobs())
 	if e != nil {
 		s.fail(w, r, e)
 		return
@@ -71,8 +94,8 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.generate(w, r, &job{
-		ids: ids, opts: opts, params: &req.sampling, promptParam: "prompt",
-		f: &completionFormat{meta: s.meta("cmpl-")},
+		ids: ids, opts: opts, params: &req.sampling, promptParam: "prompt", lp: lp,
+		f: &completionFormat{meta: s.meta("cmpl-"), lp: lp},
 	})
 }
 
@@ -93,6 +116,7 @@ type job struct {
 	params      *sampling
 	promptParam string // the parameter to blame when the prompt is too long
 	f           format
+	lp          *logprobRender // nil: no log-probabilities asked for
 }
 
 // generate runs a job and answers with one JSON object or, when the request
@@ -114,29 +138,36 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 		// default is a small budget meant for the command line.
 		opts = append(opts[:len(opts):len(opts)], runtime.WithMaxTokens(s.m.MaxContext()))
 	}
-	release, err := s.acquire(ctx)
-	if err != nil {
+	if j.lp != nil {
+		opts = append(opts[:len(opts):len(opts)], runtime.WithLogprobs(j.lp.top, j.lp.add))
+	}
+	gen, release, e := s.admitMeasured(ctx, w, j.ids, info.start)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if gen == nil {
 		info.canceled = true
 		return
 	}
 	defer release()
 
 	if !j.params.streaming() {
-		res, err := s.m.GenerateIDs(ctx, j.ids, opts...)
+		res, err := gen(ctx, opts...)
 		if err != nil {
 			s.generationFailed(w, r, err)
 			return
 		}
 		info.completion, info.finish = res.CompletionTokens, finishReason(res.StopReason)
-		writeJSON(w, http.StatusOK, j.f.full(res.Text, info.finish, usageOf(res)))
+		writeJSON(w, http.StatusOK, j.f.full(res.Text, info.finish, j.lp.takeWithin(len(res.Text)), usageOf(res)))
 		return
 	}
-	s.stream(ctx, w, r, j, opts)
+	s.stream(ctx, w, r, j, gen, opts)
 }
 
 // stream writes the generation as Server-Sent Events: data lines with one
 // chunk each, ending with "data: [DONE]".
-func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, j *job, opts []runtime.GenOption) {
+func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, j *job, gen generator, opts []runtime.GenOption) {
 	info := infoOf(r)
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -172,12 +203,16 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	opts = append(opts[:len(opts):len(opts)], runtime.WithOnText(func(piece string) error {
-		if err := send(j.f.piece(piece, nullUsage)); err != nil {
+		chunk := j.f.piece(piece, j.lp.take(), nullUsage)
+		if chunk == nil {
+			return nil
+		}
+		if err := send(chunk); err != nil {
 			return writeFailed{err}
 		}
 		return nil
 	}))
-	res, err := s.m.GenerateIDs(ctx, j.ids, opts...)
+	res, err := gen(ctx, opts...)
 	if err != nil {
 		if ctx.Err() != nil || !isRuntimeError(err) {
 			// The client went away (context canceled or a failed write).
@@ -191,9 +226,15 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	info.completion, info.finish = res.CompletionTokens, finishReason(res.StopReason)
-	if err := send(j.f.last(info.finish, nullUsage)); err != nil {
-		info.canceled = true
-		return
+	// Tokens held back and then cut by a stop string were never sent.
+	if res.StopReason == runtime.StopString {
+		j.lp.take()
+	}
+	for _, chunk := range j.f.last(info.finish, j.lp.take(), nullUsage) {
+		if err := send(chunk); err != nil {
+			info.canceled = true
+			return
+		}
 	}
 	if withUsage {
 		if err := send(j.f.usage(usageOf(res))); err != nil {
@@ -242,13 +283,21 @@ func finishReason(r runtime.StopReason) string {
 }
 
 type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int                `json:"prompt_tokens"`
+	CompletionTokens    int                `json:"completion_tokens"`
+	TotalTokens         int                `json:"total_tokens"`
+	PromptTokensDetails promptTokenDetails `json:"prompt_tokens_details"`
+}
+
+// promptTokenDetails is OpenAI's breakdown of the prompt tokens: those whose
+// keys and values came from the prefix cache.
+type promptTokenDetails struct {
+	CachedTokens int `json:"cached_tokens"`
 }
 
 func usageOf(res *runtime.Result) *usage {
-	return &usage{res.PromptTokens, res.CompletionTokens, res.PromptTokens + res.CompletionTokens}
+	return &usage{res.PromptTokens, res.CompletionTokens, res.PromptTokens + res.CompletionTokens,
+		promptTokenDetails{res.CachedTokens}}
 }
 
 // meta is what every response object of one request shares.
@@ -264,29 +313,45 @@ func (s *server) meta(prefix string) meta {
 }
 
 // format builds the response objects of one endpoint. usage is either nil
-// (left out) or JSON null, see stream.
+// (left out) or JSON null, see stream. piece may hold text back (returning
+// nil); last then returns it before the final chunk.
 type format interface {
-	full(text, finish string, u *usage) any
+	full(text, finish string, lp []runtime.TokenLogprob, u *usage) any
 	first(usage any) any
-	piece(text string, usage any) any
-	last(finish string, usage any) any
+	piece(text string, lp []runtime.TokenLogprob, usage any) any
+	last(finish string, lp []runtime.TokenLogprob, usage any) []any
 	usage(u *usage) any
 }
 
 // chatFormat builds chat.completion and chat.completion.chunk objects.
-type chatFormat struct{ meta }
+type chatFormat struct {
+	meta
+	lp    *logprobRender
+	tools *toolSet // nil: no tools
+	hold  toolHold
+	held  []runtime.TokenLogprob // log-probabilities of held-back text
+}
 
 type chatChoice struct {
-	Index        int          `json:"index"`
-	Message      *chatContent `json:"message,omitempty"`
-	Delta        *chatContent `json:"delta,omitempty"`
-	Logprobs     *struct{}    `json:"logprobs"`
-	FinishReason *string      `json:"finish_reason"`
+	Index        int           `json:"index"`
+	Message      *chatReply    `json:"message,omitempty"`
+	Delta        *chatContent  `json:"delta,omitempty"`
+	Logprobs     *chatLogprobs `json:"logprobs"`
+	FinishReason *string       `json:"finish_reason"`
 }
 
 type chatContent struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string        `json:"role,omitempty"`
+	Content   *string       `json:"content,omitempty"`
+	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+}
+
+// chatReply is a complete assistant message; content is null when the
+// reply is only tool calls.
+type chatReply struct {
+	Role      string        `json:"role"`
+	Content   *string       `json:"content"`
+	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatObject struct {
@@ -301,9 +366,17 @@ func (f *chatFormat) object(kind string, choices []chatChoice, u any) *chatObjec
 	return &chatObject{meta: m, Choices: choices, Usage: u}
 }
 
-func (f *chatFormat) full(text, finish string, u *usage) any {
+func (f *chatFormat) full(text, finish string, lp []runtime.TokenLogprob, u *usage) any {
+	text, calls := f.tools.parse(text)
+	content := &text
+	if len(calls) > 0 {
+		finish = "tool_calls"
+		if text == "" {
+			content = nil
+		}
+	}
 	return f.object("chat.completion", []chatChoice{{
-		Message: &chatContent{Role: "assistant", Content: &text}, FinishReason: &finish,
+		Message: &chatReply{Role: "assistant", Content: content, ToolCalls: calls}, FinishReason: &finish, Logprobs: f.lp.chat(lp),
 	}}, u)
 }
 
@@ -312,12 +385,39 @@ func (f *chatFormat) first(u any) any {
 	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Role: "assistant", Content: &empty}}}, u)
 }
 
-func (f *chatFormat) piece(text string, u any) any {
-	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}}}, u)
+func (f *chatFormat) piece(text string, lp []runtime.TokenLogprob, u any) any {
+	if f.tools != nil {
+		f.held = append(f.held, lp...)
+		if text = f.hold.push(text); text == "" {
+			return nil
+		}
+		lp, f.held = f.held, nil
+	}
+	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u)
 }
 
-func (f *chatFormat) last(finish string, u any) any {
-	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{}, FinishReason: &finish}}, u)
+func (f *chatFormat) last(finish string, lp []runtime.TokenLogprob, u any) []any {
+	var out []any
+	if f.tools != nil {
+		lp = append(f.held, lp...)
+		text, calls := f.tools.parse(f.hold.rest())
+		if text != "" {
+			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u))
+			lp = nil
+		}
+		if len(calls) > 0 {
+			for i := range calls {
+				calls[i].Index = &i
+			}
+			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{ToolCalls: calls}}}, u))
+			finish = "tool_calls"
+		}
+	}
+	var l *chatLogprobs
+	if len(lp) > 0 {
+		l = f.lp.chat(lp)
+	}
+	return append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{}, FinishReason: &finish, Logprobs: l}}, u))
 }
 
 func (f *chatFormat) usage(u *usage) any {
@@ -326,13 +426,16 @@ func (f *chatFormat) usage(u *usage) any {
 
 // completionFormat builds text_completion objects (streamed chunks have the
 // same object type).
-type completionFormat struct{ meta }
+type completionFormat struct {
+	meta
+	lp *logprobRender
+}
 
 type completionChoice struct {
-	Text         string    `json:"text"`
-	Index        int       `json:"index"`
-	Logprobs     *struct{} `json:"logprobs"`
-	FinishReason *string   `json:"finish_reason"`
+	Text         string              `json:"text"`
+	Index        int                 `json:"index"`
+	Logprobs     *completionLogprobs `json:"logprobs"`
+	FinishReason *string             `json:"finish_reason"`
 }
 
 type completionObject struct {
@@ -347,18 +450,22 @@ func (f *completionFormat) object(choices []completionChoice, u any) *completion
 	return &completionObject{meta: m, Choices: choices, Usage: u}
 }
 
-func (f *completionFormat) full(text, finish string, u *usage) any {
-	return f.object([]completionChoice{{Text: text, FinishReason: &finish}}, u)
+func (f *completionFormat) full(text, finish string, lp []runtime.TokenLogprob, u *usage) any {
+	return f.object([]completionChoice{{Text: text, FinishReason: &finish, Logprobs: f.lp.completion(lp)}}, u)
 }
 
 func (f *completionFormat) first(any) any { return nil }
 
-func (f *completionFormat) piece(text string, u any) any {
-	return f.object([]completionChoice{{Text: text}}, u)
+func (f *completionFormat) piece(text string, lp []runtime.TokenLogprob, u any) any {
+	return f.object([]completionChoice{{Text: text, Logprobs: f.lp.completion(lp)}}, u)
 }
 
-func (f *completionFormat) last(finish string, u any) any {
-	return f.object([]completionChoice{{FinishReason: &finish}}, u)
+func (f *completionFormat) last(finish string, lp []runtime.TokenLogprob, u any) []any {
+	var l *completionLogprobs
+	if len(lp) > 0 {
+		l = f.lp.completion(lp)
+	}
+	return []any{f.object([]completionChoice{{FinishReason: &finish, Logprobs: l}}, u)}
 }
 
 func (f *completionFormat) usage(u *usage) any {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/symbc/symbc/runtime"
@@ -83,8 +84,8 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // decodeBody reads a JSON object into v, answering 413 for a body over the
 // limit and 400 for anything that is not a JSON object of the right types.
-// Unknown fields are ignored, as OpenAI-compatible servers must tolerate
-// parameters they do not implement.
+// Fields this server neither honours nor may safely ignore are refused
+// (see checkFields), and a model it does not serve gets 404.
 func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	tooLarge := func() *apiError {
 		return &apiError{
@@ -127,7 +128,34 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 			return badRequest("", "", "Invalid JSON body: %v", err)
 		}
 	}
+	if e := checkFields(body, fieldsFor(v)); e != nil {
+		return e
+	}
+	var named struct {
+		Model *string `json:"model"`
+	}
+	if json.Unmarshal(body, &named) == nil && named.Model != nil {
+		if e := s.checkModel(*named.Model); e != nil {
+			return e
+		}
+	}
 	return nil
+}
+
+// checkModel accepts the served model's name and its aliases; an empty
+// name means the one model served.
+func (s *server) checkModel(name string) *apiError {
+	if name == "" || s.servesModel(name) {
+		return nil
+	}
+	return s.modelNotFound(name)
+}
+
+func (s *server) modelNotFound(name string) *apiError {
+	return &apiError{status: http.StatusNotFound,
+		Message: fmt.Sprintf("The model '%s' does not exist (this server has %s)", name, s.modelList()),
+		Type:    errInvalidRequest, Param: "model", Code: "model_not_found",
+	}
 }
 
 // jsonKind names the JSON type a Go type is decoded from.
@@ -160,21 +188,23 @@ func (e *fieldError) Error() string { return e.msg }
 
 // sampling holds the generation parameters common to both endpoints.
 // top_k, min_p and repetition_penalty are common extensions of local
-// servers; other unknown parameters (frequency_penalty, logit_bias, ...)
-// are accepted and ignored.
+// servers.
 type sampling struct {
-	Temperature         *float64       `json:"temperature"`
-	TopP                *float64       `json:"top_p"`
-	TopK                *int           `json:"top_k"`
-	MinP                *float64       `json:"min_p"`
-	RepetitionPenalty   *float64       `json:"repetition_penalty"`
-	MaxTokens           *int           `json:"max_tokens"`
-	MaxCompletionTokens *int           `json:"max_completion_tokens"`
-	Stop                stopList       `json:"stop"`
-	Seed                *int64         `json:"seed"`
-	N                   *int           `json:"n"`
-	Stream              *bool          `json:"stream"`
-	StreamOptions       *streamOptions `json:"stream_options"`
+	Temperature         *float64           `json:"temperature"`
+	TopP                *float64           `json:"top_p"`
+	TopK                *int               `json:"top_k"`
+	MinP                *float64           `json:"min_p"`
+	RepetitionPenalty   *float64           `json:"repetition_penalty"`
+	MaxTokens           *int               `json:"max_tokens"`
+	MaxCompletionTokens *int               `json:"max_completion_tokens"`
+	Stop                stopList           `json:"stop"`
+	Seed                *int64             `json:"seed"`
+	N                   *int               `json:"n"`
+	Stream              *bool              `json:"stream"`
+	StreamOptions       *streamOptions     `json:"stream_options"`
+	PresencePenalty     *float64           `json:"presence_penalty"`
+	FrequencyPenalty    *float64           `json:"frequency_penalty"`
+	LogitBias           map[string]float64 `json:"logit_bias"`
 }
 
 type streamOptions struct {
@@ -203,19 +233,36 @@ func (s *stopList) UnmarshalJSON(b []byte) error {
 const maxStops = 16
 
 // options turns the sampling fields into generation options, with OpenAI's
-// defaults (temperature 1) and ranges.
-func (p *sampling) options() ([]runtime.GenOption, *apiError) {
+// ranges. Fields the request leaves out take the model's defaults (def),
+// and then OpenAI's (temperature 1). vocab is the model's vocabulary size,
+// which bounds logit_bias's token ids.
+func (p *sampling) options(vocab int, def runtime.GenerationDefaults) ([]runtime.GenOption, *apiError) {
 	if p.N != nil && *p.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "Only n=1 is supported, got n=%d", *p.N)
 	}
 	temp := 1.0
+	if def.Temperature != nil {
+		temp = *def.Temperature
+	}
 	if p.Temperature != nil {
 		temp = *p.Temperature
-	}
-	if temp < 0 || temp > 2 {
-		return nil, badRequest("temperature", "invalid_value", "temperature must be between 0 and 2, got %g", temp)
+		if temp < 0 || temp > 2 {
+			return nil, badRequest("temperature", "invalid_value", "temperature must be between 0 and 2, got %g", temp)
+		}
 	}
 	opts := []runtime.GenOption{runtime.WithTemperature(float32(temp))}
+	if def.TopP != nil && p.TopP == nil {
+		opts = append(opts, runtime.WithTopP(float32(*def.TopP)))
+	}
+	if def.TopK != nil && p.TopK == nil {
+		opts = append(opts, runtime.WithTopK(*def.TopK))
+	}
+	if def.MinP != nil && p.MinP == nil {
+		opts = append(opts, runtime.WithMinP(float32(*def.MinP)))
+	}
+	if def.RepetitionPenalty != nil && p.RepetitionPenalty == nil {
+		opts = append(opts, runtime.WithRepeatPenalty(float32(*def.RepetitionPenalty)))
+	}
 	if p.TopP != nil {
 		if *p.TopP < 0 || *p.TopP > 1 {
 			return nil, badRequest("top_p", "invalid_value", "top_p must be between 0 and 1, got %g", *p.TopP)
@@ -262,10 +309,53 @@ func (p *sampling) options() ([]runtime.GenOption, *apiError) {
 	if p.Seed != nil {
 		opts = append(opts, runtime.WithSeed(uint64(*p.Seed)))
 	}
+	for _, pen := range []struct {
+		name string
+		v    *float64
+		opt  func(float32) runtime.GenOption
+	}{{"presence_penalty", p.PresencePenalty, runtime.WithPresencePenalty}, {"frequency_penalty", p.FrequencyPenalty, runtime.WithFrequencyPenalty}} {
+		if pen.v == nil {
+			continue
+		}
+		if *pen.v < -2 || *pen.v > 2 {
+			return nil, badRequest(pen.name, "invalid_value", "%s must be between -2 and 2, got %g", pen.name, *pen.v)
+		}
+		opts = append(opts, pen.opt(float32(*pen.v)))
+	}
+	if len(p.LogitBias) > 0 {
+		bias, e := logitBias(p.LogitBias, vocab)
+		if e != nil {
+			return nil, e
+		}
+		opts = append(opts, runtime.WithLogitBias(bias))
+	}
 	if p.StreamOptions != nil && !p.streaming() {
 		return nil, badRequest("stream_options", "invalid_value", "stream_options is only allowed when stream is true")
 	}
 	return opts, nil
+}
+
+// maxLogitBias bounds logit_bias's entries, as OpenAI does.
+const maxLogitBias = 300
+
+// logitBias checks logit_bias: token ids (as strings, since they are JSON
+// object keys) inside the vocabulary, biases in [-100, 100].
+func logitBias(in map[string]float64, vocab int) (map[int]float32, *apiError) {
+	if len(in) > maxLogitBias {
+		return nil, badRequest("logit_bias", "invalid_value", "logit_bias may hold at most %d tokens, got %d", maxLogitBias, len(in))
+	}
+	out := make(map[int]float32, len(in))
+	for k, v := range in {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 || id >= vocab {
+			return nil, badRequest("logit_bias", "invalid_value", "Invalid key %q in logit_bias: expected a token id from 0 to %d", k, vocab-1)
+		}
+		if v < -100 || v > 100 {
+			return nil, badRequest("logit_bias", "invalid_value", "Invalid value for logit_bias[%q]: %g is outside [-100, 100]", k, v)
+		}
+		out[id] = float32(v)
+	}
+	return out, nil
 }
 
 func (p *sampling) streaming() bool { return p.Stream != nil && *p.Stream }
@@ -279,16 +369,49 @@ func (p *sampling) explicitMaxTokens() bool {
 
 // chatRequest is the body of POST /v1/chat/completions.
 type chatRequest struct {
-	Model    string        `json:"model"`
-	Messages []chatMessage `json:"messages"`
+	Model              string                     `json:"model"`
+	Messages           []chatMessage              `json:"messages"`
+	Logprobs           *bool                      `json:"logprobs"`
+	TopLogprobs        *int                       `json:"top_logprobs"`
+	Tools              []json.RawMessage          `json:"tools"`
+	ToolChoice         json.RawMessage            `json:"tool_choice"`
+	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
+	ResponseFormat     *responseFormat            `json:"response_format"`
 	sampling
+}
+
+// logprobs returns how many alternatives to report per token, or -1 when
+// the request wants no log-probabilities.
+func (req *chatRequest) logprobs() (int, *apiError) {
+	on := req.Logprobs != nil && *req.Logprobs
+	if req.TopLogprobs == nil {
+		if on {
+			return 0, nil
+		}
+		return -1, nil
+	}
+	if !on {
+		return 0, badRequest("top_logprobs", "invalid_value", "top_logprobs requires logprobs to be true")
+	}
+	return checkTopLogprobs("top_logprobs", *req.TopLogprobs)
+}
+
+func checkTopLogprobs(param string, n int) (int, *apiError) {
+	if n < 0 || n > runtime.MaxTopLogprobs {
+		return 0, badRequest(param, "invalid_value", "%s must be between 0 and %d, got %d", param, runtime.MaxTopLogprobs, n)
+	}
+	return n, nil
 }
 
 // chatMessage is one message; content may be a string, an array of parts,
 // or null (an assistant turn that only called tools).
 type chatMessage struct {
-	Role    string         `json:"role"`
-	Content messageContent `json:"content"`
+	Role             string         `json:"role"`
+	Content          messageContent `json:"content"`
+	Name             string         `json:"name"`
+	ToolCalls        []toolCallIn   `json:"tool_calls"`
+	ToolCallID       string         `json:"tool_call_id"`
+	ReasoningContent string         `json:"reasoning_content"`
 }
 
 type messageContent string
@@ -349,16 +472,30 @@ func (req *chatRequest) messages() ([]tokenizer.Message, *apiError) {
 			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value",
 				"Invalid value for 'messages[%d].role': %q (want system, developer, user, assistant or tool)", i, m.Role)
 		}
-		out[i] = tokenizer.Message{Role: role, Content: string(m.Content)}
+		calls, e := m.toolCalls(i)
+		if e != nil {
+			return nil, e
+		}
+		out[i] = tokenizer.Message{Role: role, Content: string(m.Content), Name: m.Name, ToolCalls: calls,
+			ToolCallID: m.ToolCallID, ReasoningContent: m.ReasoningContent}
 	}
 	return out, nil
 }
 
 // completionRequest is the body of POST /v1/completions.
 type completionRequest struct {
-	Model  string      `json:"model"`
-	Prompt *promptText `json:"prompt"`
+	Model    string      `json:"model"`
+	Prompt   *promptText `json:"prompt"`
+	Logprobs *int        `json:"logprobs"` // alternatives per token; absent: none
 	sampling
+}
+
+// logprobs is chatRequest.logprobs for the legacy endpoint.
+func (req *completionRequest) logprobs() (int, *apiError) {
+	if req.Logprobs == nil {
+		return -1, nil
+	}
+	return checkTopLogprobs("logprobs", *req.Logprobs)
 }
 
 // promptText is prompt: a string, or an array holding exactly one string.

@@ -15,11 +15,14 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbc/symbc/runtime"
@@ -36,16 +39,49 @@ const (
 type Option func(*config)
 
 type config struct {
-	modelName     string
-	maxConcurrent int
-	maxBodyBytes  int64
-	logger        *log.Logger
-	now           func() time.Time
+	modelName      string
+	maxConcurrent  int
+	maxBodyBytes   int64
+	logger         *log.Logger
+	sched          *runtime.Scheduler // nil: one session per generation under sem
+	now            func() time.Time
+	apiKeys        [][sha256.Size]byte
+	aliases        []string
+	defaults       runtime.GenerationDefaults
+	templateKwargs map[string]json.RawMessage
+	corsOrigins    []string
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
-// (default DefaultModelName). Requests may name any model: there is one.
+// (default DefaultModelName). Requests naming another model get 404
+// model_not_found; a request without a model gets this one.
 func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }
+
+// WithAliases adds further names requests may use for the model (listed by
+// /v1/models too); responses still carry the WithModelName name.
+func WithAliases(names ...string) Option {
+	return func(c *config) {
+		for _, n := range names {
+			if n != "" {
+				c.aliases = append(c.aliases, n)
+			}
+		}
+	}
+}
+
+// WithGenerationDefaults sets the sampling settings for requests that
+// leave them out (usually runtime.ReadGenerationDefaults of the model's
+// folder); OpenAI's defaults apply to what d leaves unset.
+func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
+	return func(c *config) { c.defaults = d }
+}
+
+// WithChatTemplateKwargs sets extra chat template variables (such as
+// {"enable_thinking": false}) for every chat request; a request's
+// chat_template_kwargs override them one by one.
+func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
+	return func(c *config) { c.templateKwargs = kw }
+}
 
 // WithMaxConcurrent sets how many generations run at once (default 1: the
 // kernels already use every thread, so more mostly adds latency). Further
@@ -66,6 +102,10 @@ type server struct {
 	m   *runtime.Model
 	cfg config
 	sem chan struct{}
+
+	tokOnce  sync.Once
+	tokBytes [][]byte // see tokenBytes
+	metrics  *metrics
 }
 
 // New returns the HTTP handler serving m. m must stay open while the
@@ -84,7 +124,7 @@ func New(m *runtime.Model, opts ...Option) http.Handler {
 	if c.maxBodyBytes <= 0 {
 		c.maxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent)}
+	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent), metrics: newMetrics()}
 	return http.HandlerFunc(s.serveHTTP)
 }
 
@@ -97,15 +137,25 @@ type route struct {
 // paths and wrong methods also get OpenAI-shaped JSON errors.
 func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lw := &logWriter{ResponseWriter: w, start: s.cfg.now()}
-	info := &requestInfo{}
+	info := &requestInfo{start: time.Now()}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer s.logRequest(lw, r, info)
 
 	var rt route
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if s.cors(lw, r) { // a preflight, answered without a key as browsers send none
+		return
+	}
+	if path != "/health" && !s.authorized(r) {
+		lw.Header().Set("WWW-Authenticate", `Bearer realm="symbc"`)
+		writeError(lw, unauthorized(r))
+		return
+	}
 	switch {
 	case path == "/health":
 		rt.get = s.health
+	case path == "/metrics":
+		rt.get = s.serveMetrics
 	case path == "/v1/models":
 		rt.get = s.listModels
 	case strings.HasPrefix(path, "/v1/models/"):
@@ -151,27 +201,51 @@ type modelObject struct {
 	OwnedBy string `json:"owned_by"`
 }
 
-func (s *server) model() modelObject {
-	return modelObject{ID: s.cfg.modelName, Object: "model", Created: 0, OwnedBy: "symbc"}
+func modelOf(id string) modelObject {
+	return modelObject{ID: id, Object: "model", Created: 0, OwnedBy: "symbc"}
+}
+
+// modelNames is the served model's name followed by its aliases.
+func (s *server) modelNames() []string {
+	return append([]string{s.cfg.modelName}, s.cfg.aliases...)
+}
+
+func (s *server) servesModel(name string) bool {
+	for _, n := range s.modelNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// modelList names the served models for error messages.
+func (s *server) modelList() string {
+	q := make([]string, 0, len(s.cfg.aliases)+1)
+	for _, n := range s.modelNames() {
+		q = append(q, "'"+n+"'")
+	}
+	return strings.Join(q, ", ")
 }
 
 func (s *server) listModels(w http.ResponseWriter, r *http.Request) {
+	var data []modelObject
+	for _, n := range s.modelNames() {
+		data = append(data, modelOf(n))
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Object string        `json:"object"`
 		Data   []modelObject `json:"data"`
-	}{"list", []modelObject{s.model()}})
+	}{"list", data})
 }
 
 func (s *server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/v1/models/")
-	if id != s.cfg.modelName {
-		writeError(w, &apiError{status: http.StatusNotFound,
-			Message: fmt.Sprintf("The model '%s' does not exist (this server has '%s')", id, s.cfg.modelName),
-			Type:    errInvalidRequest, Param: "model", Code: "model_not_found",
-		})
+	if !s.servesModel(id) {
+		writeError(w, s.modelNotFound(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.model())
+	writeJSON(w, http.StatusOK, modelOf(id))
 }
 
 // acquire takes a generation slot, or gives up when ctx ends first.
@@ -194,6 +268,7 @@ type requestInfo struct {
 	stream             bool
 	canceled           bool
 	err                string
+	start              time.Time // arrival, for the time to first token
 }
 
 func infoOf(r *http.Request) *requestInfo {
@@ -229,10 +304,6 @@ func (w *logWriter) Write(b []byte) (int, error) {
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
-	if s.cfg.logger == nil {
-		return
-	}
-	var b strings.Builder
 	status := w.status
 	switch {
 	case status == 0 && info.canceled:
@@ -240,6 +311,11 @@ func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
 	case status == 0:
 		status = http.StatusOK
 	}
+	s.metrics.request(r.URL.Path, status, s.cfg.now().Sub(w.start), info)
+	if s.cfg.logger == nil {
+		return
+	}
+	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %d %s", r.RemoteAddr, r.Method, r.URL.Path, status,
 		s.cfg.now().Sub(w.start).Round(time.Millisecond))
 	if info.prompt > 0 {

@@ -19,7 +19,7 @@ func TestChatCompletion(t *testing.T) {
 
 	before := time.Now().Unix()
 	status, body := post(t, srv.URL+"/v1/chat/completions",
-		`{"model":"anything","messages":[{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":64}`)
+		`{"model":"stories","messages":[{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":64}`)
 	if status != http.StatusOK {
 		t.Fatalf("status %d: %s", status, body)
 	}
@@ -65,7 +65,7 @@ func TestCompletion(t *testing.T) {
 	srv, _ := newServer(t, m)
 	for _, prompt := range []string{`"Once upon a time"`, `["Once upon a time"]`} {
 		status, body := post(t, srv.URL+"/v1/completions",
-			`{"model":"stories","prompt":`+prompt+`,"temperature":0,"max_tokens":40,"unknown_field":{"x":1}}`)
+			`{"model":"stories","prompt":`+prompt+`,"temperature":0,"max_tokens":40,"user":"u1"}`)
 		if status != http.StatusOK {
 			t.Fatalf("status %d: %s", status, body)
 		}

@@ -14,10 +14,38 @@ type StreamDecoder struct {
 	prefixLen   int
 }
 
+// streamContext is how many ids before the first new one serve as its
+// context: enough for a character split over byte-level or byte-fallback
+// tokens (at most four bytes) plus a word boundary.
+const streamContext = 8
+
 // NewStreamDecoder starts a stream. With skipSpecial, special tokens
-// produce no text.
-func (t *Tokenizer) NewStreamDecoder(skipSpecial bool) *StreamDecoder {
-	return &StreamDecoder{t: t, skipSpecial: skipSpecial}
+// produce no text. The ids already in the sequence (the prompt) are given
+// as context, so the first new token is decoded as a continuation (keeping
+// its leading space) and not as the start of a text; they produce no text
+// themselves.
+func (t *Tokenizer) NewStreamDecoder(skipSpecial bool, context ...int) *StreamDecoder {
+	d := &StreamDecoder{t: t, skipSpecial: skipSpecial}
+	d.setContext(context)
+	return d
+}
+
+// setContext keeps the last ids of context (as few as serve) as the
+// context of the next id.
+func (d *StreamDecoder) setContext(context []int) {
+	// The context must not begin inside a character: byte-fallback
+	// decoders turn a whole run of bytes into replacement characters
+	// when it starts with a stray continuation byte.
+	start := max(0, len(context)-streamContext)
+	for i := start; i >= max(0, len(context)-4*streamContext); i-- {
+		if !strings.HasPrefix(d.t.Decode(context[i:], d.skipSpecial), "\uFFFD") {
+			start = i
+			break
+		}
+	}
+	d.ids = append([]int(nil), context[start:]...)
+	d.prefix = d.t.Decode(d.ids, d.skipSpecial)
+	d.prefixLen = len(d.ids)
 }
 
 // Next adds id and returns the text it completes (possibly empty).
@@ -48,14 +76,14 @@ func (d *StreamDecoder) Next(id int) string {
 
 // Flush returns text still held back (an incomplete character at the end
 // of the stream, decoded with replacement characters) and resets the
-// stream.
+// stream, keeping the ids seen as context for what follows.
 func (d *StreamDecoder) Flush() string {
 	s := d.t.Decode(d.ids, d.skipSpecial)
 	var out string
 	if len(s) > len(d.prefix) {
 		out = s[commonPrefixLen(s, d.prefix):]
 	}
-	d.ids, d.prefix, d.prefixLen = nil, "", 0
+	d.setContext(d.ids)
 	return out
 }
 

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -97,6 +98,74 @@ func TestStreamDecoderGoldens(t *testing.T) {
 					t.Errorf("%s: streamed %q, want %q", c.Name, got, want)
 				}
 			}
+		})
+	}
+}
+
+// streamAfter decodes ids[k:] as a stream continuing ids[:k] and returns
+// the text of ids[:k] followed by the streamed text.
+func streamAfter(t *testing.T, tk *Tokenizer, ids []int, k int, skipSpecial bool) (prefix, whole string) {
+	t.Helper()
+	prefix = tk.Decode(ids[:k], skipSpecial)
+	d := tk.NewStreamDecoder(skipSpecial, ids[:k]...)
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, id := range ids[k:] {
+		chunk := d.Next(id)
+		if !utf8.ValidString(chunk) {
+			t.Fatalf("chunk %q is not valid UTF-8", chunk)
+		}
+		b.WriteString(chunk)
+	}
+	b.WriteString(d.Flush())
+	return prefix, b.String()
+}
+
+// TestStreamDecoderContinuesPrompt checks, for every tokenizer family
+// against its goldens, that tokens decoded after a prompt give the same text
+// as decoding the whole sequence: the first new token keeps its leading
+// space (SentencePiece-style decoders strip it at the start of a text only).
+func TestStreamDecoderContinuesPrompt(t *testing.T) {
+	check := func(t *testing.T, tk *Tokenizer, name string, ids []int, skip bool, want string) bool {
+		t.Helper()
+		ok := true
+		for k := 1; k < len(ids); k++ {
+			prefix, got := streamAfter(t, tk, ids, k, skip)
+			if strings.ContainsRune(prefix, utf8.RuneError) || !strings.HasPrefix(want, prefix) {
+				continue // the prompt ends inside a character
+			}
+			if got != want {
+				t.Errorf("%s split at %d (skip=%v): prompt %q + stream = %q, want %q", name, k, skip, prefix, got, want)
+				ok = false
+			}
+		}
+		return ok
+	}
+	t.Run("stories260k", func(t *testing.T) {
+		tk := loadCached(t, storiesDir)
+		for _, c := range readJSONL[storiesCase](t, filepath.Join(storiesDir, "tokenizer_goldens.jsonl")) {
+			if !slices.ContainsFunc(c.IDs[1:], tk.IsSpecial) {
+				check(t, tk, c.Text, c.IDs, true, c.Text)
+			}
+		}
+		// The reported case: "Once upon a" then " time".
+		ids := tk.Encode("Once upon a time", true)
+		if _, got := streamAfter(t, tk, ids, len(ids)-1, true); got != "Once upon a time" {
+			t.Errorf("streamed continuation gives %q", got)
+		}
+	})
+	for _, fam := range families {
+		t.Run(fam, func(t *testing.T) {
+			dir := familyDir(t, fam)
+			tk := loadCached(t, dir)
+			pass, cases := 0, readJSONL[encodeCase](t, filepath.Join(dir, "encode.jsonl"))
+			for _, c := range cases {
+				if check(t, tk, c.Name, c.IDs, false, c.Decoded) &&
+					check(t, tk, c.Name, c.IDsWithSpecial, true, c.DecodedSkipSpecial) {
+					pass++
+				}
+			}
+			t.Logf("%s: %d/%d cases stream to their golden text", fam, pass, len(cases))
 		})
 	}
 }

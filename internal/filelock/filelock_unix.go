@@ -1,6 +1,6 @@
 //go:build unix
 
-package hub
+package filelock
 
 import (
 	"errors"

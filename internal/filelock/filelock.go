@@ -1,4 +1,7 @@
-package hub
+// Package filelock takes advisory, cancellable, exclusive locks on files,
+// so that two processes (or two goroutines) sharing a cache or a store take
+// turns: flock on Unix, LockFileEx on Windows.
+package filelock
 
 import (
 	"context"
@@ -8,11 +11,11 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive lock on path (creating it), waiting until the
-// lock is free or ctx ends. Two processes, or two goroutines of one process,
-// fetching the same blob thus write it one after the other; the second finds
-// it done. The lock is advisory and released by unlock or process exit.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
+// Lock takes an exclusive lock on path (creating it and its folder), waiting
+// until the lock is free or ctx ends. Two processes, or two goroutines of one
+// process, writing the same thing thus take turns; the second finds it done.
+// The lock is advisory and released by unlock or process exit.
+func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create lock folder: %w", err)
 	}

@@ -1,0 +1,60 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Resolved is a reference in canonical form with the digest of the manifest
+// it names.
+type Resolved struct {
+	Ref    string // repository, and tag when given one (as PullResult.Ref)
+	Digest string // sha256:... of the manifest
+}
+
+// Resolve finds the manifest digest ref points at with one HEAD request and
+// no blob: a local store can then tell whether it already holds that
+// manifest. A digest reference is returned as it is, without any request.
+func Resolve(ctx context.Context, ref string, opts ...Option) (*Resolved, error) {
+	o := makeOptions(opts)
+	r, err := o.parseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := r.(name.Digest); ok {
+		return &Resolved{Ref: refName(r), Digest: d.DigestStr()}, nil
+	}
+	c, err := o.newClient(ctx, r.Context(), false)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.url("manifests", r.Identifier()), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		// The header is optional in the distribution spec; the manifest
+		// itself then has to be read and hashed.
+		m, err := c.fetchModel(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		h = m.digest
+	}
+	return &Resolved{Ref: refName(r), Digest: h.String()}, nil
+}

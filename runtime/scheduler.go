@@ -1,0 +1,528 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/symbc/symbc/runtime/tokenizer"
+	"github.com/symbc/symbc/symb"
+)
+
+// Errors of the Scheduler callers branch on.
+var (
+	// ErrBusy means every slot is taken and the queue of waiting requests is
+	// full; retry later.
+	ErrBusy = errors.New("scheduler busy")
+	// ErrSchedulerClosed means the Scheduler was closed.
+	ErrSchedulerClosed = errors.New("scheduler closed")
+)
+
+// Defaults of the Scheduler's options.
+const (
+	DefaultSlots      = 4
+	DefaultStepTokens = 128
+	// DefaultKVCacheBytes caps the KV budget when WithKVCacheBytes is not
+	// given (otherwise slots × context positions).
+	DefaultKVCacheBytes = 1 << 30
+)
+
+// gatherWindow is how long a step waits, at most, for the streams served by
+// the previous step to sample their next token, so that they decode together
+// instead of one step apart.
+const gatherWindow = 5 * time.Millisecond
+
+// SchedulerOption configures NewScheduler.
+type SchedulerOption func(*schedConfig)
+
+type schedConfig struct {
+	slots      int
+	kvBytes    int64
+	kvType     symb.DType
+	stepTokens int
+	maxQueue   int
+	paused     bool // tests: the loop starts when they call start
+}
+
+// WithSlots sets how many sequences run at once (default DefaultSlots).
+func WithSlots(n int) SchedulerOption { return func(c *schedConfig) { c.slots = n } }
+
+// WithKVCacheBytes sets the memory budget of the KV cache, shared by all
+// slots and the prefix cache (default: room for every slot's full context,
+// at most DefaultKVCacheBytes).
+func WithKVCacheBytes(n int64) SchedulerOption { return func(c *schedConfig) { c.kvBytes = n } }
+
+// WithKVType sets how keys and values are stored: symb.F16 (the default,
+// half the memory) or symb.F32 (the numbers of a Session).
+func WithKVType(t symb.DType) SchedulerOption { return func(c *schedConfig) { c.kvType = t } }
+
+// WithStepTokens bounds the tokens of one step (default DefaultStepTokens):
+// every decoding sequence's next token, then prompt chunks up to the bound.
+// Smaller steps keep streams flowing while a long prompt is read; larger
+// ones read prompts faster.
+func WithStepTokens(n int) SchedulerOption { return func(c *schedConfig) { c.stepTokens = n } }
+
+// WithMaxQueue bounds the requests waiting for a slot (default 4 × slots);
+// further ones fail at once with ErrBusy.
+func WithMaxQueue(n int) SchedulerOption { return func(c *schedConfig) { c.maxQueue = n } }
+
+// Scheduler runs the generations of many callers on one model together
+// (continuous batching). It has a number of slots; every step decodes the
+// next token of each running sequence in one batched pass, so the weights
+// are read once for all of them, and fills the rest of the step with chunks
+// of prompts being read, so a long prompt does not stall the streams.
+// Requests join and leave between steps; a cancelled request frees its slot
+// at the next step boundary.
+//
+// Keys and values live in a paged KV cache of a fixed budget
+// (WithKVCacheBytes). A request whose prompt shares a prefix with an
+// earlier one (a system prompt, the previous turns of a chat) reuses its
+// cached blocks and reads only the rest (Result.CachedTokens). A request
+// waits for a slot and for the blocks of its prompt; a sequence that finds
+// no block for its next token ends with StopContext.
+//
+// Use GenerateIDs from any number of goroutines; Close ends it.
+type Scheduler struct {
+	m     *Model
+	cfg   schedConfig
+	cache *kvCache
+	bt    *batcher
+
+	mu     sync.Mutex
+	queue  []*slot // waiting for admission
+	active []*slot // admitted
+	closed bool
+	shared int64 // steps that ran more than one sequence (for tests)
+
+	wake   chan struct{} // a request changed something the loop waits for
+	start  func()        // starts the loop (tests queue requests first)
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the loop has returned
+}
+
+// NewScheduler starts a scheduler over m, which must stay open until Close.
+// It needs the exact engine (the symbiotic state is not paged).
+func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
+	c := schedConfig{slots: DefaultSlots, kvType: symb.F16, stepTokens: DefaultStepTokens}
+	for _, o := range opts {
+		o(&c)
+	}
+	if m.engine != EngineExact {
+		return nil, fmt.Errorf("scheduler: the %s engine has no KV cache to page; use the exact engine", m.engine)
+	}
+	switch {
+	case c.slots < 1:
+		return nil, fmt.Errorf("scheduler: %d slots, want at least 1", c.slots)
+	case c.stepTokens < 1:
+		return nil, fmt.Errorf("scheduler: %d step tokens, want at least 1", c.stepTokens)
+	case c.kvType != symb.F16 && c.kvType != symb.F32:
+		return nil, fmt.Errorf("scheduler: KV cache type %s, want f16 or f32", c.kvType)
+	case c.kvBytes < 0 || c.maxQueue < 0:
+		return nil, fmt.Errorf("scheduler: negative KV cache size or queue length")
+	}
+	c.stepTokens = max(c.stepTokens, c.slots)
+	if c.maxQueue == 0 {
+		c.maxQueue = 4 * c.slots
+	}
+	perBlock := kvBytesPerToken(m, c.kvType) * kvBlockTokens
+	if c.kvBytes == 0 {
+		ctxBlocks := int64(m.maxCtx+kvBlockTokens-1) / kvBlockTokens
+		c.kvBytes = min(int64(c.slots)*ctxBlocks*perBlock, DefaultKVCacheBytes)
+	}
+	blocks := c.kvBytes / perBlock
+	if blocks < int64(c.slots) {
+		return nil, fmt.Errorf("scheduler: a KV cache of %d bytes holds %d blocks of %d tokens (%d bytes each), fewer than the %d slots",
+			c.kvBytes, blocks, kvBlockTokens, perBlock, c.slots)
+	}
+	if blocks > 1<<24 {
+		return nil, fmt.Errorf("scheduler: a KV cache of %d bytes is %d blocks, more than %d", c.kvBytes, blocks, 1<<24)
+	}
+	s := &Scheduler{m: m, cfg: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.cache = newKVCache(m, c.kvType, int(blocks))
+	s.bt = newBatcher(m, s.cache)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.start = func() { go s.loop(ctx) }
+	if !c.paused {
+		s.start()
+	}
+	return s, nil
+}
+
+// Slots is the number of sequences that run at once.
+func (s *Scheduler) Slots() int { return s.cfg.slots }
+
+// KVCacheBytes is the memory of the KV cache.
+func (s *Scheduler) KVCacheBytes() int64 {
+	return int64(s.cache.blocks) * kvBytesPerToken(s.m, s.cfg.kvType) * kvBlockTokens
+}
+
+// KVCacheTokens is the number of positions the KV cache holds.
+func (s *Scheduler) KVCacheTokens() int { return s.cache.blocks * kvBlockTokens }
+
+// Load is the number of sequences running and of requests waiting for a slot.
+func (s *Scheduler) Load() (running, waiting int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active), len(s.queue)
+}
+
+// Close stops the scheduler: waiting and running requests fail with
+// ErrSchedulerClosed. It returns once the loop has stopped.
+func (s *Scheduler) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	<-s.done
+	return nil
+}
+
+// GenerateIDs is Model.GenerateIDs run in one of the scheduler's slots: Admit,
+// then Admission.GenerateIDs.
+func (s *Scheduler) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOption) (*Result, error) {
+	a, err := s.Admit(ctx, prompt)
+	if err != nil {
+		return nil, err
+	}
+	return a.GenerateIDs(ctx, opts...)
+}
+
+// Admission is a slot held for one prompt, with the KV cache blocks it needs.
+type Admission struct {
+	q    *slot
+	used bool
+}
+
+// Admit waits until prompt holds a slot and the KV cache blocks of its
+// prompt, or fails at once with ErrBusy when the queue of waiting requests
+// is full and with ErrKVCacheFull when the prompt is larger than the whole
+// budget. A server admits before it answers, so that these become status
+// codes rather than errors in the middle of a stream. The caller must call
+// GenerateIDs or Release.
+func (s *Scheduler) Admit(ctx context.Context, prompt []int) (*Admission, error) {
+	if len(prompt) == 0 {
+		return nil, errors.New("generate: empty prompt")
+	}
+	if len(prompt) >= s.m.maxCtx {
+		return nil, fmt.Errorf("%w: prompt of %d tokens leaves no room in the context of %d", ErrContextFull, len(prompt), s.m.maxCtx)
+	}
+	q, err := s.admit(ctx, prompt)
+	if err != nil {
+		return nil, err
+	}
+	return &Admission{q: q}, nil
+}
+
+// GenerateIDs generates a completion of the admitted prompt and releases
+// the slot. It may be called once.
+func (a *Admission) GenerateIDs(ctx context.Context, opts ...GenOption) (*Result, error) {
+	defer a.Release()
+	if a.used {
+		return nil, errors.New("scheduler: admission used twice")
+	}
+	a.used = true
+	o, err := applyGenOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	m := a.q.s.m
+	return m.generate(ctx, a.q.prompt, o, m.textDecoder(a.q.prompt), a.q)
+}
+
+// Release gives the slot back; it may be called more than once.
+func (a *Admission) Release() { a.q.cancel() }
+
+// Chat is Model.Chat run in one of the scheduler's slots.
+func (s *Scheduler) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
+	ids, err := s.m.EncodeChat(ctx, messages)
+	if err != nil {
+		return nil, err
+	}
+	return s.GenerateIDs(ctx, ids, opts...)
+}
+
+// slot is one admitted (or waiting) sequence. The fields below mu are the
+// scheduler's, guarded by its lock; the request's goroutine reads logits
+// only after done reported the step that wrote them.
+type slot struct {
+	s      *Scheduler
+	prompt []int
+
+	table     []int  // KV cache blocks, in position order
+	toks      []int  // tokens whose keys and values are stored
+	hash      uint64 // prefix hash of the published blocks
+	published int    // leading blocks that are in the prefix index
+	cached    int    // prompt tokens taken from the prefix cache
+	pending   []int  // tokens to run
+	last      []float32
+	admitted  bool
+	inStep    bool
+	gone      bool
+	done      chan error // admission, then each submission's completion
+}
+
+// admit queues a sequence and waits until it holds a slot and the KV cache
+// blocks of its prompt.
+func (s *Scheduler) admit(ctx context.Context, prompt []int) (*slot, error) {
+	q := &slot{s: s, prompt: prompt, done: make(chan error, 1)}
+	s.mu.Lock()
+	need := (len(prompt) + kvBlockTokens) / kvBlockTokens // the prompt and the first generated token
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return nil, ErrSchedulerClosed
+	case need > s.cache.blocks:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: a prompt of %d tokens needs %d blocks of %d, the budget has %d",
+			ErrKVCacheFull, len(prompt), need, kvBlockTokens, s.cache.blocks)
+	case len(s.queue) >= s.cfg.maxQueue:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d slots running and %d requests waiting", ErrBusy, len(s.active), len(s.queue))
+	}
+	s.queue = append(s.queue, q)
+	s.mu.Unlock()
+	s.poke()
+	if err := q.wait(ctx); err != nil {
+		q.cancel()
+		return nil, err
+	}
+	return q, nil
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the outcome of the last submission, or ctx's error.
+func (q *slot) wait(ctx context.Context) error {
+	select {
+	case err := <-q.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// submit hands ids to the loop and waits until they are run.
+func (q *slot) submit(ctx context.Context, ids []int) error {
+	s := q.s
+	s.mu.Lock()
+	if q.gone || s.closed {
+		s.mu.Unlock()
+		return ErrSchedulerClosed
+	}
+	q.pending = ids
+	s.mu.Unlock()
+	s.poke()
+	return q.wait(ctx)
+}
+
+// cancel gives the slot back: at once, or after the step running it.
+func (q *slot) cancel() {
+	s := q.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q.gone {
+		return
+	}
+	q.gone = true
+	if !q.inStep {
+		s.drop(q)
+	}
+}
+
+// drop removes q from the queue or its slot and releases its blocks.
+// Called with the lock held.
+func (s *Scheduler) drop(q *slot) {
+	s.queue = slices.DeleteFunc(s.queue, func(x *slot) bool { return x == q })
+	s.active = slices.DeleteFunc(s.active, func(x *slot) bool { return x == q })
+	s.cache.release(q.table)
+	q.table, q.pending = nil, nil
+	s.poke()
+}
+
+// The sequence interface, for generate.
+
+func (q *slot) prefill(ctx context.Context, prompt []int) (int, error) {
+	return q.cached, q.submit(ctx, prompt[q.cached:])
+}
+
+func (q *slot) decode(ctx context.Context, id int) error { return q.submit(ctx, []int{id}) }
+
+func (q *slot) logits() []float32 { return q.last }
+
+func (q *slot) pos() int { return len(q.toks) }
+
+// loop runs steps until ctx ends.
+func (s *Scheduler) loop(ctx context.Context) {
+	defer close(s.done)
+	var segs []batchSeg
+	var in []*slot
+	for {
+		s.mu.Lock()
+		s.admitWaiting()
+		segs, in = s.plan(segs[:0], in[:0])
+		s.mu.Unlock()
+		if len(segs) == 0 {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				s.shutdown()
+				return
+			}
+		}
+		logits, err := s.bt.step(ctx, segs)
+		if err != nil && ctx.Err() != nil {
+			err = ErrSchedulerClosed
+		}
+		s.mu.Lock()
+		if len(segs) > 1 {
+			s.shared++
+		}
+		s.commit(segs, in, logits, err)
+		s.mu.Unlock()
+		if ctx.Err() != nil {
+			s.shutdown()
+			return
+		}
+		s.gather(ctx)
+	}
+}
+
+// admitWaiting moves queued sequences into free slots, first come first
+// served, while the cache has the blocks of their prompts.
+func (s *Scheduler) admitWaiting() {
+	for len(s.queue) > 0 && len(s.active) < s.cfg.slots {
+		q := s.queue[0]
+		// Keep at least one prompt token to run: its logits start decoding.
+		blocks, hash := s.cache.match(q.prompt[:len(q.prompt)-1])
+		need := (len(q.prompt)+kvBlockTokens)/kvBlockTokens - len(blocks)
+		if s.cache.available() < need {
+			s.cache.release(blocks)
+			return
+		}
+		for range need {
+			blocks = append(blocks, s.cache.alloc())
+		}
+		q.table, q.hash, q.published = blocks, hash, len(blocks)-need
+		q.cached = q.published * kvBlockTokens
+		q.toks = append(make([]int, 0, len(q.prompt)+16), q.prompt[:q.cached]...)
+		q.admitted = true
+		s.queue = s.queue[1:]
+		s.active = append(s.active, q)
+		q.done <- nil
+	}
+}
+
+// plan picks the work of the next step: the next token of every decoding
+// sequence, then prompt chunks up to the step's token budget. Called with
+// the lock held.
+func (s *Scheduler) plan(segs []batchSeg, in []*slot) ([]batchSeg, []*slot) {
+	budget := s.cfg.stepTokens
+	add := func(q *slot, n int) {
+		pos := len(q.toks)
+		for len(q.table)*kvBlockTokens < pos+n {
+			b := s.cache.alloc()
+			if b < 0 {
+				q.pending = nil
+				q.done <- fmt.Errorf("%w: no free block for position %d", ErrKVCacheFull, pos)
+				return
+			}
+			q.table = append(q.table, b)
+		}
+		q.inStep = true
+		segs = append(segs, batchSeg{ids: q.pending[:n], pos: pos, table: q.table, logits: n == len(q.pending)})
+		in = append(in, q)
+		budget -= n
+	}
+	for _, q := range s.active {
+		if len(q.pending) == 1 {
+			add(q, 1)
+		}
+	}
+	for _, q := range s.active {
+		if len(q.pending) > 1 && budget > 0 {
+			add(q, min(len(q.pending), budget))
+		}
+	}
+	return segs, in
+}
+
+// commit records a finished step: positions advance, full blocks enter the
+// prefix index, and sequences whose submissions are done are told. Called
+// with the lock held.
+func (s *Scheduler) commit(segs []batchSeg, in []*slot, logits []float32, err error) {
+	vocab := s.m.mc.VocabSize
+	k := 0
+	for i, q := range in {
+		g := segs[i]
+		q.inStep = false
+		if err != nil {
+			q.pending = nil
+			q.done <- err
+		} else {
+			q.toks = append(q.toks, g.ids...)
+			q.pending = q.pending[len(g.ids):]
+			for (q.published+1)*kvBlockTokens <= len(q.toks) {
+				p := q.published
+				q.hash = s.cache.publish(q.table[p], q.hash, q.toks[p*kvBlockTokens:(p+1)*kvBlockTokens])
+				q.published++
+			}
+			if g.logits {
+				q.last = append(q.last[:0], logits[k*vocab:(k+1)*vocab]...)
+				k++
+				q.done <- nil
+			}
+		}
+		if q.gone {
+			s.drop(q)
+		}
+	}
+}
+
+// gather waits, up to gatherWindow, until every running sequence has
+// submitted its next token.
+func (s *Scheduler) gather(ctx context.Context) {
+	timer := time.NewTimer(gatherWindow)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		ready := true
+		for _, q := range s.active {
+			ready = ready && len(q.pending) > 0
+		}
+		waiting := len(s.queue) > 0 && len(s.active) < s.cfg.slots
+		s.mu.Unlock()
+		if ready || waiting {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// shutdown fails every waiting and running sequence.
+func (s *Scheduler) shutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, q := range append(s.queue, s.active...) {
+		select {
+		case q.done <- ErrSchedulerClosed:
+		default:
+		}
+	}
+}

@@ -1,0 +1,310 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/symbc/symbc/symb"
+)
+
+func newTestScheduler(t testing.TB, m *Model, opts ...SchedulerOption) *Scheduler {
+	t.Helper()
+	s, err := NewScheduler(m, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// paused makes NewScheduler leave the loop to runConcurrently.
+func paused() SchedulerOption { return func(c *schedConfig) { c.paused = true } }
+
+// prompts derives n different prompts of different lengths from ids.
+func prompts(ids []int, n, vocab int) [][]int {
+	out := make([][]int, n)
+	for i := range out {
+		p := append([]int(nil), ids[:max(1, len(ids)-3*i)]...)
+		p[len(p)-1] = (p[len(p)-1] + 7*i) % vocab
+		out[i] = p
+	}
+	return out
+}
+
+// runConcurrently queues a generation of every prompt, then starts the
+// scheduler of a paused test scheduler (see newTestScheduler) so that they
+// really run together, and waits for them.
+func runConcurrently(t *testing.T, s *Scheduler, ps [][]int, opts ...GenOption) []*Result {
+	t.Helper()
+	res := make([]*Result, len(ps))
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() { res[i], errs[i] = s.GenerateIDs(context.Background(), p, opts...) })
+	}
+	for queued := 0; queued < len(ps); time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+	s.start()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	return res
+}
+
+// TestSchedulerMatchesSession checks that sequences decoded together, with
+// prompts read in chunks between decode steps, give the tokens each gives
+// alone, on every family (MoE and latent attention included), and that the
+// reference prompt still gives transformers' greedy tokens.
+func TestSchedulerMatchesSession(t *testing.T) {
+	for _, name := range referenceCases {
+		t.Run(name, func(t *testing.T) {
+			m := newTestModel(t, name, WithThreads(2))
+			ref := loadReference(t, modelDir(t, name))
+			s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(5), paused())
+			ps := prompts(ref.promptIDs, 4, m.mc.VocabSize)
+			n := len(ref.greedyIDs)
+			res := runConcurrently(t, s, ps, WithMaxTokens(n), WithIgnoreEOS())
+			if !equalInts(res[0].IDs, ref.greedyIDs) {
+				t.Errorf("reference prompt: ids\n got %v\nwant %v", res[0].IDs, ref.greedyIDs)
+			}
+			for i, p := range ps {
+				want, err := m.GenerateIDs(context.Background(), p, WithMaxTokens(n), WithIgnoreEOS())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !equalInts(res[i].IDs, want.IDs) {
+					t.Errorf("prompt %d: batched ids\n got %v\nwant %v", i, res[i].IDs, want.IDs)
+				}
+			}
+			if s.shared == 0 {
+				t.Error("no step ran more than one sequence")
+			}
+			if got := s.cache.available(); got != s.cache.blocks {
+				t.Errorf("%d of %d blocks available after every request ended", got, s.cache.blocks)
+			}
+		})
+	}
+}
+
+// TestSchedulerF16 checks the default half-precision KV cache against the
+// trained model's greedy reference.
+func TestSchedulerF16(t *testing.T) {
+	m := storiesModel(t)
+	ref := loadReference(t, modelDir(t, "stories260k"))
+	s := newTestScheduler(t, m, WithSlots(2), paused())
+	res := runConcurrently(t, s, [][]int{ref.promptIDs, ref.promptIDs}, WithMaxTokens(len(ref.greedyIDs)), WithIgnoreEOS())
+	for i, r := range res {
+		if !equalInts(r.IDs, ref.greedyIDs) {
+			t.Errorf("request %d: ids\n got %v\nwant %v", i, r.IDs, ref.greedyIDs)
+		}
+	}
+}
+
+// TestPrefixCache checks that a second chat turn reuses the first turn's
+// keys and values (and still gives the tokens of a fresh session), and that
+// the reused blocks come back when the cache needs room.
+func TestPrefixCache(t *testing.T) {
+	ctx := context.Background()
+	m := storiesModel(t)
+	s := newTestScheduler(t, m, WithSlots(2), WithKVType(symb.F32))
+	first, err := m.Encode("Once upon a time, there was a little girl named Lily. She loved to play outside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := s.GenerateIDs(ctx, first, WithMaxTokens(40), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.CachedTokens != 0 {
+		t.Errorf("first turn: %d cached tokens, want 0", r1.CachedTokens)
+	}
+	second := append(append(append([]int(nil), first...), r1.IDs...), first[1:8]...)
+	r2, err := s.GenerateIDs(ctx, second, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything the first turn stored, in whole blocks.
+	stored := len(first) + len(r1.IDs) - 1
+	if want := stored / kvBlockTokens * kvBlockTokens; r2.CachedTokens != want {
+		t.Errorf("second turn: %d cached tokens, want %d (of %d stored)", r2.CachedTokens, want, stored)
+	}
+	alone, err := m.GenerateIDs(ctx, second, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInts(r2.IDs, alone.IDs) {
+		t.Errorf("with cached prefix: ids\n got %v\nwant %v", r2.IDs, alone.IDs)
+	}
+	if s.cache.cached == 0 || s.cache.available() != s.cache.blocks {
+		t.Errorf("%d cached and %d of %d blocks available, want some cached and all available", s.cache.cached, s.cache.available(), s.cache.blocks)
+	}
+	// Fill the whole cache with other work: cached blocks are evicted.
+	for j := range 3 {
+		other := make([]int, s.KVCacheTokens()/2-2)
+		for i := range other {
+			other[i] = 1 + (i*31+j)%(m.mc.VocabSize-1)
+		}
+		if _, err := s.GenerateIDs(ctx, other, WithMaxTokens(2), WithIgnoreEOS()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r3, err := s.GenerateIDs(ctx, second, WithMaxTokens(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.CachedTokens != 0 {
+		t.Errorf("after eviction: %d cached tokens, want 0", r3.CachedTokens)
+	}
+}
+
+// TestSchedulerCancel checks that a cancelled request frees its slot for a
+// waiting one and returns its blocks.
+func TestSchedulerCancel(t *testing.T) {
+	m := storiesModel(t)
+	s := newTestScheduler(t, m, WithSlots(1))
+	ids, _ := m.Encode("Once upon a time")
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		_, err := s.GenerateIDs(ctx, ids, WithMaxTokens(100000), WithIgnoreEOS(), WithOnText(func(string) error {
+			once.Do(func() { close(started) })
+			return nil
+		}))
+		errc <- err
+	}()
+	<-started
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.GenerateIDs(context.Background(), ids, WithMaxTokens(3))
+		second <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the second request waits for the only slot
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled request: %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Errorf("waiting request: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting request did not get the freed slot")
+	}
+	s.mu.Lock()
+	avail, active := s.cache.available(), len(s.active)
+	s.mu.Unlock()
+	if avail != s.cache.blocks || active != 0 {
+		t.Errorf("%d of %d blocks available, %d active, want all and none", avail, s.cache.blocks, active)
+	}
+}
+
+// TestSchedulerLimits checks the answers to more work than fits: a full
+// queue is ErrBusy, a prompt larger than the budget ErrKVCacheFull, and a
+// sequence that outgrows the budget stops with StopContext.
+func TestSchedulerLimits(t *testing.T) {
+	m := storiesModel(t)
+	ctx := context.Background()
+	tokens := 4 * kvBlockTokens
+	perToken := kvBytesPerToken(m, symb.F16)
+	s := newTestScheduler(t, m, WithSlots(1), WithMaxQueue(1), WithKVCacheBytes(int64(tokens)*perToken))
+	if got := s.KVCacheTokens(); got != tokens {
+		t.Fatalf("KV cache of %d tokens, want %d", got, tokens)
+	}
+	long := make([]int, tokens+1)
+	for i := range long {
+		long[i] = 1 + i%100
+	}
+	if _, err := s.GenerateIDs(ctx, long); !errors.Is(err, ErrKVCacheFull) {
+		t.Errorf("prompt larger than the budget: %v, want ErrKVCacheFull", err)
+	}
+	res, err := s.GenerateIDs(ctx, long[:10], WithMaxTokens(1000), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StopReason != StopContext || 10+res.CompletionTokens != tokens+1 {
+		t.Errorf("outgrowing the budget: stop %q after %d tokens, want %q after %d", res.StopReason, res.CompletionTokens, StopContext, tokens+1-10)
+	}
+
+	// One running, one waiting: the third is refused at once.
+	block := make(chan struct{})
+	running := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var once sync.Once
+		s.GenerateIDs(ctx, long[:5], WithMaxTokens(20), WithIgnoreEOS(), WithOnText(func(string) error {
+			once.Do(func() { close(running) })
+			<-block
+			return nil
+		}))
+	})
+	<-running
+	wg.Go(func() { s.GenerateIDs(ctx, long[:5], WithMaxTokens(1)) })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		queued := len(s.queue)
+		s.mu.Unlock()
+		if queued == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.GenerateIDs(ctx, long[:5]); !errors.Is(err, ErrBusy) {
+		t.Errorf("full queue: %v, want ErrBusy", err)
+	}
+	close(block)
+	wg.Wait()
+}
+
+// TestSchedulerClose checks that Close ends waiting requests.
+func TestSchedulerClose(t *testing.T) {
+	m := storiesModel(t)
+	s, err := NewScheduler(m, WithSlots(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := m.Encode("Once upon a time")
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.GenerateIDs(context.Background(), ids, WithMaxTokens(100000), WithIgnoreEOS())
+			errc <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	s.Close()
+	for range 2 {
+		if err := <-errc; !errors.Is(err, ErrSchedulerClosed) {
+			t.Errorf("after Close: %v, want ErrSchedulerClosed", err)
+		}
+	}
+	if _, err := s.GenerateIDs(context.Background(), ids); !errors.Is(err, ErrSchedulerClosed) {
+		t.Errorf("after Close: %v, want ErrSchedulerClosed", err)
+	}
+}
+
+func TestSchedulerOptions(t *testing.T) {
+	m := storiesModel(t)
+	for i, opts := range [][]SchedulerOption{
+		{WithSlots(0)}, {WithStepTokens(0)}, {WithKVType(symb.INT8)}, {WithKVCacheBytes(-1)}, {WithKVCacheBytes(100)},
+	} {
+		if _, err := NewScheduler(m, opts...); err == nil {
+			t.Errorf("options %d: no error", i)
+		}
+	}
+	if _, err := NewScheduler(storiesModel(t, WithEngine(EngineSymbiotic))); err == nil {
+		t.Error("symbiotic engine: no error")
+	}
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/symbc/symbc/runtime"
+)
+
+// WithScheduler runs generations in the slots of sch (continuous batching
+// and the prompt-prefix cache) instead of one session each under
+// WithMaxConcurrent. sch must run the served model and stay open while the
+// handler is in use.
+func WithScheduler(sch *runtime.Scheduler) Option { return func(c *config) { c.sched = sch } }
+
+// retryAfter is the Retry-After (seconds) of a busy answer.
+const retryAfter = "1"
+
+// generator runs one admitted generation.
+type generator func(ctx context.Context, opts ...runtime.GenOption) (*runtime.Result, error)
+
+// admit waits for a generation slot for ids. It returns the generation to
+// run and the function that gives the slot back, or the error to answer
+// (nil with a nil generator when the client went away while waiting).
+func (s *server) admit(ctx context.Context, w http.ResponseWriter, ids []int) (generator, func(), *apiError) {
+	if s.cfg.sched == nil {
+		release, err := s.acquire(ctx)
+		if err != nil {
+			return nil, nil, nil
+		}
+		return func(ctx context.Context, opts ...runtime.GenOption) (*runtime.Result, error) {
+			return s.m.GenerateIDs(ctx, ids, opts...)
+		}, release, nil
+	}
+	a, err := s.cfg.sched.Admit(ctx, ids)
+	switch {
+	case err == nil:
+		return a.GenerateIDs, a.Release, nil
+	case ctx.Err() != nil:
+		return nil, nil, nil
+	case errors.Is(err, runtime.ErrBusy), errors.Is(err, runtime.ErrSchedulerClosed):
+		w.Header().Set("Retry-After", retryAfter)
+		return nil, nil, &apiError{status: http.StatusServiceUnavailable, Type: errServer, Code: "server_busy",
+			Message: fmt.Sprintf("The server is busy (%v); retry after %s s", err, retryAfter)}
+	case errors.Is(err, runtime.ErrKVCacheFull), errors.Is(err, runtime.ErrContextFull):
+		return nil, nil, badRequest("", "context_length_exceeded", "%v", err)
+	}
+	return nil, nil, &apiError{status: http.StatusInternalServerError, Type: errServer, Message: err.Error()}
+}
