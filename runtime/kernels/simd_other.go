@@ -27,3 +27,5 @@ func gemm4SIMD(w []float32, ws int, x []float32, xs, nx, k int, y []float32, ys 
 func dotSIMD(a, b []float32) float32 { return dotGo(a, b) }
 
 func axpySIMD(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
+
+func dotF16SIMD(w []uint16, x []float32) float32 { return dotF16Go(w, x) }
