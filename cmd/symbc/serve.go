@@ -30,7 +30,8 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve a .symb model over an OpenAI-compatible HTTP API",
 		Long: `serve loads the model in DIR and answers OpenAI API requests on --addr:
 GET /v1/models, POST /v1/chat/completions (with streaming), POST
-/v1/completions and GET /health. Point an OpenAI client at
+/v1/completions, GET /metrics (Prometheus) and GET /health (docs/SERVE.md
+lists every field and its status). Point an OpenAI client at
 http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
 (comma-separated keys) every endpoint but /health needs
 "Authorization: Bearer KEY"; otherwise any key is accepted. Requests
@@ -40,7 +41,8 @@ request is logged to stderr (never a key).
 keys and values in a KV cache of --kv-cache-size shared with the prompt
 prefix cache; requests beyond that wait (up to 4 per slot; more get 503
 with Retry-After).
-Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
+Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `;
+then streams still going end with an error event (code server_shutdown).
 
 ` + modelArgHelp,
 		Args: exactArgs(1),

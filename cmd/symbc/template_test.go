@@ -219,6 +219,21 @@ func TestChatTemplateFlags(t *testing.T) {
 		}
 	}
 
+	// Tools and tool-call history from the messages file reach the template.
+	conv := filepath.Join(t.TempDir(), "tools.json")
+	if err := os.WriteFile(conv, []byte(`{"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+		"messages": [{"role": "user", "content": "Weather?"},
+		{"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]},
+		{"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "cold"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	toolTemplate := filepath.Join("..", "..", "runtime", "server", "testdata", "tool_template.jinja")
+	out, err := runCLI(t, "template", dir, "--messages", conv, "--chat-template", toolTemplate)
+	want := "<s>Tools: get_weather({\"type\": \"object\"}) \nWeather?\n<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}</tool_call>\nResult of get_weather (c1): cold"
+	if err != nil || out != want {
+		t.Errorf("tools: %q (%v)\nwant %q", out, err, want)
+	}
+
 	// run and serve take the same flags: the kwargs reach the template.
 	model := storiesFolder(t)
 	story := filepath.Join(t.TempDir(), "story.jinja")

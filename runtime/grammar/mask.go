@@ -9,16 +9,26 @@ import "math"
 type Matcher struct {
 	state  State
 	tokens [][]byte // bytes of each token id; nil: never allowed
-	eos    map[int]bool
+	eos    []bool   // by id
+
+	// Within one Mask inside a string: the state once the string is
+	// closed, and whether it takes the bytes after a token's closing quote.
+	afterString *State
+	tails       map[string]bool
 }
 
 // NewMatcher starts g for a vocabulary whose token bytes are tokens
 // (tokenizer.TokenBytes of each id, nil for special tokens) and whose
 // end-of-sequence ids are eos.
 func (g *Grammar) NewMatcher(tokens [][]byte, eos []int) *Matcher {
-	m := &Matcher{state: g.Start(), tokens: tokens, eos: map[int]bool{}}
+	m := &Matcher{state: g.Start(), tokens: tokens, eos: make([]bool, len(tokens))}
 	for _, id := range eos {
-		m.eos[id] = true
+		if id >= len(m.eos) {
+			m.eos = append(m.eos, make([]bool, id+1-len(m.eos))...)
+		}
+		if id >= 0 {
+			m.eos[id] = true
+		}
 	}
 	return m
 }
@@ -31,9 +41,10 @@ func (m *Matcher) Mask(logits []float32) {
 	canEnd := m.state.CanEnd()
 	finished := canEnd && m.onlyEnd()
 	var first [256]int8 // 0 unknown, 1 allowed, -1 refused
+	m.afterString, m.tails = nil, nil
 	allowed := 0
 	for id := range logits {
-		if m.eos[id] {
+		if m.isEOS(id) {
 			if canEnd {
 				allowed++
 			} else {
@@ -60,11 +71,9 @@ func (m *Matcher) Mask(logits []float32) {
 			logits[id] = ninf
 			continue
 		}
-		if len(b) > 1 {
-			if _, ok := m.state.Feed(b); !ok {
-				logits[id] = ninf
-				continue
-			}
+		if len(b) > 1 && !m.allows(b) {
+			logits[id] = ninf
+			continue
 		}
 		allowed++
 	}
@@ -72,11 +81,57 @@ func (m *Matcher) Mask(logits []float32) {
 		// A dead end (a limit cut every reading): end rather than pick a
 		// forbidden token.
 		for id := range logits {
-			if m.eos[id] {
+			if m.isEOS(id) {
 				logits[id] = 0
 			}
 		}
 	}
+}
+
+// allows reports whether the grammar takes b next. Inside a string (most
+// of the vocabulary is allowed there, so every token is tested in full) it
+// steps a copy of the string's frame, with no allocation, until the string
+// would close.
+func (m *Matcher) allows(b []byte) bool {
+	if len(m.state.stacks) == 1 {
+		s := m.state.stacks[0]
+		if f := s[len(s)-1]; f.kind == fString {
+			for i, c := range b {
+				ok, closed := stepString(&f, c)
+				if !ok {
+					return false
+				}
+				if closed {
+					return m.tailAllowed(s, b[i+1:])
+				}
+			}
+			return true
+		}
+	}
+	_, ok := m.state.Feed(b)
+	return ok
+}
+
+// tailAllowed reports whether the bytes after a token's closing quote may
+// follow the string on top of s. Where a string closes does not depend on
+// its content, so the state after it is computed once per Mask, and each
+// distinct tail (`",`, `"}`, ...) is fed once.
+func (m *Matcher) tailAllowed(s stack, tail []byte) bool {
+	if m.afterString == nil {
+		neutral := append(stack(nil), s...)
+		neutral[len(neutral)-1] = frame{kind: fString}
+		m.afterString = &State{stacks: step(nil, neutral, '"')}
+		m.tails = map[string]bool{}
+	}
+	if ok, seen := m.tails[string(tail)]; seen {
+		return ok
+	}
+	_, ok := m.afterString.Feed(tail)
+	if len(m.afterString.stacks) == 0 {
+		ok = false
+	}
+	m.tails[string(tail)] = ok
+	return ok
 }
 
 // onlyEnd reports whether the value is complete on every reading.
@@ -91,13 +146,15 @@ func (m *Matcher) onlyEnd() bool {
 
 // Accept moves past token id.
 func (m *Matcher) Accept(id int) {
-	if m.eos[id] || id < 0 || id >= len(m.tokens) {
+	if m.isEOS(id) || id < 0 || id >= len(m.tokens) {
 		return
 	}
 	if st, ok := m.state.Feed(m.tokens[id]); ok {
 		m.state = st
 	}
 }
+
+func (m *Matcher) isEOS(id int) bool { return id >= 0 && id < len(m.eos) && m.eos[id] }
 
 // Done reports whether the output so far is a complete value.
 func (m *Matcher) Done() bool { return m.state.CanEnd() }

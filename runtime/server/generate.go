@@ -214,6 +214,13 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}))
 	res, err := gen(ctx, opts...)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errShutdown) {
+			info.shutdown = true
+			send(struct {
+				Error *apiError `json:"error"`
+			}{&apiError{Message: "The server is shutting down; the generation was stopped", Type: errServer, Code: "server_shutdown"}})
+			return
+		}
 		if ctx.Err() != nil || !isRuntimeError(err) {
 			// The client went away (context canceled or a failed write).
 			info.canceled = true
@@ -262,6 +269,12 @@ func isRuntimeError(err error) bool {
 
 // generationFailed answers a non-streaming generation that returned err.
 func (s *server) generationFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(context.Cause(r.Context()), errShutdown) {
+		infoOf(r).shutdown = true
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, Type: errServer, Code: "server_shutdown",
+			Message: "The server is shutting down; the generation was stopped"})
+		return
+	}
 	if r.Context().Err() != nil {
 		infoOf(r).canceled = true
 		return

@@ -269,6 +269,7 @@ type requestInfo struct {
 	canceled           bool
 	err                string
 	start              time.Time // arrival, for the time to first token
+	shutdown           bool      // stopped because the server shut down
 }
 
 func infoOf(r *http.Request) *requestInfo {
@@ -329,6 +330,9 @@ func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
 	}
 	if info.canceled {
 		b.WriteString(" canceled by client")
+	}
+	if info.shutdown {
+		b.WriteString(" stopped by shutdown")
 	}
 	if info.err != "" {
 		fmt.Fprintf(&b, " error=%q", info.err)
