@@ -40,7 +40,7 @@ func newOptions(opts []Option) *options {
 	if !o.policySet {
 		o.policy = quantize.DefaultPolicy()
 	}
-	if (o.bits > 0 || o.maxKLD > 0) && !o.calibrate {
+	if (o.bits > 0 || o.maxKLD > 0 || o.gptq()) && !o.calibrate {
 		WithCalibration("", "")(o)
 	}
 	return o
@@ -85,9 +85,11 @@ func WithTool(name, version string) Option {
 }
 
 // WithCalibration runs the source model over text (empty: the built-in
-// text, DefaultCalibrationText) before quantizing and weights every INT4
-// group's scale search by how strongly each input channel is excited
-// (specs with Method MSE). name is recorded in config.symb.json.
+// text, DefaultCalibrationText) before quantizing, collecting the inputs'
+// statistics of every linear layer: per-channel mean squares (the
+// precision choice's error measure) and, when they fit in memory, the
+// second moments GPTQ needs (specs with Method GPTQ). name is recorded in
+// config.symb.json.
 func WithCalibration(name, text string) Option {
 	return func(o *options) {
 		o.calibrate, o.calibName, o.calibText = true, name, text
@@ -95,6 +97,21 @@ func WithCalibration(name, text string) Option {
 			o.calibName, o.calibText = "builtin", defaultCalibration
 		}
 	}
+}
+
+// gptq reports whether any weight may be stored with the GPTQ method, which
+// needs the inputs' second moments from calibration.
+func (o *options) gptq() bool {
+	if o.bits > 0 || o.maxKLD > 0 {
+		return recipeMethod == quantize.GPTQ
+	}
+	p := o.policy
+	for _, s := range []quantize.Spec{p.Linear, p.Embedding, p.LMHead} {
+		if s.Type.IsInt() && s.Method == quantize.GPTQ {
+			return true
+		}
+	}
+	return false
 }
 
 // WithBits chooses each weight matrix's storage from measured sensitivity so
