@@ -71,8 +71,8 @@ func TestPerTensorChoiceHelps(t *testing.T) {
 	for _, name := range []string{"stories260k", "babyllama-tok105"} {
 		ubpw, ukl := fidelity(t, name, uniform(32, quantize.GPTQ))
 		cbpw, ckl := fidelity(t, name, convert.WithBits(ubpw))
-		if !(ckl < 0.9*ukl && cbpw <= ubpw+0.001) {
-			t.Errorf("%s: per-tensor choice %.3f bits KL %.4f; uniform g32 %.3f bits KL %.4f: want 10%% lower KL at no more bits", name, cbpw, ckl, ubpw, ukl)
+		if !(ckl < 0.95*ukl && cbpw <= ubpw+0.001) {
+			t.Errorf("%s: per-tensor choice %.3f bits KL %.4f; uniform g32 %.3f bits KL %.4f: want 5%% lower KL at no more bits", name, cbpw, ckl, ubpw, ukl)
 		}
 		if name != "babyllama-tok105" {
 			continue
