@@ -37,14 +37,17 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 say "building symbc"
 go build -o "$work/symbc" ./cmd/symbc
 
-say "converting testdata/models/stories260k (f32) and adding the test chat template"
+say "converting testdata/models/stories260k (f32)"
 model="$work/stories260k"
 "$work/symbc" convert testdata/models/stories260k "$model" --quantize f32 --quiet
-cp runtime/server/testdata/chat_template.jinja "$model/tokenizer/chat_template.jinja"
+
+# The key reaches serve and the tests through the environment, never argv.
+export SYMBC_API_KEY="sk-ci-$RANDOM$RANDOM"
 
 # Port 0 lets the kernel pick a free port; serve prints the address it got.
 say "starting symbc serve"
-"$work/symbc" serve "$model" --addr 127.0.0.1:0 --threads 2 --model-name stories260k 2>"$work/server.log" &
+"$work/symbc" serve "$model" --addr 127.0.0.1:0 --threads 2 --model-name stories260k \
+  --chat-template runtime/server/testdata/tool_template.jinja 2>"$work/server.log" &
 server_pid=$!
 base=""
 for _ in $(seq 200); do
@@ -77,5 +80,6 @@ kill -TERM "$server_pid"
 wait "$server_pid" || fail "symbc serve did not exit cleanly after SIGTERM"
 server_pid=""
 grep -q "server stopped" "$work/server.log" || fail "symbc serve did not report a clean stop"
+grep -q "$SYMBC_API_KEY" "$work/server.log" && fail "the server log shows the API key"
 say "server log: $(grep -c ' /v1/' "$work/server.log") API requests"
 echo "openai-client: ok"

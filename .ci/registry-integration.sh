@@ -35,11 +35,15 @@ if ! command -v docker-registry >/dev/null 2>&1; then
 fi
 gobin=$(go env GOBIN); gobin=${gobin:-$(go env GOPATH)/bin}
 oras="$gobin/oras"
-if ! "$oras" version 2>/dev/null | grep -q "^Version: *$ORAS_VERSION"; then
+# oras's output is captured before it is searched: with pipefail, a reader
+# that stops early (grep -q, head) kills oras with SIGPIPE and fails the line.
+oras_version=$("$oras" version 2>/dev/null || true)
+if ! grep -q "^Version: *$ORAS_VERSION" <<<"$oras_version"; then
   say "installing oras $ORAS_VERSION (go install)"
   GOFLAGS= go install "oras.land/oras/cmd/oras@v$ORAS_VERSION"
+  oras_version=$("$oras" version)
 fi
-"$oras" version | head -n 1
+say "oras: $(grep -m 1 '^Version' <<<"$oras_version")"
 
 # --- registry on 127.0.0.1 -------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -79,12 +83,20 @@ go build -o "$work/symbc" ./cmd/symbc
 symbc="$work/symbc"
 model="$work/model"
 src=testdata/models/stories260k
+# The source gets a LICENSE (stories260k's own terms, MIT): it must travel
+# through convert, push and a generic client's pull, and name the licence on
+# the manifest.
+licensed="$work/source"
+mkdir -p "$licensed"
+cp "$src"/* "$licensed"/
+printf 'MIT License\n\nCopyright (c) 2023 Andrej\n' >"$licensed/LICENSE"
 if "$symbc" convert --help >/dev/null 2>&1 && [ -f "$src/config.json" ]; then
-  say "model: symbc convert $src"
-  "$symbc" convert "$src" "$model" --quiet
+  say "model: symbc convert $src (with a LICENSE)"
+  "$symbc" convert "$licensed" "$model" --quiet
+  cmp "$licensed/LICENSE" "$model/LICENSE" || fail "convert did not keep the source's LICENSE"
 else
   say "model: symbc convert or $src is missing; using a random-weight test model instead"
-  go run ./registry/internal/testmodel/gen -preset tiny "$model"
+  go run ./internal/testmodel/gen -preset tiny "$model"
 fi
 if "$symbc" verify --help 2>/dev/null | grep -q -- '--save'; then
   say "verify.json: symbc verify --save"
@@ -143,10 +155,48 @@ say "oras pull $ref"
 grep -q '"artifactType":"application/vnd.cncf.model.manifest.v1+json"' "$work/manifest.json" || fail "manifest: $(head -c 300 "$work/manifest.json")"
 "$oras" pull --plain-http "$ref" -o "$work/oras" >/dev/null
 diff -r "$model" "$work/oras" || fail "oras pull restored a different folder"
+if [ -f "$model/LICENSE" ]; then
+  cmp "$licensed/LICENSE" "$work/oras/LICENSE" || fail "the LICENSE did not survive convert, push and oras pull"
+  grep -q '"org.opencontainers.image.licenses":"MIT"' "$work/manifest.json" || fail "the manifest does not name the licence: $(head -c 600 "$work/manifest.json")"
+  say "LICENSE: kept by convert, sent by push, restored by oras, named on the manifest (MIT)"
+fi
+
+# --- interop the other way: a safetensors ModelPack artifact pushed by oras converts ----
+if [ -f "$model/LICENSE" ]; then
+  hf_ref="127.0.0.1:$port/hf/stories260k:main"
+  say "oras push a ModelPack safetensors artifact, symbc convert $hf_ref"
+  files=(config.json model.safetensors tokenizer.json tokenizer_config.json LICENSE)
+  diff_ids=$(cd "$licensed" && sha256sum "${files[@]}" | awk '{printf "%s\"sha256:%s\"", (NR>1?",":""), $1}')
+  printf '{"descriptor":{"name":"stories260k"},"config":{"format":"safetensors"},"modelfs":{"type":"layers","diffIds":[%s]}}' "$diff_ids" >"$work/mp-config.json"
+  (cd "$licensed" && "$oras" push --plain-http "$hf_ref" \
+    --artifact-type application/vnd.cncf.model.manifest.v1+json \
+    --config "$work/mp-config.json:application/vnd.cncf.model.config.v1+json" \
+    config.json:application/vnd.cncf.model.weight.config.v1.raw \
+    model.safetensors:application/vnd.cncf.model.weight.v1.raw \
+    tokenizer.json:application/vnd.cncf.model.weight.config.v1.raw \
+    tokenizer_config.json:application/vnd.cncf.model.weight.config.v1.raw \
+    LICENSE:application/vnd.cncf.model.doc.v1.raw >/dev/null)
+  "$symbc" convert "$hf_ref" "$work/from-oras" --quiet || fail "symbc convert $hf_ref"
+  for f in embeddings.symb layers/layer_00/attn_q.symb LICENSE; do
+    cmp "$model/$f" "$work/from-oras/$f" || fail "$f converted from the oras artifact differs from the folder's"
+  done
+fi
+
+# --- the local model store ----------------------------------------------------------
+say "symbc run REF, list, rm through a store in $work/store"
+export SYMBC_MODELS="$work/store"
+"$symbc" run "$ref" --prompt "Once upon a time" --max-tokens 8 >"$work/run-ref.txt" 2>/dev/null || fail "symbc run $ref"
+"$symbc" run "$model" --prompt "Once upon a time" --max-tokens 8 >"$work/run-dir.txt" 2>/dev/null
+cmp "$work/run-ref.txt" "$work/run-dir.txt" || fail "run $ref and run of the folder differ"
+"$symbc" list >"$work/list.txt"
+grep -q "^$ref " "$work/list.txt" || fail "symbc list: $(cat "$work/list.txt")"
+"$symbc" rm "$ref" >/dev/null
+if "$symbc" list | grep -q "^$ref "; then fail "symbc rm left $ref in the store"; fi
+unset SYMBC_MODELS
 
 # --- a packed (many-file) model ------------------------------------------------
 say "packed model (>256 files): push, symbc pull, oras pull"
-go run ./registry/internal/testmodel/gen -preset moe "$work/moe"
+go run ./internal/testmodel/gen -preset moe "$work/moe"
 moe_ref="127.0.0.1:$port/symbc/moe:test"
 "$symbc" push "$work/moe" "$moe_ref" --json >"$work/push-moe.json"
 [ "$(json_field "$work/push-moe.json" packed_layers)" -gt 0 ] || fail "MoE push packed nothing: $(cat "$work/push-moe.json")"

@@ -104,6 +104,9 @@ func (DBRX) Config(hf *HFConfig) (symb.ModelConfig, error) {
 	if err != nil {
 		return m, err
 	}
+	if maxPos < 1 || maxPos > symb.MaxContextLength {
+		return m, hf.configError("max_seq_len is %d, want 1..%d", maxPos, symb.MaxContextLength)
+	}
 	theta := 10000.0
 	if attn.RopeTheta != nil {
 		theta = *attn.RopeTheta

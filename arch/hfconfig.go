@@ -200,8 +200,8 @@ func (c *HFConfig) Common(defaultEps float64) (symb.ModelConfig, error) {
 	if !(theta > 1) || math.IsInf(theta, 0) {
 		return m, c.configError("rope_theta is %g, want a finite number > 1", theta)
 	}
-	if c.MaxPositions < 0 {
-		return m, c.configError("max_position_embeddings is %d", c.MaxPositions)
+	if c.MaxPositions < 0 || c.MaxPositions > symb.MaxContextLength || (c.MaxPositions == 0 && c.Has("max_position_embeddings")) {
+		return m, c.configError("max_position_embeddings is %d, want 1..%d", c.MaxPositions, symb.MaxContextLength)
 	}
 	if c.BOSTokenID != nil && (*c.BOSTokenID < 0 || *c.BOSTokenID >= c.VocabSize) {
 		return m, c.configError("bos_token_id %d is outside the vocabulary of %d", *c.BOSTokenID, c.VocabSize)

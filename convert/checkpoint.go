@@ -104,6 +104,12 @@ func openCheckpoint(dir string) (*checkpoint, error) {
 		sort.Strings(names)
 	}
 	for _, n := range names {
+		if weightMap != nil {
+			if _, err := os.Stat(filepath.Join(dir, n)); errors.Is(err, os.ErrNotExist) {
+				ck.Close()
+				return nil, fmt.Errorf("%s: %w: shard %s (holding %s) is missing from %s", idxPath, ErrCheckpoint, n, firstTensorIn(weightMap, n), dir)
+			}
+		}
 		if err := ck.openShard(filepath.Join(dir, n)); err != nil {
 			ck.Close()
 			return nil, err
@@ -117,6 +123,17 @@ func openCheckpoint(dir string) (*checkpoint, error) {
 		}
 	}
 	return ck, nil
+}
+
+// firstTensorIn names a tensor the index places in file, for messages.
+func firstTensorIn(weightMap map[string]string, file string) string {
+	first := ""
+	for t, f := range weightMap {
+		if f == file && (first == "" || t < first) {
+			first = t
+		}
+	}
+	return first
 }
 
 func (ck *checkpoint) openShard(path string) error {

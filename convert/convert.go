@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
+	"github.com/symbc/symbc/internal/partial"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/symbc/symbc/arch"
 	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -43,12 +46,17 @@ type Summary struct {
 	GBPerS        float64 `json:"gb_per_s"` // BytesIn / Seconds, 1 GB = 1e9 bytes
 }
 
-// Convert converts the model at source (a local folder, or a Hub id such as
-// "meta-llama/Llama-3.2-1B") into the .symb folder out. Nothing appears at
+// Convert converts the model at source (a local folder, a Hub id such as
+// "meta-llama/Llama-3.2-1B", or the registry reference of a ModelPack
+// artifact holding a Hugging Face checkpoint, downloaded next to out for the
+// conversion) into the .symb folder out. Nothing appears at
 // out unless the whole conversion succeeds; an existing out is refused
 // unless WithForce is given, and then replaced only at the very end.
 func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summary, err error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	if o.progress != nil {
 		defer o.progress.Finish()
 	}
@@ -67,9 +75,21 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 
+	var fromRegistry *registry.SourceResult
+	if registry.IsReference(source) {
+		dir, rec, cleanup, err := fetchRegistrySource(ctx, source, out, o)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup() // after the checkpoint's files are closed
+		source, fromRegistry = dir, rec
+	}
 	src, err := resolve(ctx, source, o)
 	if err != nil {
 		return nil, err
+	}
+	if fromRegistry != nil {
+		src.id, src.revision, src.path = fromRegistry.Ref, fromRegistry.Digest, ""
 	}
 	if inside(src.dir, out) {
 		return nil, fmt.Errorf("%s: the output folder would replace or contain the source folder %s", out, src.dir)
@@ -79,6 +99,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 	defer ck.Close()
+	if err := checkTokenizer(src.dir, cfg.VocabSize); err != nil {
+		return nil, err
+	}
 
 	specs := make([]quantize.Spec, len(items))
 	var bytesIn int64
@@ -93,6 +116,16 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	// One run at a time per output; what dead runs left (a SIGKILL during
+	// a conversion leaves .OUT.partial-*) is removed first.
+	unlock, err := partial.Lock(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := partial.Sweep(out, "partial"); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".partial-")
@@ -300,7 +333,7 @@ func copyTokenizer(dir, dst string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, _, err := fileio.OpenRegular(src)
 	if err != nil {
 		return err
 	}

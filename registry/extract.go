@@ -70,7 +70,7 @@ func extractTar(ctx context.Context, r io.Reader, l pullLayer, tmp string, sizes
 			if folders++; folders > maxTarFolders {
 				return fmt.Errorf("more than %d folders in one tar layer", maxTarFolders)
 			}
-			if err := os.MkdirAll(dst, dirMode); err != nil {
+			if err := os.MkdirAll(dst, pullDirMode); err != nil {
 				return err
 			}
 		case tar.TypeReg:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"strings"
@@ -41,6 +42,22 @@ type remoteModel struct {
 // fetchModel reads and checks the manifest and config of ref: a .symb model
 // artifact, or ErrNotModel saying what ref holds instead.
 func (c *client) fetchModel(ctx context.Context, ref name.Reference) (*remoteModel, error) {
+	m, err := c.fetchArtifact(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if m.config.Config.Format != "symb" {
+		return nil, fmt.Errorf("%s: a %q model, not a .symb one: %w", ref, m.config.Config.Format, ErrNotModel)
+	}
+	if len(m.config.ModelFS.DiffIDs) != len(m.manifest.Layers) {
+		return nil, fmt.Errorf("%s: config lists %d DiffIDs for %d layers: %w", ref, len(m.config.ModelFS.DiffIDs), len(m.manifest.Layers), ErrNotModel)
+	}
+	return m, nil
+}
+
+// fetchArtifact reads and checks the manifest and config of a ModelPack
+// artifact of any model format.
+func (c *client) fetchArtifact(ctx context.Context, ref name.Reference) (*remoteModel, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("manifests", ref.Identifier()), nil)
 	if err != nil {
 		return nil, err
@@ -101,12 +118,6 @@ func (c *client) fetchModel(ctx context.Context, ref name.Reference) (*remoteMod
 	}
 	if err := json.Unmarshal(buf.Bytes(), &m.config); err != nil {
 		return nil, fmt.Errorf("%s: config is not ModelPack JSON: %v: %w", ref, err, ErrNotModel)
-	}
-	if m.config.Config.Format != "symb" {
-		return nil, fmt.Errorf("%s: a %q model, not a .symb one: %w", ref, m.config.Config.Format, ErrNotModel)
-	}
-	if len(m.config.ModelFS.DiffIDs) != len(mf.Layers) {
-		return nil, fmt.Errorf("%s: config lists %d DiffIDs for %d layers: %w", ref, len(m.config.ModelFS.DiffIDs), len(mf.Layers), ErrNotModel)
 	}
 	return m, nil
 }
@@ -194,6 +205,12 @@ func (v *verifier) Read(p []byte) (int, error) {
 func transient(err error) bool {
 	var te *transport.Error
 	if errors.Is(err, errBlob) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		return false
+	}
+	// A local file error (ENOSPC, EDQUOT, EROFS, EACCES) fails again on
+	// every attempt. syscall.Errno satisfies net.Error, so this comes first.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return false
 	}
 	var ne net.Error

@@ -17,7 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/symbc/symbc/registry/internal/testmodel"
+	"github.com/symbc/symbc/internal/testmodel"
 )
 
 // hostile is a registry serving one hand-made model artifact, with blobs
@@ -33,7 +33,7 @@ type hostile struct {
 func newHostile(t *testing.T) *hostile {
 	t.Helper()
 	src := writeModel(t, testmodel.Tiny)
-	a, err := buildArtifact(context.Background(), src, makeOptions(nil))
+	a, err := buildArtifact(context.Background(), src, defaultOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

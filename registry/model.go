@@ -20,9 +20,13 @@ import (
 // (application/vnd.cncf.model.config.v1+json); its schema allows no other fields.
 type modelConfig struct {
 	Descriptor struct {
-		Family   string `json:"family,omitempty"`
-		Name     string `json:"name,omitempty"`
-		Revision string `json:"revision,omitempty"`
+		Family      string   `json:"family,omitempty"`
+		Name        string   `json:"name,omitempty"`
+		Revision    string   `json:"revision,omitempty"`
+		Description string   `json:"description,omitempty"`
+		DocURL      string   `json:"docURL,omitempty"`
+		SourceURL   string   `json:"sourceURL,omitempty"`
+		Licenses    []string `json:"licenses,omitempty"`
 	} `json:"descriptor"`
 	Config struct {
 		Architecture string `json:"architecture,omitempty"`
@@ -43,6 +47,12 @@ func (a *artifact) compose(cfg *symb.Config, stats modelStats, annotations map[s
 	mc.Descriptor.Family = cfg.Architecture
 	mc.Descriptor.Name = modelName(cfg, a.dir)
 	mc.Descriptor.Revision = cfg.Source.Revision
+	prov := readProvenance(a.dir, cfg)
+	mc.Descriptor.Description, mc.Descriptor.DocURL, mc.Descriptor.SourceURL = prov.description, prov.docURL, prov.sourceURL
+	mc.Descriptor.Licenses = prov.licenses
+	for k, v := range prov.annotations() {
+		annotations[k] = v
+	}
 	mc.Config.Architecture = "transformer"
 	mc.Config.Format = "symb"
 	mc.Config.ParamSize = paramSize(stats.params)
@@ -155,16 +165,22 @@ func paramSize(n int64) string {
 	return ""
 }
 
+// precisionNames spell dtypes as the ModelPack spec's precision field does
+// ("fp16", "bf16", "int8", ...); int4 is not among its values.
 var precisionNames = map[symb.DType]string{
-	symb.INT4: "int4", symb.INT8: "int8", symb.F16: "float16", symb.BF16: "bfloat16", symb.F32: "float32",
+	symb.INT8: "int8", symb.F16: "fp16", symb.BF16: "bf16", symb.F32: "fp32",
 }
 
+// precision is the spec's name of the one dtype of every tensor file, or
+// "mixed" (a quantized model keeps norms in float; int4 is always mixed).
 func precision(ds []symb.DType) string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, precisionNames[d])
+	if len(ds) == 1 && precisionNames[ds[0]] != "" {
+		return precisionNames[ds[0]]
 	}
-	return strings.Join(out, ",")
+	if len(ds) == 0 {
+		return ""
+	}
+	return "mixed"
 }
 
 // quantization reads "int4-sym-g32-rtn" for quantized weights and the dtype

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/symbc/symbc/internal/partial"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -40,7 +42,10 @@ type pullLayer struct {
 // any error dir is left as it was. An existing dir (other than an empty
 // folder) is refused unless WithForce.
 func Pull(ctx context.Context, ref, dir string, opts ...Option) (*PullResult, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err
@@ -66,14 +71,35 @@ func Pull(ctx context.Context, ref, dir string, opts ...Option) (*PullResult, er
 		return nil, err
 	}
 	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, dirMode); err != nil {
+	if err := os.MkdirAll(parent, pullDirMode); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".pull-*")
+	// One run at a time per folder. The partial folder .DIR.pull of a run
+	// that died (SIGKILL) is resumed: files whose digest matches a layer
+	// are kept, everything else goes.
+	unlock, err := partial.Lock(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	if err := partial.Sweep(dir); err != nil {
+		return nil, err
+	}
+	tmp := partial.Dir(dir, "pull")
+	if err := prunePartial(tmp, layers); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(tmp, pullDirMode); err != nil {
+		return nil, err
+	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
+	// Under the lock, dir is what it is now.
+	if exists, err = destinationExists(dir); err != nil {
+		return nil, err
+	}
+	if exists && !o.force {
+		return nil, fmt.Errorf("%s already exists; pass --force to replace it", dir)
+	}
 	res := &PullResult{Ref: refName(r), Digest: m.digest.String(), Dir: dir}
 	if err := download(ctx, c, m, layers, tmp, res); err != nil {
 		return nil, err
@@ -82,6 +108,47 @@ func Pull(ctx context.Context, ref, dir string, opts ...Option) (*PullResult, er
 		return nil, err
 	}
 	return res, nil
+}
+
+// prunePartial keeps, in the partial folder of an earlier run, only the
+// files of raw layers that have the layer's size (their digest is checked
+// before they are used) and removes the rest.
+func prunePartial(tmp string, layers []pullLayer) error {
+	if _, err := os.Lstat(tmp); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	keep := map[string]int64{}
+	for _, l := range layers {
+		if !l.tar {
+			keep[filepath.FromSlash(l.title)] = l.desc.Size
+		}
+	}
+	err := filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(tmp, p)
+		if err != nil {
+			return err
+		}
+		if size, ok := keep[rel]; ok && d.Type().IsRegular() {
+			if st, err := d.Info(); err == nil && st.Size() == size {
+				return nil
+			}
+		}
+		return os.Remove(p)
+	})
+	if err != nil {
+		return fmt.Errorf("cleaning %s, left by an earlier pull: %w", tmp, err)
+	}
+	return nil
+}
+
+// reuseFile reports whether p already holds blob desc (a file kept from a
+// pull that died), hashing it.
+func reuseFile(p string, desc v1.Descriptor) bool {
+	size, sum, err := symb.HashFile(p)
+	return err == nil && size == desc.Size && "sha256:"+sum == desc.Digest.String()
 }
 
 // destinationExists treats an empty folder as absent: there is nothing to lose.
@@ -245,6 +312,15 @@ func fetchLayer(ctx context.Context, c *client, l pullLayer, tmp string, sizes m
 		got += n
 		c.o.emit(Event{Phase: PhaseDownload, Kind: EventBytes, Name: l.title, N: n})
 	}
+	if !l.tar && reuseFile(filepath.Join(tmp, filepath.FromSlash(l.title)), l.desc) {
+		return nil
+	}
+	if l.tar {
+		// Whatever an earlier run extracted is replaced.
+		if err := os.RemoveAll(filepath.Join(tmp, filepath.FromSlash(l.title))); err != nil {
+			return err
+		}
+	}
 	attempt := 0
 	return c.fetchBlob(ctx, l.desc, func(r io.Reader) error {
 		if attempt++; attempt > 1 {
@@ -275,10 +351,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // writeFile creates (or, on a retry, truncates) a file inside the pull
 // folder and copies r into it; limit ≥ 0 copies exactly that many bytes.
 func writeFile(ctx context.Context, p string, r io.Reader, limit int64) error {
-	if err := os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), pullDirMode); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, pullFileMode)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/symbc/symbc/registry/internal/testmodel"
+	"github.com/symbc/symbc/internal/testmodel"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -189,7 +189,7 @@ func TestManifestFields(t *testing.T) {
 	if err := json.Unmarshal(fetchRaw(t, reg.host, "m", "blobs", m.Config.Digest.String()), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Config["format"] != "symb" || cfg.Config["precision"] != "int4,float16,float32" ||
+	if cfg.Config["format"] != "symb" || cfg.Config["precision"] != "mixed" ||
 		cfg.Config["quantization"] != "int4-sym-g32-rtn" || cfg.Config["paramSize"] != paramSize(want) ||
 		cfg.Descriptor["family"] != "llama" || cfg.Descriptor["name"] != "symbc-test/random-llama" {
 		t.Errorf("config %+v / %+v", cfg.Descriptor, cfg.Config)
@@ -486,5 +486,24 @@ func TestPushRefusesInconsistentFolder(t *testing.T) {
 				t.Errorf("%d requests reached the registry before the folder was checked", n)
 			}
 		})
+	}
+}
+
+// TestNegativeJobs: WithJobs(-1) is an error (it was clamped to 1) before
+// any request.
+func TestNegativeJobs(t *testing.T) {
+	for _, err := range []error{
+		func() error {
+			_, err := Push(context.Background(), t.TempDir(), "localhost:1/a/b:c", WithJobs(-1))
+			return err
+		}(),
+		func() error {
+			_, err := Pull(context.Background(), "localhost:1/a/b:c", t.TempDir(), WithJobs(-1))
+			return err
+		}(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "jobs is -1") {
+			t.Errorf("WithJobs(-1): %v", err)
+		}
 	}
 }

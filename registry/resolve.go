@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,7 +23,10 @@ type Resolved struct {
 // no blob: a local store can then tell whether it already holds that
 // manifest. A digest reference is returned as it is, without any request.
 func Resolve(ctx context.Context, ref string, opts ...Option) (*Resolved, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err
@@ -57,4 +62,20 @@ func Resolve(ctx context.Context, ref string, opts ...Option) (*Resolved, error)
 		h = m.digest
 	}
 	return &Resolved{Ref: refName(r), Digest: h.String()}, nil
+}
+
+// IsReference reports whether s is spelled as a registry reference rather
+// than a path or a Hub id: it is not an existing path, it starts with a
+// registry host (a name with a dot or a port, or localhost) followed by a
+// repository, and it parses as a reference.
+func IsReference(s string) bool {
+	host, rest, ok := strings.Cut(s, "/")
+	if !ok || rest == "" || !(host == "localhost" || strings.HasPrefix(host, "localhost:") || strings.ContainsAny(host, ".:")) {
+		return false
+	}
+	if _, err := os.Stat(s); err == nil {
+		return false
+	}
+	_, err := name.ParseReference(s, name.Insecure)
+	return err == nil
 }

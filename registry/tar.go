@@ -21,6 +21,11 @@ var epoch = time.Unix(0, 0).UTC()
 const (
 	fileMode = 0o644
 	dirMode  = 0o755
+
+	// Pulled files and folders are created like any file tool's: these
+	// modes less the umask.
+	pullFileMode = 0o666
+	pullDirMode  = 0o777
 )
 
 // packRoot returns the folder a file is packed under when a model is packed

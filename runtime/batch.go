@@ -22,6 +22,9 @@ type batchRow struct {
 	pos   int
 }
 
+// batchSpan is the rows [lo, hi) of one segment.
+type batchSpan struct{ lo, hi int }
+
 // batcher runs passes over rows of many sequences at once: every linear
 // layer is one MatMul over all rows (the weights are read once per pass,
 // which is what makes decoding B streams together nearly B times faster than
@@ -32,6 +35,7 @@ type batcher struct {
 	w      *Session // activations and attention scratch
 	cache  *kvCache
 	rows   []batchRow
+	spans  []batchSpan
 	logits []float32 // [segments with logits][vocab]
 }
 
@@ -62,7 +66,7 @@ func (bt *batcher) step(ctx context.Context, segs []batchSeg) ([]float32, error)
 	}
 	b := s.buffers(n)
 	half := m.rope.dim / 2
-	bt.rows = bt.rows[:0]
+	bt.rows, bt.spans = bt.rows[:0], bt.spans[:0]
 	var outRows []int
 	t := 0
 	for _, g := range segs {
@@ -78,6 +82,7 @@ func (bt *batcher) step(ctx context.Context, segs []batchSeg) ([]float32, error)
 			bt.rows = append(bt.rows, batchRow{table: g.table, pos: g.pos + i})
 		}
 		m.rope.tables(b.cos[t*half:], b.sin[t*half:], g.pos, len(g.ids))
+		bt.spans = append(bt.spans, batchSpan{t, t + len(g.ids)})
 		t += len(g.ids)
 		if g.logits {
 			outRows = append(outRows, t-1)
@@ -107,9 +112,10 @@ func (bt *batcher) step(ctx context.Context, segs []batchSeg) ([]float32, error)
 
 // attend stores the keys and values of the n rows in s.b.k and s.b.v in the
 // cache and computes causal attention of each row against its own
-// sequence. Work is split by (row, key/value head): a worker gathers the
-// head's keys and values once (converting them to float32) for all the
-// query heads of its group.
+// sequence. Work is split by (segment, key/value head): a worker gathers
+// the head's keys and values of the segment's positions once (converting
+// them to float32) for all of the segment's rows and the query heads of
+// the group.
 func (bt *batcher) attend(s *Session, li, n int) {
 	m, c, b := bt.m, bt.cache, &s.b
 	d := m.dims
@@ -126,24 +132,31 @@ func (bt *batcher) attend(s *Session, li, n int) {
 	longest, work := 0, 0
 	for t, r := range bt.rows[:n] {
 		c.write(r.table[r.pos/kvBlockTokens], li, r.pos%kvBlockTokens, b.k[t*kr:(t+1)*kr], b.v[t*vr:(t+1)*vr])
-		span := r.pos + 1 - first(r.pos)
-		longest = max(longest, span)
-		work += span * d.heads * (qk + vw)
+		work += (r.pos + 1 - first(r.pos)) * d.heads * (qk + vw)
+	}
+	for _, sp := range bt.spans {
+		lo, hi := bt.rows[sp.lo].pos, bt.rows[sp.hi-1].pos
+		longest = max(longest, hi+1-first(lo))
 	}
 	scale, capAt := m.attnScale, float32(m.mc.AttentionSoftcap)
-	s.parallel(n*kvHeads, work, longest*(qk+vw+1), func(w, lo, hi int) {
+	s.parallel(len(bt.spans)*kvHeads, work, longest*(qk+vw+1), func(w, lo, hi int) {
 		scratch := s.scratch[w]
 		for it := lo; it < hi; it++ {
-			t, g := it/kvHeads, it%kvHeads
-			r := bt.rows[t]
-			f := first(r.pos)
-			span := r.pos + 1 - f
+			sp, g := bt.spans[it/kvHeads], it%kvHeads
+			table := bt.rows[sp.lo].table
+			f0, end := first(bt.rows[sp.lo].pos), bt.rows[sp.hi-1].pos+1
+			span := end - f0
 			keys, vals := scratch[:span*qk], scratch[span*qk:span*(qk+vw)]
-			scores := scratch[span*(qk+vw) : span*(qk+vw+1)]
-			c.gather(keys, r.table, li, f, r.pos+1, g*qk, qk, false)
-			c.gather(vals, r.table, li, f, r.pos+1, g*vw, vw, true)
-			for h := g * group; h < (g+1)*group; h++ {
-				attendHead(b.q[t*qr+h*qk:t*qr+(h+1)*qk], b.att[t*or+h*vw:t*or+(h+1)*vw], keys, vals, qk, vw, scores, scale, capAt)
+			c.gather(keys, table, li, f0, end, g*qk, qk, false)
+			c.gather(vals, table, li, f0, end, g*vw, vw, true)
+			for t := sp.lo; t < sp.hi; t++ {
+				p := bt.rows[t].pos
+				f := first(p) - f0 // this row sees positions first(p)..p
+				scores := scratch[span*(qk+vw) : span*(qk+vw)+p+1-first(p)]
+				for h := g * group; h < (g+1)*group; h++ {
+					attendHead(b.q[t*qr+h*qk:t*qr+(h+1)*qk], b.att[t*or+h*vw:t*or+(h+1)*vw],
+						keys[f*qk:], vals[f*vw:], qk, vw, scores, scale, capAt)
+				}
 			}
 		}
 	})

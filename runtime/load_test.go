@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,8 @@ import (
 )
 
 // writeFolder writes cfg and w as a .symb model folder with stories260k's
-// tokenizer and a generation_config.json.
+// tokenizer (when its 512 ids fit the model's vocabulary: Load refuses a
+// tokenizer of another model) and a generation_config.json.
 func writeFolder(t *testing.T, cfg *symb.Config, w hfWeights) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -35,6 +37,9 @@ func writeFolder(t *testing.T, cfg *symb.Config, w hfWeights) string {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		if cfg.Model.VocabSize < 512 {
+			break
+		}
 		b, err := os.ReadFile(filepath.Join(modelDir(t, "stories260k"), f))
 		if err != nil {
 			t.Fatal(err)
@@ -47,7 +52,66 @@ func writeFolder(t *testing.T, cfg *symb.Config, w hfWeights) string {
 	if err := os.WriteFile(filepath.Join(tokDir, "generation_config.json"), []byte(gc), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeManifest(t, dir)
 	return dir
+}
+
+func writeManifest(t *testing.T, dir string) {
+	t.Helper()
+	m, err := symb.BuildManifest(context.Background(), dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := symb.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoadStructure: Load refuses a folder that does not match its config
+// before mapping anything (it once ran a folder of 5 layers whose config
+// said 3, and folders without a manifest).
+func TestLoadStructure(t *testing.T) {
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	dir := writeFolder(t, cfg, w)
+
+	fewer := *cfg
+	fewer.Model.NumLayers = 3
+	if err := symb.WriteConfig(dir, &fewer); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir)
+	_, err := Load(dir)
+	if !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "layers/layer_03/") || !strings.Contains(err.Error(), "does not imply") {
+		t.Errorf("config of 3 layers over 5: %v", err)
+	}
+
+	if err := symb.WriteConfig(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir)
+	if m, err := Load(dir); err != nil {
+		t.Fatalf("folder restored: %v", err)
+	} else {
+		m.Close()
+	}
+	// A tensor file the manifest does not list, for a layer the config
+	// does not have.
+	extra := symb.TensorPath(dir, symb.LayerTensor(5, symb.AttnQ))
+	os.MkdirAll(filepath.Dir(extra), 0o755)
+	if err := symb.WriteFile(extra, w[symb.LayerTensor(0, symb.AttnQ)]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "layers/layer_05/attn_q.symb") {
+		t.Errorf("stray tensor file: %v", err)
+	}
+	os.Remove(extra)
+
+	if err := os.Remove(filepath.Join(dir, symb.ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); !errors.Is(err, symb.ErrCorrupt) || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Errorf("folder without manifest: %v", err)
+	}
 }
 
 // TestLoadFolder runs a .symb folder (mapped files and tokenizer/ found by
@@ -206,4 +270,19 @@ func dequantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
 		out[name] = &symb.Tensor{Name: name, Info: symb.Info{DType: symb.F32, Shape: q.Shape}, Data: data}
 	}
 	return out
+}
+
+// TestOptionErrors: a negative thread count or context is an error, not
+// silently "all cores" (0 is the one spelling of that).
+func TestOptionErrors(t *testing.T) {
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	for _, o := range []Option{WithThreads(-1), WithMaxContext(-5)} {
+		if _, err := New(cfg, w, o); err == nil || !strings.Contains(err.Error(), "-") {
+			t.Errorf("option accepted: %v", err)
+		}
+	}
+	m, err := New(cfg, w, WithThreads(0))
+	if err != nil || m.Threads() < 1 {
+		t.Fatalf("WithThreads(0): %v, %d threads", err, m.Threads())
+	}
 }

@@ -30,6 +30,9 @@ const (
 	DefaultKVCacheBytes = 1 << 30
 )
 
+// defaultKVType is how the KV cache stores keys and values unless WithKVType says otherwise.
+const defaultKVType = symb.F16
+
 // gatherWindow is how long a step waits, at most, for the streams served by
 // the previous step to sample their next token, so that they decode together
 // instead of one step apart.
@@ -44,8 +47,10 @@ type schedConfig struct {
 	kvType     symb.DType
 	stepTokens int
 	maxQueue   int
-	paused     bool // tests: the loop starts when they call start
+	paused     bool // the loop starts when start is called (benchmarks and tests queue requests first)
 }
+
+func withPaused() SchedulerOption { return func(c *schedConfig) { c.paused = true } }
 
 // WithSlots sets how many sequences run at once (default DefaultSlots).
 func WithSlots(n int) SchedulerOption { return func(c *schedConfig) { c.slots = n } }
@@ -106,7 +111,7 @@ type Scheduler struct {
 // NewScheduler starts a scheduler over m, which must stay open until Close.
 // It needs the exact engine (the symbiotic state is not paged).
 func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
-	c := schedConfig{slots: DefaultSlots, kvType: symb.F16, stepTokens: DefaultStepTokens}
+	c := schedConfig{slots: DefaultSlots, kvType: defaultKVType, stepTokens: DefaultStepTokens}
 	for _, o := range opts {
 		o(&c)
 	}

@@ -20,9 +20,6 @@ func newTestScheduler(t testing.TB, m *Model, opts ...SchedulerOption) *Schedule
 	return s
 }
 
-// paused makes NewScheduler leave the loop to runConcurrently.
-func paused() SchedulerOption { return func(c *schedConfig) { c.paused = true } }
-
 // prompts derives n different prompts of different lengths from ids.
 func prompts(ids []int, n, vocab int) [][]int {
 	out := make([][]int, n)
@@ -69,7 +66,7 @@ func TestSchedulerMatchesSession(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := newTestModel(t, name, WithThreads(2))
 			ref := loadReference(t, modelDir(t, name))
-			s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(5), paused())
+			s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(5), withPaused())
 			ps := prompts(ref.promptIDs, 4, m.mc.VocabSize)
 			n := len(ref.greedyIDs)
 			res := runConcurrently(t, s, ps, WithMaxTokens(n), WithIgnoreEOS())
@@ -100,7 +97,7 @@ func TestSchedulerMatchesSession(t *testing.T) {
 func TestSchedulerF16(t *testing.T) {
 	m := storiesModel(t)
 	ref := loadReference(t, modelDir(t, "stories260k"))
-	s := newTestScheduler(t, m, WithSlots(2), paused())
+	s := newTestScheduler(t, m, WithSlots(2), withPaused())
 	res := runConcurrently(t, s, [][]int{ref.promptIDs, ref.promptIDs}, WithMaxTokens(len(ref.greedyIDs)), WithIgnoreEOS())
 	for i, r := range res {
 		if !equalInts(r.IDs, ref.greedyIDs) {

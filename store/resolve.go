@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/symbc/symbc/convert/hub"
+	"github.com/symbc/symbc/registry"
 )
 
 // Kind is what a model argument names.
@@ -75,25 +76,15 @@ func looksLikePath(arg string) bool {
 		strings.HasSuffix(arg, "/") || (runtime.GOOS == "windows" && strings.Contains(arg, `\`))
 }
 
-// IsRegistryRef reports whether arg is spelled as a registry reference: it
-// starts with a registry host (a name with a dot or a port, or localhost)
-// followed by a repository, it parses as a reference, and it is neither an
-// existing path nor a Hub id with an hf.co/ prefix.
+// IsRegistryRef reports whether arg is spelled as a registry reference
+// (registry.IsReference) and not as a Hub id with an hf.co/ prefix.
 func IsRegistryRef(arg string) bool {
-	host, rest, ok := strings.Cut(arg, "/")
-	if !ok || rest == "" || !(host == "localhost" || strings.HasPrefix(host, "localhost:") || strings.ContainsAny(host, ".:")) {
-		return false
-	}
 	for _, p := range hubPrefixes {
 		if strings.HasPrefix(arg, p) {
 			return false
 		}
 	}
-	if _, err := os.Stat(arg); err == nil {
-		return false
-	}
-	_, err := name.ParseReference(arg, name.Insecure)
-	return err == nil
+	return registry.IsReference(arg)
 }
 
 // Resolve turns a command's model argument into a model folder: a folder is

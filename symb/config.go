@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/symbc/symbc/internal/fileio"
 )
 
 // ConfigFile is the name of the model description inside a model folder.
@@ -147,10 +149,13 @@ type Tool struct {
 	Version string `json:"version"`
 }
 
+// maxConfigBytes bounds config.symb.json.
+const maxConfigBytes = 16 << 20
+
 // ReadConfig reads and checks dir/config.symb.json.
 func ReadConfig(dir string) (*Config, error) {
 	p := filepath.Join(dir, ConfigFile)
-	b, err := os.ReadFile(p)
+	b, err := fileio.ReadLimited(p, maxConfigBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: not a .symb model folder (no %s): %w", dir, ConfigFile, ErrNotSymb)
@@ -205,6 +210,9 @@ func (m *ModelConfig) Validate() error {
 		if f.v <= 0 || f.v > maxSize {
 			return fmt.Errorf("%s is %d: %w", f.name, f.v, ErrCorrupt)
 		}
+	}
+	if m.MaxPositions < 0 || m.MaxPositions > MaxContextLength {
+		return fmt.Errorf("max_position_embeddings is %d, want 1..%d (0: not given): %w", m.MaxPositions, MaxContextLength, ErrCorrupt)
 	}
 	if m.NumHeads%m.NumKVHeads != 0 {
 		return fmt.Errorf("num_heads %d is not a multiple of num_kv_heads %d: %w", m.NumHeads, m.NumKVHeads, ErrCorrupt)
@@ -276,6 +284,10 @@ func (m *ModelConfig) Validate() error {
 	}
 	return nil
 }
+
+// MaxContextLength bounds max_position_embeddings. The longest contexts of
+// open models are a few million tokens (Llama 4 Scout: 10M).
+const MaxContextLength = 1 << 24
 
 // WriteConfig writes dir/config.symb.json (indented, trailing newline).
 func WriteConfig(dir string, c *Config) error {

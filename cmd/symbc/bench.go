@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,8 @@ func newBenchCmd() *cobra.Command {
 		prompt, gen, threads, reps int
 		engine                     string
 		asJSON                     bool
+		parallel                   []int
+		chatTurn                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench MODEL",
@@ -21,6 +24,14 @@ func newBenchCmd() *cobra.Command {
 is a prompt of -p tokens processed in one batch, tg is -n tokens generated one
 at a time. Each test runs once to warm up, then -r times; the table gives the
 mean ± standard deviation in tokens per second.
+
+With --parallel 1,4,8,16 it measures continuous batching instead: for each
+count, that many streams arrive at once with -p-token prompts and decode -n
+tokens each; the table gives the time to first token and the per-stream and
+aggregate decode rates. With --chat-turn N it measures the prompt-prefix
+cache: a first chat turn of N prompt tokens, then a second turn of that
+prompt, the -n-token reply and -p new tokens; the table gives each turn's
+cached tokens and time to first token.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -41,6 +52,29 @@ mean ± standard deviation in tokens per second.
 				return err
 			}
 			defer m.Close()
+			if chatTurn > 0 {
+				if prompt == 0 || gen == 0 {
+					return usagef("--chat-turn needs -p and -n above 0")
+				}
+				res, err := runtime.BenchChatTurn(cmd.Context(), m, chatTurn, prompt, gen)
+				if err != nil {
+					return err
+				}
+				return printResult(cmd, asJSON, res, res.WriteTable)
+			}
+			if len(parallel) > 0 {
+				if prompt == 0 || gen == 0 {
+					return usagef("--parallel needs -p and -n above 0")
+				}
+				res, err := runtime.BenchParallel(cmd.Context(), m, runtime.ParallelBenchOptions{
+					Streams: parallel, PromptTokens: prompt, GenTokens: gen, Repetitions: reps,
+					Name: filepath.Base(filepath.Clean(model.Name)),
+				})
+				if err != nil {
+					return err
+				}
+				return printResult(cmd, asJSON, res, res.WriteTable)
+			}
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
 				Name: filepath.Base(filepath.Clean(model.Name)),
@@ -48,12 +82,7 @@ mean ± standard deviation in tokens per second.
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
-			}
-			return res.WriteTable(cmd.OutOrStdout())
+			return printResult(cmd, asJSON, res, res.WriteTable)
 		},
 	}
 	f := cmd.Flags()
@@ -63,7 +92,19 @@ mean ± standard deviation in tokens per second.
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.IntVar(&chatTurn, "chat-turn", 0, "measure a second chat turn after a first of this many prompt tokens (prefix cache)")
+	f.IntSliceVar(&parallel, "parallel", nil, "measure batched decoding of this many concurrent streams (a list: 1,4,8,16)")
 	return cmd
+}
+
+// printResult writes res as indented JSON or with its table writer.
+func printResult(cmd *cobra.Command, asJSON bool, res any, table func(io.Writer) error) error {
+	if asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return table(cmd.OutOrStdout())
 }
 
 // orSkip maps the CLI's 0 ("skip the test") to BenchOptions' negative.

@@ -14,13 +14,19 @@ import (
 // symbcRunStdin is symbcRun with stdin as standard input.
 func symbcRunStdin(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return symbcExec(t, context.Background(), stdin, args...)
+}
+
+// symbcExec is symbcRun with a context and standard input.
+func symbcExec(t *testing.T, ctx context.Context, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	err := root.ExecuteContext(context.Background())
+	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code = 1
 		var ue usageError

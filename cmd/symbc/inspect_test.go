@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,45 +11,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/symbc/symbc/internal/testmodel"
 	"github.com/symbc/symbc/symb"
 )
 
-// inspectFolder writes a config and three tensors: 40·32 f16 + 32 f32 +
-// 32·64 int4 = 3360 parameters.
+// tinySpec is a one-layer tied model: embeddings 40·32 f16, final_norm 32,
+// per layer two norms of 32, attn_q and attn_o 32·32, attn_k and attn_v
+// 16·32, mlp_gate and mlp_up 64·32, mlp_down 32·64 (int4 g32): 10592
+// parameters.
+var tinySpec = testmodel.Spec{Layers: 1, Hidden: 32, Intermediate: 64, Vocab: 40, Heads: 4, KVHeads: 2,
+	Weights: symb.INT4, Embeddings: symb.F16, GroupSize: 32, Seed: 1}
+
+// inspectFolder writes a complete model folder of tinySpec.
 func inspectFolder(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := &symb.Config{
-		Architecture: "llama",
-		Model: symb.ModelConfig{VocabSize: 40, HiddenSize: 32, IntermediateSize: 64, NumLayers: 1, NumHeads: 4, NumKVHeads: 2, HeadDim: 8,
-			Norm: "rmsnorm", Activation: "silu", RopeTheta: 1e4, TieEmbeddings: true},
-		Quantization: symb.Quantization{Weights: "int4", Scheme: "sym", GroupSize: 32, Method: "rtn", Embeddings: "f16", Norms: "f32"},
-		Source:       symb.Source{ID: "org/tiny"},
-	}
-	if err := symb.WriteConfig(dir, cfg); err != nil {
+	if err := testmodel.Write(context.Background(), dir, tinySpec); err != nil {
 		t.Fatal(err)
-	}
-	for name, in := range map[string]symb.Info{
-		symb.Embeddings:                 {DType: symb.F16, Shape: []int{40, 32}},
-		symb.FinalNorm:                  {DType: symb.F32, Shape: []int{32}},
-		symb.LayerTensor(0, symb.MLPUp): {DType: symb.INT4, Scheme: symb.SchemeSym, GroupSize: 32, Shape: []int{64, 32}},
-	} {
-		d, s, m, err := in.SectionSizes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tn := &symb.Tensor{Info: in, Data: make([]byte, d)}
-		if s > 0 {
-			tn.Scales = make([]byte, s)
-		}
-		if m > 0 {
-			tn.Mins = make([]byte, m)
-		}
-		p := symb.TensorPath(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := symb.WriteFile(p, tn); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dir
 }
@@ -70,7 +49,7 @@ func TestInspectText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"architecture:", "llama", "org/tiny", "3.36K (3360)",
+		"architecture:", "llama", "symbc-test/random-llama", "10.59K (10592)",
 		"quantization:     weights int4 sym g32 rtn, embeddings f16, norms f32",
 	} {
 		if !strings.Contains(out, want) {
@@ -78,14 +57,18 @@ func TestInspectText(t *testing.T) {
 		}
 	}
 	rows := regexp.MustCompile(`(?m)^(\S+)\s+(\S+)\s+(\[[^\]]*\])\s+(\S+)\s+(\S+)\s+(\d+)$`).FindAllStringSubmatch(out, -1)
-	if len(rows) != 3 {
-		t.Fatalf("want 3 table rows:\n%s", out)
+	if len(rows) != 11 {
+		t.Fatalf("want 11 table rows:\n%s", out)
 	}
-	if r := rows[2]; r[1] != "layers/layer_00/mlp_up" || r[2] != "int4" || r[3] != "[64, 32]" || r[4] != "sym" || r[5] != "32" {
-		t.Errorf("int4 row %q", r[0])
+	byName := map[string][]string{}
+	for _, r := range rows {
+		byName[r[1]] = r
 	}
-	if r := rows[1]; r[1] != "final_norm" || r[4] != "-" || r[5] != "-" {
-		t.Errorf("f32 row %q", r[0])
+	if r := byName["layers/layer_00/mlp_up"]; r == nil || r[2] != "int4" || r[3] != "[64, 32]" || r[4] != "sym" || r[5] != "32" {
+		t.Errorf("int4 row %q", r)
+	}
+	if r := byName["final_norm"]; r == nil || r[4] != "-" || r[5] != "-" {
+		t.Errorf("f32 row %q", r)
 	}
 }
 
@@ -99,10 +82,10 @@ func TestInspectJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("not one JSON object: %v\n%s", err, out)
 	}
-	if s.Params != 3360 || len(s.Tensors) != 3 || s.BitsPerWeight <= 0 || s.Architecture != "llama" {
+	if s.Params != 10592 || len(s.Tensors) != 11 || s.BitsPerWeight <= 0 || s.Architecture != "llama" {
 		t.Errorf("summary %+v", s)
 	}
-	if want := 8 * float64(s.TensorBytes) / 3360; s.BitsPerWeight != want {
+	if want := 8 * float64(s.TensorBytes) / 10592; s.BitsPerWeight != want {
 		t.Errorf("bits per weight %g, want %g", s.BitsPerWeight, want)
 	}
 }
@@ -119,5 +102,58 @@ func TestInspectNotAModelFolder(t *testing.T) {
 	}
 	if _, err := runInspect(); !errors.As(err, &ue) {
 		t.Errorf("missing argument: %v, want a usage error", err)
+	}
+}
+
+// TestLoadingChecksStructure: inspect and run refuse a folder whose config
+// names an unknown architecture, whose config disagrees with its files, or
+// that has no manifest (only verify used to notice).
+func TestLoadingChecksStructure(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(t *testing.T, dir string)
+		want string
+	}{
+		{"unknown architecture", func(t *testing.T, dir string) {
+			cfg, err := symb.ReadConfig(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Architecture = "banana"
+			if err := symb.WriteConfig(dir, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}, `"banana"`},
+		{"more layers than the config", func(t *testing.T, dir string) {
+			cfg, err := symb.ReadConfig(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Model.NumLayers = 2
+			if err := symb.WriteConfig(dir, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}, "layers/layer_01/"},
+		{"no manifest", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, symb.ManifestFile)); err != nil {
+				t.Fatal(err)
+			}
+		}, "no manifest.json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := inspectFolder(t)
+			c.edit(t, dir)
+			if _, err := runInspect(dir); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("inspect: %v, want an error naming %s", err, c.want)
+			}
+			root := newRootCmd()
+			var out bytes.Buffer
+			root.SetOut(&out)
+			root.SetErr(&out)
+			root.SetArgs([]string{"run", dir, "--prompt", "hi", "--max-tokens", "1"})
+			if err := root.Execute(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("run: %v, want an error naming %s", err, c.want)
+			}
+		})
 	}
 }

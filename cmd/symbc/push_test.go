@@ -16,44 +16,16 @@ import (
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/symbc/symbc/internal/testmodel"
 	"github.com/symbc/symbc/registry"
-	"github.com/symbc/symbc/symb"
 )
 
-// registryFolder writes a small complete model folder: config, two
-// tensors, a tokenizer file and manifest.json.
+// registryFolder writes a small complete model folder: config, every tensor
+// it implies, a tokenizer file and manifest.json.
 func registryFolder(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "model")
-	cfg := &symb.Config{
-		Architecture: "llama",
-		Model: symb.ModelConfig{VocabSize: 40, HiddenSize: 32, IntermediateSize: 64, NumLayers: 1, NumHeads: 4, NumKVHeads: 2, HeadDim: 8,
-			Norm: "rmsnorm", Activation: "silu", RopeTheta: 1e4, TieEmbeddings: true},
-		Quantization: symb.Quantization{Weights: "int4", Scheme: "sym", GroupSize: 32, Method: "rtn", Embeddings: "f16", Norms: "f32"},
-		Source:       symb.Source{ID: "org/tiny"},
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "layers", "layer_00"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := symb.WriteConfig(dir, cfg); err != nil {
-		t.Fatal(err)
-	}
-	emb := &symb.Tensor{Info: symb.Info{DType: symb.F16, Shape: []int{40, 32}}, Data: bytes.Repeat([]byte{1, 60}, 40*32)}
-	up := &symb.Tensor{Info: symb.Info{DType: symb.INT4, Scheme: symb.SchemeSym, GroupSize: 32, Shape: []int{64, 32}},
-		Data: bytes.Repeat([]byte{0x9a}, 64*16), Scales: bytes.Repeat([]byte{0, 44}, 64)}
-	for name, tn := range map[string]*symb.Tensor{symb.Embeddings: emb, symb.LayerTensor(0, symb.MLPUp): up} {
-		if err := symb.WriteFile(symb.TensorPath(dir, name), tn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(`{"model":{}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err := symb.BuildManifest(context.Background(), dir, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := symb.WriteManifest(dir, m); err != nil {
+	if err := testmodel.Write(context.Background(), dir, tinySpec); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -127,7 +99,7 @@ func TestPushPullInspectCommands(t *testing.T) {
 	if _, _, err := registryCLI("s3cret-pw\n", append([]string{"pull", host + "/org/tiny@" + digest, pulled}, creds...)...); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"config.symb.json", "embeddings.symb", "layers/layer_00/mlp_up.symb", "tokenizer.json", "manifest.json"} {
+	for _, f := range []string{"config.symb.json", "embeddings.symb", "layers/layer_00/mlp_up.symb", "tokenizer/tokenizer.json", "manifest.json"} {
 		a, _ := os.ReadFile(filepath.Join(dir, f))
 		b, err := os.ReadFile(filepath.Join(pulled, f))
 		if err != nil || !bytes.Equal(a, b) {

@@ -20,15 +20,20 @@ func newRunCmd() *cobra.Command {
 		topK, maxTokens, threads, maxContext    int
 		seed                                    uint64
 		stops                                   []string
+		tf                                      chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run MODEL",
 		Short: "Generate text with a .symb model",
-		Long: `run loads the model in DIR and continues a prompt, streaming the text to
-stdout and the speed to stderr. The prompt is --prompt TEXT (with --chat, sent
-through the model's chat template as a user message), --messages FILE (a JSON
-array of {"role", "content"} objects, always templated) or --prompt-ids with
-token ids. Sampling is greedy unless --temperature is above 0.
+		Long: `run loads MODEL and continues a prompt, streaming the text to stdout and
+the speed to stderr. The prompt is --prompt TEXT (with --chat, sent through
+the model's chat template as a user message), --messages FILE (a JSON array
+of {"role", "content"} objects, always templated) or --prompt-ids with token
+ids. Sampling is greedy unless --temperature is above 0.
+
+Without any of them, a terminal on standard input gets an interactive chat
+(` + chatHelp + `), and anything else on standard input is read
+whole as the prompt.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -40,8 +45,19 @@ token ids. Sampling is greedy unless --temperature is above 0.
 					given++
 				}
 			}
-			if given != 1 {
-				return usagef("give exactly one of --prompt, --prompt-ids and --messages")
+			if given > 1 {
+				return usagef("give at most one of --prompt, --prompt-ids and --messages")
+			}
+			interactive := false
+			if given == 0 {
+				if interactive = isTerminal(cmd.InOrStdin()); !interactive {
+					var err error
+					if prompt, err = readStdinPrompt(cmd.InOrStdin()); err != nil {
+						return err
+					}
+				} else if asJSON {
+					return usagef("--json needs a prompt (--prompt, --prompt-ids, --messages or standard input)")
+				}
 			}
 			if chat && f.Changed("prompt-ids") {
 				return usagef("--chat needs --prompt or --messages, not --prompt-ids")
@@ -54,10 +70,11 @@ token ids. Sampling is greedy unless --temperature is above 0.
 				}
 			}
 			var messages []tokenizer.Message
+			var toolOpts []tokenizer.ChatOption
 			switch {
 			case f.Changed("messages"):
 				var err error
-				if messages, err = readChatMessages(cmd, messagesFile); err != nil {
+				if messages, toolOpts, err = readChatMessages(cmd, messagesFile); err != nil {
 					return err
 				}
 				if len(messages) == 0 {
@@ -88,12 +105,23 @@ token ids. Sampling is greedy unless --temperature is above 0.
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))
+			chatOpts, err := tf.chatOptions()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(model.Dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(model.Dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
 			out := cmd.OutOrStdout()
+			if interactive {
+				return runChat(cmd, m, model.Name, opts)
+			}
 			if !asJSON {
 				// A plain text prompt is continued, so print it first: the
 				// output then reads as one text, as in llama.cpp.
@@ -113,7 +141,10 @@ token ids. Sampling is greedy unless --temperature is above 0.
 			case ids != nil:
 				res, err = m.GenerateIDs(ctx, ids, opts...)
 			case messages != nil:
-				res, err = m.Chat(ctx, messages, opts...)
+				var chatIDs []int
+				if chatIDs, err = m.EncodeChat(ctx, messages, append(chatOpts, toolOpts...)...); err == nil {
+					res, err = m.GenerateIDs(ctx, chatIDs, opts...)
+				}
 			default:
 				res, err = m.Generate(ctx, prompt, opts...)
 			}
@@ -150,6 +181,7 @@ token ids. Sampling is greedy unless --temperature is above 0.
 	addThreadsFlag(f, &threads)
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
+	tf.register(f)
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with the text, ids and speeds instead of streaming")
 	addQuietFlag(f, &quiet)
 	return cmd

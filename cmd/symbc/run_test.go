@@ -99,8 +99,8 @@ func TestRunCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", dir}, 2, "exactly one of"},
-		{[]string{"run", dir, "--prompt", "a", "--prompt-ids", "1"}, 2, "exactly one of"},
+		{[]string{"run", dir}, 2, "standard input is empty"},
+		{[]string{"run", dir, "--prompt", "a", "--prompt-ids", "1"}, 2, "at most one of"},
 		{[]string{"run", dir, "--prompt-ids", "1,x"}, 2, `"x" is not a token id`},
 		{[]string{"run", dir, "--prompt", "a", "--engine", "fast"}, 2, "unknown engine"},
 		{[]string{"run", dir, "--prompt", "a", "--temperature", "-1"}, 2, "temperature"},

@@ -21,15 +21,17 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr, modelName               string
 		threads, parallel, maxContext int
-		apiKeys, aliases              []string
+		apiKeys, aliases, corsOrigins []string
 		apiKeyFile, kvCacheSize       string
+		tf                            chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve MODEL",
 		Short: "Serve a .symb model over an OpenAI-compatible HTTP API",
 		Long: `serve loads the model in DIR and answers OpenAI API requests on --addr:
 GET /v1/models, POST /v1/chat/completions (with streaming), POST
-/v1/completions and GET /health. Point an OpenAI client at
+/v1/completions, GET /metrics (Prometheus) and GET /health (docs/SERVE.md
+lists every field and its status). Point an OpenAI client at
 http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
 (comma-separated keys) every endpoint but /health needs
 "Authorization: Bearer KEY"; otherwise any key is accepted. Requests
@@ -39,7 +41,8 @@ request is logged to stderr (never a key).
 keys and values in a KV cache of --kv-cache-size shared with the prompt
 prefix cache; requests beyond that wait (up to 4 per slot; more get 503
 with Retry-After).
-Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `.
+Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `;
+then streams still going end with an error event (code server_shutdown).
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -64,7 +67,15 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			if modelName == "" {
 				modelName = filepath.Base(filepath.Clean(model.Name))
 			}
-			m, err := runtime.Load(dir, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))
+			kwargs, err := tf.kwargsMap()
+			if err != nil {
+				return err
+			}
+			tokOpts, err := tf.modelOptions(dir)
+			if err != nil {
+				return err
+			}
+			m, err := runtime.Load(dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
@@ -85,7 +96,8 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 			stderr := cmd.ErrOrStderr()
 			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
 				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
-				server.WithGenerationDefaults(defaults))
+				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs),
+				server.WithCORSOrigins(corsOrigins...))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
 			if len(keys) > 0 {
@@ -108,6 +120,8 @@ Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGra
 	f.StringArrayVar(&apiKeys, "api-key", nil, "require this API key (repeatable; prefer --api-key-file or SYMBC_API_KEY, which ps cannot show)")
 	f.StringVar(&apiKeyFile, "api-key-file", "", "require one of the API keys in this file (one per line)")
 	f.StringArrayVar(&aliases, "alias", nil, "another model name requests may use (repeatable)")
+	f.StringArrayVar(&corsOrigins, "cors-origin", nil, `let browser pages from this origin call the API, e.g. http://localhost:3000 ("*": any; repeatable)`)
+	tf.register(f)
 	return cmd
 }
 

@@ -15,6 +15,7 @@ func newTemplateCmd() *cobra.Command {
 	var (
 		messagesPath string
 		noGenPrompt  bool
+		tf           chatTemplateFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "template MODEL --messages FILE",
@@ -24,7 +25,9 @@ holding tokenizer.json and tokenizer_config.json) the way transformers'
 apply_chat_template does, and prints the prompt exactly, without an added newline.
 
 FILE ("-" for standard input) holds a JSON array of {"role", "content"} messages,
-or an object with such an array under "messages".
+or an object with such an array under "messages" and optionally OpenAI tool
+definitions under "tools". Messages may carry tool_calls, tool_call_id, name
+and reasoning_content.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -32,7 +35,7 @@ or an object with such an array under "messages".
 			if messagesPath == "" {
 				return usagef("--messages is required")
 			}
-			msgs, err := readChatMessages(cmd, messagesPath)
+			msgs, toolOpts, err := readChatMessages(cmd, messagesPath)
 			if err != nil {
 				return err
 			}
@@ -40,11 +43,15 @@ or an object with such an array under "messages".
 			if err != nil {
 				return err
 			}
-			tk, err := tokenizer.Load(model.Dir)
+			chatOpts, err := tf.chatOptions()
 			if err != nil {
 				return err
 			}
-			prompt, err := tk.ApplyChatTemplate(msgs, tokenizer.WithGenerationPrompt(!noGenPrompt))
+			tk, err := tf.loadTokenizer(model.Dir)
+			if err != nil {
+				return err
+			}
+			prompt, err := tk.ApplyChatTemplate(msgs, append(append(chatOpts, toolOpts...), tokenizer.WithGenerationPrompt(!noGenPrompt))...)
 			if errors.Is(err, tokenizer.ErrNoChatTemplate) {
 				return fmt.Errorf("%s: no chat template (no \"chat_template\" in %s and no %s)", args[0], tokenizer.ConfigFile, tokenizer.ChatTemplateFile)
 			}
@@ -57,6 +64,7 @@ or an object with such an array under "messages".
 	}
 	cmd.Flags().StringVar(&messagesPath, "messages", "", `JSON file of chat messages ("-" for standard input)`)
 	cmd.Flags().BoolVar(&noGenPrompt, "no-generation-prompt", false, "do not end the prompt with the assistant turn header")
+	tf.register(cmd.Flags())
 	return cmd
 }
 
@@ -66,26 +74,38 @@ const maxMessagesFile = 64 << 20
 // readChatMessages reads chat messages from path ("-" for standard input):
 // a JSON array of {"role", "content"} objects, or an object with such an
 // array under "messages".
-func readChatMessages(cmd *cobra.Command, path string) ([]tokenizer.Message, error) {
+//
+// The object form may also hold "tools" (OpenAI's tool definitions), which
+// are returned as template options.
+func readChatMessages(cmd *cobra.Command, path string) ([]tokenizer.Message, []tokenizer.ChatOption, error) {
 	data, err := readInput(cmd, path, maxMessagesFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	name := inputName(path)
 	var msgs []tokenizer.Message
+	var opts []tokenizer.ChatOption
 	if err := json.Unmarshal(data, &msgs); err != nil {
 		var wrapped struct {
 			Messages *[]tokenizer.Message `json:"messages"`
+			Tools    json.RawMessage      `json:"tools"`
 		}
 		if err := json.Unmarshal(data, &wrapped); err != nil || wrapped.Messages == nil {
-			return nil, fmt.Errorf(`%s: expected a JSON array of {"role", "content"} messages or an object with "messages"`, name)
+			return nil, nil, fmt.Errorf(`%s: expected a JSON array of {"role", "content"} messages or an object with "messages"`, name)
 		}
 		msgs = *wrapped.Messages
+		if len(wrapped.Tools) > 0 {
+			var list []json.RawMessage
+			if err := json.Unmarshal(wrapped.Tools, &list); err != nil {
+				return nil, nil, fmt.Errorf(`%s: "tools" must be an array of tool definitions`, name)
+			}
+			opts = append(opts, tokenizer.WithVar("tools", wrapped.Tools))
+		}
 	}
 	for i, m := range msgs {
 		if m.Role == "" {
-			return nil, fmt.Errorf("%s: message %d has no role", name, i)
+			return nil, nil, fmt.Errorf("%s: message %d has no role", name, i)
 		}
 	}
-	return msgs, nil
+	return msgs, opts, nil
 }

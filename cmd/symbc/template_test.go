@@ -188,3 +188,61 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestChatTemplateFlags(t *testing.T) {
+	dir := chatFolder(t, testChatTemplate)
+	tmpl := filepath.Join(t.TempDir(), "override.jinja")
+	if err := os.WriteFile(tmpl, []byte(`{% if greeting %}{{ greeting }}{% endif %}{{ messages[0].content }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := writeMessages(t, []tokenizer.Message{{Role: "user", Content: "hello"}})
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--chat-template", tmpl}, "hello"},
+		{[]string{"--chat-template", tmpl, "--chat-template-kwargs", `{"greeting": "Hi! "}`}, "Hi! hello"},
+		{[]string{"--chat-template-kwargs", `{"unused": [1, {"a": true}]}`}, "<s><|user|>hello\n<|assistant|>"},
+	} {
+		out, err := runCLI(t, append([]string{"template", dir, "--messages", path}, c.flags...)...)
+		if err != nil || out != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.flags, out, err, c.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--chat-template-kwargs", `[1]`},
+		{"--chat-template-kwargs", `{"messages": []}`},
+		{"--chat-template", filepath.Join(t.TempDir(), "missing.jinja")},
+	} {
+		if _, stderr, code := symbcRun(t, append([]string{"template", dir, "--messages", path}, bad...)...); code == 0 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%v: exit %d, %s", bad, code, stderr)
+		}
+	}
+
+	// Tools and tool-call history from the messages file reach the template.
+	conv := filepath.Join(t.TempDir(), "tools.json")
+	if err := os.WriteFile(conv, []byte(`{"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+		"messages": [{"role": "user", "content": "Weather?"},
+		{"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]},
+		{"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "cold"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	toolTemplate := filepath.Join("..", "..", "runtime", "server", "testdata", "tool_template.jinja")
+	out, err := runCLI(t, "template", dir, "--messages", conv, "--chat-template", toolTemplate)
+	want := "<s>Tools: get_weather({\"type\": \"object\"}) \nWeather?\n<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}</tool_call>\nResult of get_weather (c1): cold"
+	if err != nil || out != want {
+		t.Errorf("tools: %q (%v)\nwant %q", out, err, want)
+	}
+
+	// run and serve take the same flags: the kwargs reach the template.
+	model := storiesFolder(t)
+	story := filepath.Join(t.TempDir(), "story.jinja")
+	if err := os.WriteFile(story, []byte(`{{ bos_token }}{{ story_start }}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := symbcRun(t, "run", model, "--messages", path, "--chat-template", story,
+		"--chat-template-kwargs", `{"story_start": "Once upon a time"}`, "--max-tokens", "16", "-t", "2", "--quiet")
+	if code != 0 || !strings.HasPrefix(greedyText, strings.TrimSuffix(out, "\n")) || len(out) < 20 {
+		t.Errorf("run: exit %d, %q, %s", code, out, stderr)
+	}
+}

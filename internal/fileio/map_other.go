@@ -22,3 +22,6 @@ func DontNeed([]byte) {}
 
 // WillNeed does nothing where the file was read rather than mapped.
 func WillNeed([]byte) {}
+
+// openNonblock is only needed where FIFOs can block an open.
+const openNonblock = 0

@@ -60,3 +60,7 @@ func pageSpan(b []byte) (start, end int) {
 	}
 	return int(first - addr), int(last - addr)
 }
+
+// openNonblock makes opening a FIFO return at once instead of waiting for
+// a writer.
+const openNonblock = unix.O_NONBLOCK

@@ -33,7 +33,20 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	ids, err := s.m.EncodeChat(r.Context(), msgs)
+	ts, chatOpts, e := s.chatTemplateOptions(&req)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	c, e := s.constraint(&req, ts)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if c != nil {
+		opts = append(opts, runtime.WithConstraint(c))
+	}
+	ids, err := s.m.EncodeChat(r.Context(), msgs, chatOpts...)
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {
@@ -47,7 +60,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.generate(w, r, &job{
 		ids: ids, opts: opts, params: &req.sampling, promptParam: "messages", lp: lp,
-		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp},
+		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp, tools: ts},
 	})
 }
 
@@ -128,7 +141,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 	if j.lp != nil {
 		opts = append(opts[:len(opts):len(opts)], runtime.WithLogprobs(j.lp.top, j.lp.add))
 	}
-	gen, release, e := s.admit(ctx, w, j.ids)
+	gen, release, e := s.admitMeasured(ctx, w, j.ids, info.start)
 	if e != nil {
 		s.fail(w, r, e)
 		return
@@ -190,13 +203,24 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	opts = append(opts[:len(opts):len(opts)], runtime.WithOnText(func(piece string) error {
-		if err := send(j.f.piece(piece, j.lp.take(), nullUsage)); err != nil {
+		chunk := j.f.piece(piece, j.lp.take(), nullUsage)
+		if chunk == nil {
+			return nil
+		}
+		if err := send(chunk); err != nil {
 			return writeFailed{err}
 		}
 		return nil
 	}))
 	res, err := gen(ctx, opts...)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errShutdown) {
+			info.shutdown = true
+			send(struct {
+				Error *apiError `json:"error"`
+			}{&apiError{Message: "The server is shutting down; the generation was stopped", Type: errServer, Code: "server_shutdown"}})
+			return
+		}
 		if ctx.Err() != nil || !isRuntimeError(err) {
 			// The client went away (context canceled or a failed write).
 			info.canceled = true
@@ -213,9 +237,11 @@ func (s *server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if res.StopReason == runtime.StopString {
 		j.lp.take()
 	}
-	if err := send(j.f.last(info.finish, j.lp.take(), nullUsage)); err != nil {
-		info.canceled = true
-		return
+	for _, chunk := range j.f.last(info.finish, j.lp.take(), nullUsage) {
+		if err := send(chunk); err != nil {
+			info.canceled = true
+			return
+		}
 	}
 	if withUsage {
 		if err := send(j.f.usage(usageOf(res))); err != nil {
@@ -243,6 +269,12 @@ func isRuntimeError(err error) bool {
 
 // generationFailed answers a non-streaming generation that returned err.
 func (s *server) generationFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(context.Cause(r.Context()), errShutdown) {
+		infoOf(r).shutdown = true
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, Type: errServer, Code: "server_shutdown",
+			Message: "The server is shutting down; the generation was stopped"})
+		return
+	}
 	if r.Context().Err() != nil {
 		infoOf(r).canceled = true
 		return
@@ -294,32 +326,45 @@ func (s *server) meta(prefix string) meta {
 }
 
 // format builds the response objects of one endpoint. usage is either nil
-// (left out) or JSON null, see stream.
+// (left out) or JSON null, see stream. piece may hold text back (returning
+// nil); last then returns it before the final chunk.
 type format interface {
 	full(text, finish string, lp []runtime.TokenLogprob, u *usage) any
 	first(usage any) any
 	piece(text string, lp []runtime.TokenLogprob, usage any) any
-	last(finish string, lp []runtime.TokenLogprob, usage any) any
+	last(finish string, lp []runtime.TokenLogprob, usage any) []any
 	usage(u *usage) any
 }
 
 // chatFormat builds chat.completion and chat.completion.chunk objects.
 type chatFormat struct {
 	meta
-	lp *logprobRender
+	lp    *logprobRender
+	tools *toolSet // nil: no tools
+	hold  toolHold
+	held  []runtime.TokenLogprob // log-probabilities of held-back text
 }
 
 type chatChoice struct {
 	Index        int           `json:"index"`
-	Message      *chatContent  `json:"message,omitempty"`
+	Message      *chatReply    `json:"message,omitempty"`
 	Delta        *chatContent  `json:"delta,omitempty"`
 	Logprobs     *chatLogprobs `json:"logprobs"`
 	FinishReason *string       `json:"finish_reason"`
 }
 
 type chatContent struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string        `json:"role,omitempty"`
+	Content   *string       `json:"content,omitempty"`
+	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+}
+
+// chatReply is a complete assistant message; content is null when the
+// reply is only tool calls.
+type chatReply struct {
+	Role      string        `json:"role"`
+	Content   *string       `json:"content"`
+	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatObject struct {
@@ -335,8 +380,16 @@ func (f *chatFormat) object(kind string, choices []chatChoice, u any) *chatObjec
 }
 
 func (f *chatFormat) full(text, finish string, lp []runtime.TokenLogprob, u *usage) any {
+	text, calls := f.tools.parse(text)
+	content := &text
+	if len(calls) > 0 {
+		finish = "tool_calls"
+		if text == "" {
+			content = nil
+		}
+	}
 	return f.object("chat.completion", []chatChoice{{
-		Message: &chatContent{Role: "assistant", Content: &text}, FinishReason: &finish, Logprobs: f.lp.chat(lp),
+		Message: &chatReply{Role: "assistant", Content: content, ToolCalls: calls}, FinishReason: &finish, Logprobs: f.lp.chat(lp),
 	}}, u)
 }
 
@@ -346,15 +399,38 @@ func (f *chatFormat) first(u any) any {
 }
 
 func (f *chatFormat) piece(text string, lp []runtime.TokenLogprob, u any) any {
+	if f.tools != nil {
+		f.held = append(f.held, lp...)
+		if text = f.hold.push(text); text == "" {
+			return nil
+		}
+		lp, f.held = f.held, nil
+	}
 	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u)
 }
 
-func (f *chatFormat) last(finish string, lp []runtime.TokenLogprob, u any) any {
+func (f *chatFormat) last(finish string, lp []runtime.TokenLogprob, u any) []any {
+	var out []any
+	if f.tools != nil {
+		lp = append(f.held, lp...)
+		text, calls := f.tools.parse(f.hold.rest())
+		if text != "" {
+			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u))
+			lp = nil
+		}
+		if len(calls) > 0 {
+			for i := range calls {
+				calls[i].Index = &i
+			}
+			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{ToolCalls: calls}}}, u))
+			finish = "tool_calls"
+		}
+	}
 	var l *chatLogprobs
 	if len(lp) > 0 {
 		l = f.lp.chat(lp)
 	}
-	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{}, FinishReason: &finish, Logprobs: l}}, u)
+	return append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{}, FinishReason: &finish, Logprobs: l}}, u))
 }
 
 func (f *chatFormat) usage(u *usage) any {
@@ -397,12 +473,12 @@ func (f *completionFormat) piece(text string, lp []runtime.TokenLogprob, u any) 
 	return f.object([]completionChoice{{Text: text, Logprobs: f.lp.completion(lp)}}, u)
 }
 
-func (f *completionFormat) last(finish string, lp []runtime.TokenLogprob, u any) any {
+func (f *completionFormat) last(finish string, lp []runtime.TokenLogprob, u any) []any {
 	var l *completionLogprobs
 	if len(lp) > 0 {
 		l = f.lp.completion(lp)
 	}
-	return f.object([]completionChoice{{FinishReason: &finish, Logprobs: l}}, u)
+	return []any{f.object([]completionChoice{{FinishReason: &finish, Logprobs: l}}, u)}
 }
 
 func (f *completionFormat) usage(u *usage) any {

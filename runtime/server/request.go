@@ -369,10 +369,14 @@ func (p *sampling) explicitMaxTokens() bool {
 
 // chatRequest is the body of POST /v1/chat/completions.
 type chatRequest struct {
-	Model       string        `json:"model"`
-	Messages    []chatMessage `json:"messages"`
-	Logprobs    *bool         `json:"logprobs"`
-	TopLogprobs *int          `json:"top_logprobs"`
+	Model              string                     `json:"model"`
+	Messages           []chatMessage              `json:"messages"`
+	Logprobs           *bool                      `json:"logprobs"`
+	TopLogprobs        *int                       `json:"top_logprobs"`
+	Tools              []json.RawMessage          `json:"tools"`
+	ToolChoice         json.RawMessage            `json:"tool_choice"`
+	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
+	ResponseFormat     *responseFormat            `json:"response_format"`
 	sampling
 }
 
@@ -402,8 +406,12 @@ func checkTopLogprobs(param string, n int) (int, *apiError) {
 // chatMessage is one message; content may be a string, an array of parts,
 // or null (an assistant turn that only called tools).
 type chatMessage struct {
-	Role    string         `json:"role"`
-	Content messageContent `json:"content"`
+	Role             string         `json:"role"`
+	Content          messageContent `json:"content"`
+	Name             string         `json:"name"`
+	ToolCalls        []toolCallIn   `json:"tool_calls"`
+	ToolCallID       string         `json:"tool_call_id"`
+	ReasoningContent string         `json:"reasoning_content"`
 }
 
 type messageContent string
@@ -464,7 +472,12 @@ func (req *chatRequest) messages() ([]tokenizer.Message, *apiError) {
 			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value",
 				"Invalid value for 'messages[%d].role': %q (want system, developer, user, assistant or tool)", i, m.Role)
 		}
-		out[i] = tokenizer.Message{Role: role, Content: string(m.Content)}
+		calls, e := m.toolCalls(i)
+		if e != nil {
+			return nil, e
+		}
+		out[i] = tokenizer.Message{Role: role, Content: string(m.Content), Name: m.Name, ToolCalls: calls,
+			ToolCallID: m.ToolCallID, ReasoningContent: m.ReasoningContent}
 	}
 	return out, nil
 }

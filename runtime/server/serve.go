@@ -9,14 +9,24 @@ import (
 	"time"
 )
 
+// errShutdown is the cause of the requests' contexts when Serve stops
+// them: handlers tell it from a client that went away, end streams with an
+// error event and log the request as stopped by the shutdown.
+var errShutdown = errors.New("the server is shutting down")
+
+// finalWrite is how long stopped handlers get to write their last event
+// before the connections are closed.
+const finalWrite = 2 * time.Second
+
 // Serve serves h on l until ctx ends, then shuts down gracefully: it stops
 // accepting connections, gives running requests up to grace to finish, and
-// then cancels the generations still going. It returns only after every
-// handler has returned, so the caller may close the model right after.
+// then cancels the generations still going (streams end with an error
+// event). It returns only after every handler has returned, so the caller
+// may close the model right after.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
 	// Requests get a context that outlives ctx by the grace period.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(nil)
 	var running sync.WaitGroup
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +51,13 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Durat
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		cancelBase()
+		cancelBase(errShutdown)
+		finished := make(chan struct{})
+		go func() { running.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-time.After(finalWrite):
+		}
 		err = srv.Close()
 	}
 	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {

@@ -14,7 +14,8 @@ import (
 
 func TestServeShutdown(t *testing.T) {
 	m := longModel(t)
-	h := New(m, WithModelName("stories"), WithMaxConcurrent(2))
+	logs := newLogLines()
+	h := New(m, WithModelName("stories"), WithMaxConcurrent(2), WithRequestLog(logs))
 	for _, tc := range []struct {
 		name      string
 		grace     time.Duration
@@ -68,6 +69,15 @@ func TestServeShutdown(t *testing.T) {
 		complete := r.err == nil && strings.HasSuffix(r.body, "data: [DONE]\n\n")
 		if complete != tc.finished {
 			t.Errorf("%s: in-flight request complete = %v (err %v, %d bytes)", tc.name, complete, r.err, len(r.body))
+		}
+		if !tc.finished {
+			// The stream ends with an error event saying why, and the log
+			// blames the shutdown, not the client.
+			events := strings.Split(strings.TrimSpace(r.body), "\n\n")
+			if last := events[len(events)-1]; !strings.Contains(last, `"code":"server_shutdown"`) || !strings.HasPrefix(last, "data: {\"error\"") {
+				t.Errorf("%s: last event %q", tc.name, last)
+			}
+			logs.waitFor(t, 5*time.Second, "POST /v1/completions 200", "stopped by shutdown")
 		}
 		if _, err := http.Get(url + "/health"); err == nil || errors.Is(err, context.Canceled) {
 			t.Errorf("%s: server still answers after Serve returned", tc.name)

@@ -16,11 +16,13 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbc/symbc/runtime"
@@ -37,15 +39,17 @@ const (
 type Option func(*config)
 
 type config struct {
-	modelName     string
-	maxConcurrent int
-	maxBodyBytes  int64
-	logger        *log.Logger
-	sched         *runtime.Scheduler // nil: one session per generation under sem
-	now           func() time.Time
-	apiKeys       [][sha256.Size]byte
-	aliases       []string
-	defaults      runtime.GenerationDefaults
+	modelName      string
+	maxConcurrent  int
+	maxBodyBytes   int64
+	logger         *log.Logger
+	sched          *runtime.Scheduler // nil: one session per generation under sem
+	now            func() time.Time
+	apiKeys        [][sha256.Size]byte
+	aliases        []string
+	defaults       runtime.GenerationDefaults
+	templateKwargs map[string]json.RawMessage
+	corsOrigins    []string
 }
 
 // WithModelName sets the model id that /v1/models lists and responses carry
@@ -72,6 +76,13 @@ func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
 	return func(c *config) { c.defaults = d }
 }
 
+// WithChatTemplateKwargs sets extra chat template variables (such as
+// {"enable_thinking": false}) for every chat request; a request's
+// chat_template_kwargs override them one by one.
+func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
+	return func(c *config) { c.templateKwargs = kw }
+}
+
 // WithMaxConcurrent sets how many generations run at once (default 1: the
 // kernels already use every thread, so more mostly adds latency). Further
 // requests wait for a slot, or until their client gives up.
@@ -91,6 +102,10 @@ type server struct {
 	m   *runtime.Model
 	cfg config
 	sem chan struct{}
+
+	tokOnce  sync.Once
+	tokBytes [][]byte // see tokenBytes
+	metrics  *metrics
 }
 
 // New returns the HTTP handler serving m. m must stay open while the
@@ -109,7 +124,7 @@ func New(m *runtime.Model, opts ...Option) http.Handler {
 	if c.maxBodyBytes <= 0 {
 		c.maxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent)}
+	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent), metrics: newMetrics()}
 	return http.HandlerFunc(s.serveHTTP)
 }
 
@@ -122,12 +137,15 @@ type route struct {
 // paths and wrong methods also get OpenAI-shaped JSON errors.
 func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lw := &logWriter{ResponseWriter: w, start: s.cfg.now()}
-	info := &requestInfo{}
+	info := &requestInfo{start: time.Now()}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 	defer s.logRequest(lw, r, info)
 
 	var rt route
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if s.cors(lw, r) { // a preflight, answered without a key as browsers send none
+		return
+	}
 	if path != "/health" && !s.authorized(r) {
 		lw.Header().Set("WWW-Authenticate", `Bearer realm="symbc"`)
 		writeError(lw, unauthorized(r))
@@ -136,6 +154,8 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/health":
 		rt.get = s.health
+	case path == "/metrics":
+		rt.get = s.serveMetrics
 	case path == "/v1/models":
 		rt.get = s.listModels
 	case strings.HasPrefix(path, "/v1/models/"):
@@ -248,6 +268,8 @@ type requestInfo struct {
 	stream             bool
 	canceled           bool
 	err                string
+	start              time.Time // arrival, for the time to first token
+	shutdown           bool      // stopped because the server shut down
 }
 
 func infoOf(r *http.Request) *requestInfo {
@@ -283,10 +305,6 @@ func (w *logWriter) Write(b []byte) (int, error) {
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
-	if s.cfg.logger == nil {
-		return
-	}
-	var b strings.Builder
 	status := w.status
 	switch {
 	case status == 0 && info.canceled:
@@ -294,6 +312,11 @@ func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
 	case status == 0:
 		status = http.StatusOK
 	}
+	s.metrics.request(r.URL.Path, status, s.cfg.now().Sub(w.start), info)
+	if s.cfg.logger == nil {
+		return
+	}
+	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %d %s", r.RemoteAddr, r.Method, r.URL.Path, status,
 		s.cfg.now().Sub(w.start).Round(time.Millisecond))
 	if info.prompt > 0 {
@@ -307,6 +330,9 @@ func (s *server) logRequest(w *logWriter, r *http.Request, info *requestInfo) {
 	}
 	if info.canceled {
 		b.WriteString(" canceled by client")
+	}
+	if info.shutdown {
+		b.WriteString(" stopped by shutdown")
 	}
 	if info.err != "" {
 		fmt.Fprintf(&b, " error=%q", info.err)

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"unicode/utf8"
 )
@@ -128,11 +129,18 @@ type bpeWork struct {
 	heap mergeHeap
 }
 
+// bpeSymbol is one symbol of a word being merged. A prompt can be one
+// multi-megabyte word (models without a pre-tokenizer), so the fields are
+// 32-bit: 16 bytes per input byte rather than 32.
 type bpeSymbol struct {
-	id         int
-	prev, next int // -1 at the ends
+	id         int32
+	prev, next int32 // -1 at the ends
 	gone       bool
 }
+
+// maxPooledSymbols bounds the scratch returned to the pool: the buffers of
+// one huge word are dropped rather than kept alive for later calls.
+const maxPooledSymbols = 1 << 16
 
 // tokenize appends the ids for one pre-tokenized piece.
 func (m *bpeModel) tokenize(dst []int, piece string) []int {
@@ -159,8 +167,14 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 		}
 	}
 	w := m.pool.Get().(*bpeWork)
-	defer m.pool.Put(w)
-	w.syms = w.syms[:0]
+	defer func() {
+		if cap(w.syms) <= maxPooledSymbols {
+			m.pool.Put(w)
+		}
+	}()
+	// At most one symbol per byte: sized once, a long word does not leave
+	// a trail of doubled copies behind.
+	w.syms = slices.Grow(w.syms[:0], len(piece))
 	if m.byteLevel && !m.byteSymbols(w, piece) {
 		w.syms = w.syms[:0]
 		m.charSymbols(w, m.bl.mapString(piece))
@@ -168,18 +182,18 @@ func (m *bpeModel) tokenizeUncached(dst []int, piece string) []int {
 		m.charSymbols(w, piece)
 	}
 	m.mergeAll(w)
-	for i := 0; i >= 0 && i < len(w.syms); i = w.syms[i].next {
-		dst = append(dst, w.syms[i].id)
+	for i := 0; i >= 0 && i < len(w.syms); i = int(w.syms[i].next) {
+		dst = append(dst, int(w.syms[i].id))
 	}
 	return dst
 }
 
 func (w *bpeWork) add(id int) {
-	n := len(w.syms)
+	n := int32(len(w.syms))
 	if n > 0 {
 		w.syms[n-1].next = n
 	}
-	w.syms = append(w.syms, bpeSymbol{id: id, prev: n - 1, next: -1})
+	w.syms = append(w.syms, bpeSymbol{id: int32(id), prev: n - 1, next: -1})
 }
 
 // byteSymbols starts a byte-level word: one symbol per byte. It reports
@@ -267,9 +281,9 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		return
 	}
 	h := &w.heap
-	h.items = h.items[:0]
+	h.items = slices.Grow(h.items[:0], len(syms)-1)
 	for i := 0; i+1 < len(syms); i++ {
-		if mg, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+		if mg, ok := m.merges[pairKey(int(syms[i].id), int(syms[i+1].id))]; ok {
 			h.push(mergeItem{rank: mg.rank, pos: int32(i), newID: mg.newID})
 		}
 	}
@@ -282,24 +296,24 @@ func (m *bpeModel) mergeAll(w *bpeWork) {
 		}
 		nextPos := cur.next
 		right := syms[nextPos]
-		mg, ok := m.merges[pairKey(cur.id, right.id)]
+		mg, ok := m.merges[pairKey(int(cur.id), int(right.id))]
 		if !ok || mg.newID != top.newID {
 			continue
 		}
-		cur.id = int(top.newID)
+		cur.id = top.newID
 		cur.next = right.next
 		syms[nextPos].gone = true
 		if right.next >= 0 {
-			syms[right.next].prev = pos
+			syms[right.next].prev = top.pos
 		}
 		if cur.prev >= 0 {
-			if mg, ok := m.merges[pairKey(syms[cur.prev].id, cur.id)]; ok {
-				h.push(mergeItem{rank: mg.rank, pos: int32(cur.prev), newID: mg.newID})
+			if mg, ok := m.merges[pairKey(int(syms[cur.prev].id), int(cur.id))]; ok {
+				h.push(mergeItem{rank: mg.rank, pos: cur.prev, newID: mg.newID})
 			}
 		}
 		if cur.next >= 0 {
-			if mg, ok := m.merges[pairKey(cur.id, syms[cur.next].id)]; ok {
-				h.push(mergeItem{rank: mg.rank, pos: int32(pos), newID: mg.newID})
+			if mg, ok := m.merges[pairKey(int(cur.id), int(syms[cur.next].id))]; ok {
+				h.push(mergeItem{rank: mg.rank, pos: top.pos, newID: mg.newID})
 			}
 		}
 	}

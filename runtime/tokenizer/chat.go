@@ -1,7 +1,9 @@
 package tokenizer
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,10 +12,37 @@ import (
 	"github.com/ardanlabs/jinja"
 )
 
-// Message is one chat turn, in the OpenAI / transformers shape.
+// Message is one chat turn, in the OpenAI / transformers shape. The
+// optional fields reach the template only when set, so that templates'
+// "is defined" tests see what the conversation has.
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// Name is the participant's or the tool's name.
+	Name string `json:"name,omitempty"`
+	// ToolCalls are the calls an assistant turn made.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID is the call a tool turn answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	// ReasoningContent is an assistant turn's reasoning (thinking) text,
+	// which templates such as Qwen3's render or drop.
+	ReasoningContent string `json:"reasoning_content,omitempty"`
+}
+
+// ToolCall is one function call of an assistant turn. Templates read
+// Function.Arguments as a mapping (transformers' convention), so it should
+// hold a JSON object; OpenAI clients send a string of JSON, which callers
+// decode first.
+type ToolCall struct {
+	ID       string           `json:"id,omitempty"`
+	Type     string           `json:"type"` // "function"
+	Function ToolCallFunction `json:"function"`
+}
+
+// ToolCallFunction is the function a ToolCall calls.
+type ToolCallFunction struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // ChatOption configures ApplyChatTemplate.
@@ -141,9 +170,10 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 	b := &renderBudget{}
 	msgs := make([]jinja.Value, len(messages))
 	for i, m := range messages {
-		d := jinja.NewDict()
-		d.AsDict().Set("role", jinja.NewString(m.Role))
-		d.AsDict().Set("content", jinja.NewString(m.Content))
+		d, err := messageValue(m)
+		if err != nil {
+			return "", fmt.Errorf("chat message %d: %w", i, err)
+		}
 		msgs[i] = d
 	}
 	data := map[string]jinja.Value{
@@ -170,6 +200,45 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		return "", fmt.Errorf("chat template: %w", err)
 	}
 	return out, nil
+}
+
+// messageValue is m as the template sees it: role and content always,
+// the other fields when set.
+func messageValue(m Message) (jinja.Value, error) {
+	d := jinja.NewDict()
+	dict := d.AsDict()
+	dict.Set("role", jinja.NewString(m.Role))
+	dict.Set("content", jinja.NewString(m.Content))
+	for _, f := range [][2]string{{"name", m.Name}, {"tool_call_id", m.ToolCallID}, {"reasoning_content", m.ReasoningContent}} {
+		if f[1] != "" {
+			dict.Set(f[0], jinja.NewString(f[1]))
+		}
+	}
+	if len(m.ToolCalls) > 0 {
+		calls := make([]jinja.Value, len(m.ToolCalls))
+		for i, c := range m.ToolCalls {
+			args := c.Function.Arguments
+			if len(args) == 0 {
+				args = json.RawMessage("{}")
+			}
+			av, err := toJinja(args)
+			if err != nil {
+				return jinja.Value{}, fmt.Errorf("tool call %d arguments: %w", i, err)
+			}
+			fn := jinja.NewDict()
+			fn.AsDict().Set("name", jinja.NewString(c.Function.Name))
+			fn.AsDict().Set("arguments", av)
+			call := jinja.NewDict()
+			if c.ID != "" {
+				call.AsDict().Set("id", jinja.NewString(c.ID))
+			}
+			call.AsDict().Set("type", jinja.NewString(cmp.Or(c.Type, "function")))
+			call.AsDict().Set("function", fn)
+			calls[i] = call
+		}
+		dict.Set("tool_calls", jinja.NewList(calls))
+	}
+	return d, nil
 }
 
 // EncodeChat renders messages and encodes the prompt without adding

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
@@ -48,6 +49,9 @@ func compileRegex(expr string) (splitPattern, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex %q: %w", expr, err)
 	}
+	// A backtracking regex can take exponential time on some input
+	// ("(a+)+$" on a long run of a's): bound every search.
+	re.MatchTimeout = regexTimeout
 	return backtrackRegexp{re}, nil
 }
 
@@ -123,8 +127,13 @@ func (g goRegexp) appendMatches(dst [][2]int, s string) [][2]int {
 
 type backtrackRegexp struct{ re *regexp2.Regexp }
 
-// appendMatches runs regexp2. A matcher error (only possible with limits
-// that are not set here) ends the search: the rest stays unsplit.
+// regexTimeout bounds one search of a regexp2 pattern over a piece of text.
+// The patterns of real tokenizers take microseconds per kilobyte.
+const regexTimeout = 2 * time.Second
+
+// appendMatches runs regexp2. A search that runs out of time
+// (regexTimeout: catastrophic backtracking) leaves the text unsplit, as
+// one piece for the model to tokenize, rather than hanging the request.
 func (b backtrackRegexp) appendMatches(dst [][2]int, s string) [][2]int {
 	ms, _ := b.re.FindAllStringIndex(s, -1)
 	for _, m := range ms {

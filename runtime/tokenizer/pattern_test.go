@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dlclark/regexp2/v2"
 )
@@ -174,5 +175,27 @@ func TestMetaspaceAndDigits(t *testing.T) {
 	}
 	if got := (digitsPreTokenizer{}).preTokenize(nil, "a12b", false); !slices.Equal(got, []string{"a", "12", "b"}) {
 		t.Errorf("digits contiguous: %q", got)
+	}
+}
+
+// TestHostileSplitRegexIsBounded: a pre-tokenizer regex with catastrophic
+// backtracking ("(a+)+$" takes 2^n steps on n a's not followed by the end)
+// finishes within the regex time bound and still gives a lossless encoding.
+func TestHostileSplitRegexIsBounded(t *testing.T) {
+	tk := mustFromBytes(t, `{
+		"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": false},
+		"model": {"type": "BPE", "vocab": {"<unk>": 0, "a": 1, "!": 2, "aa": 3}, "merges": ["a a"], "unk_token": "<unk>"}}`)
+	text := strings.Repeat("a", 51) + "!"
+	done := make(chan []int, 1)
+	start := time.Now()
+	go func() { done <- tk.Encode(text, false) }()
+	select {
+	case ids := <-done:
+		if got := strings.ReplaceAll(tk.Decode(ids, false), " ", ""); got != text {
+			t.Errorf("decoded %q, want %q", got, text)
+		}
+		t.Logf("encoded in %v", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("Encode still running after 10 s")
 	}
 }

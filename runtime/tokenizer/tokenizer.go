@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/symbc/symbc/internal/fileio"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -79,22 +80,26 @@ func Load(dir string) (*Tokenizer, error) {
 	return LoadFiles(filepath.Join(dir, TokenizerFile), optional(ConfigFile), optional(ChatTemplateFile))
 }
 
+// maxTokenizerFile bounds each tokenizer file read (the largest real
+// tokenizer.json files are a few tens of MB).
+const maxTokenizerFile = 1 << 30
+
 // LoadFiles reads a tokenizer from explicit paths; configPath and
 // chatTemplatePath may be empty.
 func LoadFiles(tokenizerPath, configPath, chatTemplatePath string) (*Tokenizer, error) {
-	tj, err := os.ReadFile(tokenizerPath)
+	tj, err := fileio.ReadLimited(tokenizerPath, maxTokenizerFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	var cj []byte
 	if configPath != "" {
-		if cj, err = os.ReadFile(configPath); err != nil {
+		if cj, err = fileio.ReadLimited(configPath, maxTokenizerFile); err != nil {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
 	}
 	var opts []Option
 	if chatTemplatePath != "" {
-		b, err := os.ReadFile(chatTemplatePath)
+		b, err := fileio.ReadLimited(chatTemplatePath, maxTokenizerFile)
 		if err != nil {
 			return nil, fmt.Errorf("tokenizer: %w", err)
 		}
@@ -349,4 +354,15 @@ func (t *Tokenizer) SpecialIDs() []int {
 		}
 	}
 	return ids
+}
+
+// CheckVocab checks that every id the tokenizer can produce, special tokens
+// included, is below a model's vocab_size: a larger one would index past
+// the embedding table.
+func (t *Tokenizer) CheckVocab(vocabSize int) error {
+	if n := t.VocabSize(); n > vocabSize {
+		s, _ := t.TokenString(n - 1)
+		return fmt.Errorf("tokenizer has ids up to %d (token %q) but the model's vocab_size is %d: the tokenizer belongs to another model", n-1, s, vocabSize)
+	}
+	return nil
 }

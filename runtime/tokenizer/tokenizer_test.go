@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -197,5 +198,35 @@ func TestConcurrentEncode(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestLongPromptMemory: a long prompt for a tokenizer that does not split
+// on spaces (stories260k, like Llama 2: the whole text is one BPE word)
+// costs a bounded number of bytes per input byte, and nothing stays pinned
+// once the ids are returned. A 4 MB prompt used to allocate 867 MB and keep
+// the work buffers in the pool.
+func TestLongPromptMemory(t *testing.T) {
+	tk := loadCached(t, storiesDir)
+	text := strings.Repeat("Once upon a time, there was a little girl named Lily. ", 1<<20/54)
+	tk.Encode("warm up", true)
+	goruntime.GC()
+	var before, after, held goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	ids := tk.Encode(text, true)
+	goruntime.ReadMemStats(&after)
+	goruntime.GC()
+	goruntime.ReadMemStats(&held)
+	perByte := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(text))
+	pinned := int64(held.HeapAlloc) - int64(before.HeapAlloc) - int64(cap(ids))*8
+	t.Logf("%d bytes -> %d ids: %.1f bytes allocated per input byte, %d bytes still held", len(text), len(ids), perByte, pinned)
+	if perByte > 64 {
+		t.Errorf("encoding allocated %.1f bytes per input byte, want at most 64", perByte)
+	}
+	if pinned > 8<<20 {
+		t.Errorf("%d bytes still held after encoding", pinned)
+	}
+	if got := tk.Decode(ids, true); got != text {
+		t.Error("long prompt does not decode back to its text")
 	}
 }

@@ -1,5 +1,5 @@
 // Command gen writes a random-weight .symb model folder (see package
-// testmodel): go run ./registry/internal/testmodel/gen -preset tiny DIR
+// testmodel): go run ./internal/testmodel/gen -preset tiny DIR
 package main
 
 import (
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/symbc/symbc/registry/internal/testmodel"
+	"github.com/symbc/symbc/internal/testmodel"
 )
 
 func main() {

@@ -1,6 +1,8 @@
 // Package testmodel writes .symb model folders of random weights with real
 // headers, config and manifest: the shapes of a real model without the cost
-// of converting one. Tests and the registry benchmarks use it.
+// of converting one. Tests across the module and the registry benchmarks use
+// it; the tensors come from the format's table (symb.ModelConfig.Tensors),
+// so a folder is always complete for its config.
 package testmodel
 
 import (
@@ -38,62 +40,46 @@ var MoE = Spec{Layers: 2, Hidden: 64, Intermediate: 64, Vocab: 256, Heads: 4, KV
 var OneB = Spec{Layers: 16, Hidden: 2048, Intermediate: 8192, Vocab: 128256, Heads: 32, KVHeads: 8,
 	Weights: symb.INT4, Embeddings: symb.INT4, GroupSize: 32, Seed: 3}
 
-// Write creates dir (which must not exist or be empty) and fills it.
+// Write creates dir (which must not exist or be empty) and fills it: the
+// config, every tensor file the format's table implies for it (linear
+// weights and the LM head in Weights, embeddings in Embeddings, routers F16,
+// norms and biases F32), a tokenizer stub and the manifest.
 func Write(ctx context.Context, dir string, s Spec) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewChaCha8(seed(s.Seed)))
-	headDim := s.Hidden / s.Heads
-	kv := s.KVHeads * headDim
-	type tensor struct {
-		name  string
-		dtype symb.DType
-		shape []int
+	c := config(s)
+	if err := symb.WriteConfig(dir, c); err != nil {
+		return err
 	}
-	ts := []tensor{{symb.Embeddings, s.Embeddings, []int{s.Vocab, s.Hidden}}, {symb.FinalNorm, symb.F32, []int{s.Hidden}}}
-	for i := range s.Layers {
-		l := func(n string) string { return symb.LayerTensor(i, n) }
-		ts = append(ts,
-			tensor{l(symb.AttnQ), s.Weights, []int{s.Hidden, s.Hidden}},
-			tensor{l(symb.AttnK), s.Weights, []int{kv, s.Hidden}},
-			tensor{l(symb.AttnV), s.Weights, []int{kv, s.Hidden}},
-			tensor{l(symb.AttnO), s.Weights, []int{s.Hidden, s.Hidden}},
-			tensor{l(symb.NormAttn), symb.F32, []int{s.Hidden}},
-			tensor{l(symb.NormMLP), symb.F32, []int{s.Hidden}})
-		if s.Experts == 0 {
-			ts = append(ts,
-				tensor{l(symb.MLPGate), s.Weights, []int{s.Intermediate, s.Hidden}},
-				tensor{l(symb.MLPUp), s.Weights, []int{s.Intermediate, s.Hidden}},
-				tensor{l(symb.MLPDown), s.Weights, []int{s.Hidden, s.Intermediate}})
-			continue
-		}
-		ts = append(ts, tensor{l(symb.MoERouter), symb.F16, []int{s.Experts, s.Hidden}})
-		for e := range s.Experts {
-			ts = append(ts,
-				tensor{symb.ExpertTensor(i, e, symb.MLPGate), s.Weights, []int{s.Intermediate, s.Hidden}},
-				tensor{symb.ExpertTensor(i, e, symb.MLPUp), s.Weights, []int{s.Intermediate, s.Hidden}},
-				tensor{symb.ExpertTensor(i, e, symb.MLPDown), s.Weights, []int{s.Hidden, s.Intermediate}})
-		}
+	ts, err := c.Model.Tensors()
+	if err != nil {
+		return err
 	}
 	for _, t := range ts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		in := symb.Info{DType: t.dtype, Shape: t.shape}
-		if t.dtype.Quantized() {
+		in := symb.Info{DType: symb.F32, Shape: t.Shape}
+		switch t.Role {
+		case symb.RoleLinear, symb.RoleLMHead:
+			in.DType = s.Weights
+		case symb.RoleEmbedding:
+			in.DType = s.Embeddings
+		case symb.RoleRouter:
+			in.DType = symb.F16
+		}
+		if in.DType.Quantized() {
 			in.Scheme, in.GroupSize = symb.SchemeSym, s.GroupSize
 		}
-		p := symb.TensorPath(dir, t.name)
+		p := symb.TensorPath(dir, t.Name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
 		if err := writeRandom(p, in, rng); err != nil {
 			return err
 		}
-	}
-	if err := writeConfig(dir, s, headDim); err != nil {
-		return err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "tokenizer"), 0o755); err != nil {
 		return err
@@ -163,7 +149,9 @@ func fill(b []byte, rng *rand.Rand, f16 bool) {
 	}
 }
 
-func writeConfig(dir string, s Spec, headDim int) error {
+// config is the config.symb.json of s: a tied Llama-layout model.
+func config(s Spec) *symb.Config {
+	headDim := s.Hidden / s.Heads
 	bos := 1
 	q := symb.Quantization{Weights: s.Weights.String(), Embeddings: s.Embeddings.String(), Norms: "f32"}
 	if s.Weights.Quantized() {
@@ -184,5 +172,5 @@ func writeConfig(dir string, s Spec, headDim int) error {
 	if s.Experts > 0 {
 		c.Model.MoE = &symb.MoE{NumExperts: s.Experts, TopK: 2, ExpertIntermediate: s.Intermediate, Router: "softmax_topk"}
 	}
-	return symb.WriteConfig(dir, c)
+	return c
 }

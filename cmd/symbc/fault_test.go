@@ -1,0 +1,183 @@
+//go:build unix
+
+package main
+
+import (
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+)
+
+// symbcProcess is this test binary started as the symbc command.
+func symbcProcess(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SYMBC_TEST_MAIN=1")
+	return cmd
+}
+
+// onlyEntry checks that parent holds name and nothing else: no partial
+// folder, set-aside folder or lock file.
+func onlyEntry(t *testing.T, parent, name string) {
+	t.Helper()
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 || names[0] != name {
+		t.Errorf("%s holds %v, want only %s", parent, names, name)
+	}
+}
+
+// killAfter starts cmd, kills it with SIGKILL after d and waits for it.
+func killAfter(t *testing.T, cmd *exec.Cmd, d time.Duration) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
+// TestConvertSurvivesSIGKILL kills convert at random points (several
+// seeds) and checks that the next run succeeds and leaves nothing but the
+// output folder.
+func TestConvertSurvivesSIGKILL(t *testing.T) {
+	src, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models", "stories260k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	args := []string{"convert", src, out, "--quiet", "--quantize", "int8", "--method", "mse", "--force"}
+	start := time.Now()
+	if b, err := symbcProcess(args...).CombinedOutput(); err != nil {
+		t.Fatalf("convert: %v\n%s", err, b)
+	}
+	took := time.Since(start)
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 12))
+		d := time.Duration(r.Int64N(int64(took)))
+		killAfter(t, symbcProcess(args...), d)
+		if b, err := symbcProcess(args...).CombinedOutput(); err != nil {
+			t.Fatalf("seed %d (killed after %v): the next convert failed: %v\n%s", seed, d, err, b)
+		}
+		onlyEntry(t, parent, "out")
+		if b, err := symbcProcess("verify", out).CombinedOutput(); err != nil {
+			t.Fatalf("seed %d: verify after the next convert: %v\n%s", seed, err, b)
+		}
+	}
+}
+
+// slowRegistry is an in-memory registry whose blob downloads take a while,
+// counting them.
+func slowRegistry(t *testing.T, blobGets *atomic.Int64) string {
+	t.Helper()
+	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			blobGets.Add(1)
+			time.Sleep(5 * time.Millisecond)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestPullSurvivesSIGKILL kills pull at random points (several seeds) and
+// checks that the next pull succeeds and leaves nothing but the folder; a
+// pull that finds a dead run's partial folder downloads only what is
+// missing from it.
+func TestPullSurvivesSIGKILL(t *testing.T) {
+	var gets atomic.Int64
+	host := slowRegistry(t, &gets)
+	model, _ := convertStories(t)
+	ref := host + "/m:v1"
+	if _, stderr, err := registryCLI("", "push", model, ref, "--quiet"); err != nil {
+		t.Fatalf("push: %v\n%s", err, stderr)
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "pulled")
+	args := []string{"pull", ref, dir, "--force", "--quiet", "--jobs", "2"}
+	start := time.Now()
+	gets.Store(0)
+	if b, err := symbcProcess(args...).CombinedOutput(); err != nil {
+		t.Fatalf("pull: %v\n%s", err, b)
+	}
+	took, all := time.Since(start), gets.Load()
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 34))
+		d := time.Duration(r.Int64N(int64(took)))
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		killAfter(t, symbcProcess(args...), d)
+		if b, err := symbcProcess(args...).CombinedOutput(); err != nil {
+			t.Fatalf("seed %d (killed after %v): the next pull failed: %v\n%s", seed, d, err, b)
+		}
+		onlyEntry(t, parent, "pulled")
+		sameTree(t, model, dir)
+	}
+
+	// A complete partial folder of a dead run: nothing but the config
+	// blob is downloaded again.
+	if err := os.Rename(dir, filepath.Join(parent, ".pulled.pull")); err != nil {
+		t.Fatal(err)
+	}
+	gets.Store(0)
+	if b, err := symbcProcess(args...).CombinedOutput(); err != nil {
+		t.Fatalf("resumed pull: %v\n%s", err, b)
+	}
+	if n := gets.Load(); n != 1 {
+		t.Errorf("resumed pull downloaded %d blobs, want 1 (the config) of %d", n, all)
+	}
+	onlyEntry(t, parent, "pulled")
+	sameTree(t, model, dir)
+}
+
+// sameTree checks that got holds exactly the files of want, byte for byte.
+func sameTree(t *testing.T, want, got string) {
+	t.Helper()
+	read := func(root string) map[string]string {
+		files := map[string]string{}
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			rel, _ := filepath.Rel(root, p)
+			files[rel] = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	w, g := read(want), read(got)
+	if len(w) != len(g) {
+		t.Errorf("%s has %d files, %s has %d", got, len(g), want, len(w))
+	}
+	for name, b := range w {
+		if g[name] != b {
+			t.Errorf("%s differs from %s", filepath.Join(got, name), filepath.Join(want, name))
+		}
+	}
+}
