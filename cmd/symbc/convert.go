@@ -80,7 +80,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.StringVar(&req.Quantize, "quantize", "int4", "weight type: int4, int8, f16, bf16 or f32 (f32 is lossless)")
 	f.IntVar(&req.GroupSize, "group-size", 128, "elements per quantization group: 32, 64, 128 or 256")
 	f.StringVar(&req.Scheme, "scheme", "sym", "integer scheme: sym or asym")
-	f.StringVar(&req.Method, "method", "rtn", "scale search: rtn (fast) or mse (lower error, slower)")
+	f.StringVar(&req.Method, "method", "rtn", "how codes are chosen: rtn (fast), mse (scale search) or gptq (error compensation from calibration; the default recipe uses it)")
 	f.StringVar(&req.Embeddings, "embeddings", "", "type of the embedding table (default: as --quantize)")
 	f.StringVar(&req.LMHead, "lm-head", "", "type of an untied LM head (default: as --quantize; int8 is a cheap quality gain)")
 	f.StringVar(&calibration, "calibration", "", "text file to calibrate on (default: the built-in text; \"none\": no calibration)")
