@@ -129,7 +129,7 @@ func (m *Model) describe() string {
 	if arch == "" {
 		arch = "model"
 	}
-	return fmt.Sprintf("%s %s %s", arch, humanCount(m.params), m.weightsType())
+	return fmt.Sprintf("%s %s %s", arch, humanize.Count(m.params), m.weightsType())
 }
 
 // weightsType is the dtype of the linear weights, from the config or, for
@@ -141,24 +141,12 @@ func (m *Model) weightsType() string {
 	return m.layers[0].o.DType.String()
 }
 
-func humanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
-
 // WriteTable prints the result as a Markdown table in llama-bench's style.
 func (r *BenchResult) WriteTable(w io.Writer) error {
 	rows := [][]string{{"model", "weights", "size", "params", "engine", "threads", "test", "t/s"}}
 	left := []bool{true, true, false, false, true, false, true, false} // text left, numbers right
 	for _, t := range r.Tests {
-		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanCount(r.Params), r.Engine.String(),
+		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanize.Count(r.Params), r.Engine.String(),
 			fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
 	}
 	width := make([]int, len(rows[0]))
