@@ -50,7 +50,7 @@ type tensorJob struct {
 	it        *item
 	index     int // position in the item list
 	spec      quantize.Spec
-	hess      *moment   // input second moment when the spec is GPTQ
+	hess      *moment // input second moment when the spec is GPTQ
 	factor    *quantize.GPTQFactor
 	factorErr error
 	once      sync.Once

@@ -22,7 +22,7 @@ const defaultHeadroom = 0.375
 
 // tuning is what calibration and the precision choice decided.
 type tuning struct {
-	hess         []*moment   // per item: input second moment for GPTQ, nil for none
+	hess         []*moment // per item: input second moment for GPTQ, nil for none
 	calibration  *symb.Calibration
 	recipe       string
 	predictedKLD float64
@@ -81,6 +81,18 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 			tu.hess[i] = a.hess[it.Name]
 		}
 	}
+	defer func() {
+		// GPTQ without second moments (too large, or no tokenizer) is the
+		// MSE search; record what was done.
+		for i := range specs {
+			if specs[i].Method == quantize.GPTQ && tu.hess[i] == nil {
+				specs[i].Method = quantize.MSE
+				if tu.tensors != nil {
+					tu.tensors[items[i].Name] = specs[i].String()
+				}
+			}
+		}
+	}()
 	if o.bits <= 0 && o.maxKLD <= 0 {
 		return tu, nil
 	}
