@@ -53,7 +53,10 @@ type Summary struct {
 // out unless the whole conversion succeeds; an existing out is refused
 // unless WithForce is given, and then replaced only at the very end.
 func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summary, err error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	if o.progress != nil {
 		defer o.progress.Finish()
 	}

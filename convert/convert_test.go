@@ -228,3 +228,16 @@ func checkValues(t *testing.T, name, q string, tn *symb.Tensor, src []float32) {
 		}
 	}
 }
+
+// TestNegativeJobs: WithJobs(-1) is an error before anything is read (it
+// used to be ignored), and 0 means one per CPU like everywhere else.
+func TestNegativeJobs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := Convert(context.Background(), filepath.Join("..", "testdata", "models", "stories260k"), out, WithJobs(-1))
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("jobs is -1")) {
+		t.Errorf("WithJobs(-1): %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output written despite the bad option: %v", err)
+	}
+}

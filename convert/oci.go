@@ -12,7 +12,7 @@ import (
 // WithRegistry passes options (credentials, plain HTTP, progress) to the
 // download of a source given as a registry reference.
 func WithRegistry(opts ...registry.Option) Option {
-	return func(o *options) { o.registry = append(o.registry, opts...) }
+	return func(o *options) error { o.registry = append(o.registry, opts...); return nil }
 }
 
 // fetchRegistrySource downloads the ModelPack artifact at ref (a Hugging

@@ -25,7 +25,10 @@ type SourceWeights struct {
 // its tensors, and returns its config (the quantization record states the
 // source dtype) and its weights. Nothing is converted up front.
 func OpenSource(ctx context.Context, source string, opts ...Option) (*symb.Config, *SourceWeights, error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, nil, err
+	}
 	src, err := resolve(ctx, source, o)
 	if err != nil {
 		return nil, nil, err

@@ -2,15 +2,15 @@ package convert
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/symbc/symbc/convert/hub"
+	"github.com/symbc/symbc/internal/workers"
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/registry"
 )
 
 // Option configures Convert and OpenSource.
-type Option func(*options)
+type Option func(*options) error
 
 type options struct {
 	policy    quantize.Policy
@@ -34,56 +34,63 @@ type options struct {
 	maxKLD    float64
 }
 
-func newOptions(opts []Option) *options {
-	o := &options{jobs: runtime.GOMAXPROCS(0), tool: "symbc", version: "unknown", chunk: chunkElems}
+func newOptions(opts []Option) (*options, error) {
+	o := &options{jobs: workers.Count(0), tool: "symbc", version: "unknown", chunk: chunkElems}
 	for _, f := range opts {
-		f(o)
+		if err := f(o); err != nil {
+			return nil, err
+		}
 	}
 	if !o.policySet {
 		o.policy = quantize.DefaultPolicy()
 	}
 	if (o.bits > 0 || o.maxKLD > 0) && !o.calibrate {
-		WithCalibration("", "")(o)
+		if err := WithCalibration("", "")(o); err != nil {
+			return nil, err
+		}
 	}
-	return o
+	return o, nil
 }
 
 // WithPolicy sets the storage policy (default quantize.DefaultPolicy: INT4
 // g128 for every linear layer, the LM head and the embeddings).
 func WithPolicy(p quantize.Policy) Option {
-	return func(o *options) { o.policy, o.policySet = p, true }
+	return func(o *options) error { o.policy, o.policySet = p, true; return nil }
 }
 
 // WithArch forces an adapter ("llama", "LlamaForCausalLM") instead of the
 // one config.json names.
-func WithArch(name string) Option { return func(o *options) { o.arch = name } }
+func WithArch(name string) Option { return func(o *options) error { o.arch = name; return nil } }
 
 // WithRevision picks the Hub branch, tag or commit (default "main").
-func WithRevision(rev string) Option { return func(o *options) { o.revision = rev } }
+func WithRevision(rev string) Option { return func(o *options) error { o.revision = rev; return nil } }
 
 // WithForce lets Convert replace an existing output folder (only after the
 // new one is complete).
-func WithForce(force bool) Option { return func(o *options) { o.force = force } }
+func WithForce(force bool) Option { return func(o *options) error { o.force = force; return nil } }
 
-// WithJobs sets how many goroutines quantize (default GOMAXPROCS).
+// WithJobs sets how many goroutines quantize (0, the default: one per CPU;
+// negative: an error).
 func WithJobs(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.jobs = n
+	return func(o *options) error {
+		if err := workers.Check("convert: jobs", n); err != nil {
+			return err
 		}
+		o.jobs = workers.Count(n)
+		return nil
 	}
 }
 
 // WithHub sets the Hub client for model ids (default hub.NewFromEnv, with
 // download progress sent to the Progress).
-func WithHub(c *hub.Client) Option { return func(o *options) { o.hub = c } }
+func WithHub(c *hub.Client) Option { return func(o *options) error { o.hub = c; return nil } }
 
 // WithProgress sets where progress goes (default: nowhere).
-func WithProgress(p Progress) Option { return func(o *options) { o.progress = p } }
+func WithProgress(p Progress) Option { return func(o *options) error { o.progress = p; return nil } }
 
 // WithTool records the writing program in config.symb.json.
 func WithTool(name, version string) Option {
-	return func(o *options) { o.tool, o.version = name, version }
+	return func(o *options) error { o.tool, o.version = name, version; return nil }
 }
 
 // WithCalibration runs the source model over text (empty: the built-in
@@ -91,11 +98,12 @@ func WithTool(name, version string) Option {
 // group's scale search by how strongly each input channel is excited
 // (specs with Method MSE). name is recorded in config.symb.json.
 func WithCalibration(name, text string) Option {
-	return func(o *options) {
+	return func(o *options) error {
 		o.calibrate, o.calibName, o.calibText = true, name, text
 		if text == "" {
 			o.calibName, o.calibText = "builtin", defaultCalibration
 		}
+		return nil
 	}
 }
 
@@ -103,7 +111,7 @@ func WithCalibration(name, text string) Option {
 // the tensor files average at most bits per weight with the lowest
 // predicted KL divergence. It implies WithCalibration (built-in text) unless
 // one is given.
-func WithBits(bits float64) Option { return func(o *options) { o.bits = bits } }
+func WithBits(bits float64) Option { return func(o *options) error { o.bits = bits; return nil } }
 
 // DefaultBits is the budget of the default INT4 recipe (symbc convert with
 // plain --quantize int4): the per-tensor choice within 4.5 bits per weight.
@@ -113,16 +121,16 @@ const DefaultBits = 4.5
 // choice already takes more than bits (tiny models, where headers and norms
 // weigh) gets that smallest choice instead of an error.
 func WithDefaultBits(bits float64) Option {
-	return func(o *options) { o.bits, o.softBits = bits, true }
+	return func(o *options) error { o.bits, o.softBits = bits, true; return nil }
 }
 
 // WithMaxKLD chooses each weight matrix's storage so the predicted mean KL
 // divergence from the source on the calibration text is at most x nats, at
 // the smallest size. It implies WithCalibration unless one is given.
-func WithMaxKLD(x float64) Option { return func(o *options) { o.maxKLD = x } }
+func WithMaxKLD(x float64) Option { return func(o *options) error { o.maxKLD = x; return nil } }
 
 // withChunkElems sets the work unit size (tests only).
-func withChunkElems(n int) Option { return func(o *options) { o.chunk = max(n, 1) } }
+func withChunkElems(n int) Option { return func(o *options) error { o.chunk = max(n, 1); return nil } }
 
 func (o *options) hubClient() *hub.Client {
 	if o.hub == nil {

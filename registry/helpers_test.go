@@ -165,3 +165,13 @@ func noLeftovers(t *testing.T, parent string, allowed ...string) {
 type anonKeychain struct{}
 
 func (anonKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return authn.Anonymous, nil }
+
+// defaultOptions is makeOptions without options, which cannot fail.
+func defaultOptions(t testing.TB) *options {
+	t.Helper()
+	o, err := makeOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}

@@ -33,7 +33,7 @@ type hostile struct {
 func newHostile(t *testing.T) *hostile {
 	t.Helper()
 	src := writeModel(t, testmodel.Tiny)
-	a, err := buildArtifact(context.Background(), src, makeOptions(nil))
+	a, err := buildArtifact(context.Background(), src, defaultOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

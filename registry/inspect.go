@@ -45,7 +45,10 @@ type Quality struct {
 // Inspect reads the manifest and config of the model at ref (two requests
 // after authentication; no layer blob) and summarises them.
 func Inspect(ctx context.Context, ref string, opts ...Option) (*Summary, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err

@@ -42,7 +42,10 @@ type pullLayer struct {
 // any error dir is left as it was. An existing dir (other than an empty
 // folder) is refused unless WithForce.
 func Pull(ctx context.Context, ref, dir string, opts ...Option) (*PullResult, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err

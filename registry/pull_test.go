@@ -193,7 +193,7 @@ func putBlob(t *testing.T, reg *testRegistry, repo string, b []byte) v1.Hash {
 	h, _, _ := v1.SHA256(bytes.NewReader(b))
 	r, _ := name.NewRepository(reg.host + "/" + repo)
 	l := &blobLayer{desc: v1.Descriptor{Digest: h, Size: int64(len(b)), MediaType: "application/octet-stream"},
-		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, o: makeOptions(nil)}
+		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, o: defaultOptions(t)}
 	if err := remote.WriteLayer(r, l); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,10 @@ type PushResult struct {
 // blobs the registry lacks go up on WithJobs connections with retries, the
 // manifest last. The folder must match its manifest.json.
 func Push(ctx context.Context, dir, ref string, opts ...Option) (*PushResult, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err

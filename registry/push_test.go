@@ -488,3 +488,22 @@ func TestPushRefusesInconsistentFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestNegativeJobs: WithJobs(-1) is an error (it was clamped to 1) before
+// any request.
+func TestNegativeJobs(t *testing.T) {
+	for _, err := range []error{
+		func() error {
+			_, err := Push(context.Background(), t.TempDir(), "localhost:1/a/b:c", WithJobs(-1))
+			return err
+		}(),
+		func() error {
+			_, err := Pull(context.Background(), "localhost:1/a/b:c", t.TempDir(), WithJobs(-1))
+			return err
+		}(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "jobs is -1") {
+			t.Errorf("WithJobs(-1): %v", err)
+		}
+	}
+}

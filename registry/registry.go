@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/symbc/symbc/internal/workers"
 )
 
 // Media types and annotation keys of the ModelPack specification.
@@ -69,7 +71,7 @@ var ErrNotModel = errors.New("not a .symb model artifact")
 const DefaultPackThreshold = 256
 
 // Option configures Push, Pull and Inspect.
-type Option func(*options)
+type Option func(*options) error
 
 type options struct {
 	keychain      authn.Keychain
@@ -85,7 +87,7 @@ type options struct {
 	userAgent     string
 }
 
-func makeOptions(opts []Option) *options {
+func makeOptions(opts []Option) (*options, error) {
 	o := &options{
 		keychain:      authn.DefaultKeychain,
 		jobs:          8,
@@ -95,57 +97,76 @@ func makeOptions(opts []Option) *options {
 		userAgent:     "symbc",
 	}
 	for _, opt := range opts {
-		opt(o)
-	}
-	if o.jobs < 1 {
-		o.jobs = 1
+		if err := opt(o); err != nil {
+			return nil, err
+		}
 	}
 	if o.retries < 1 {
 		o.retries = 1
 	}
-	return o
+	return o, nil
 }
 
 // WithKeychain resolves credentials per registry (default: authn.DefaultKeychain,
 // which reads the Docker config and its credential helpers).
-func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
+func WithKeychain(k authn.Keychain) Option {
+	return func(o *options) error { o.keychain = k; return nil }
+}
 
 // WithBasicAuth uses a user name and password instead of the keychain.
 func WithBasicAuth(username, password string) Option {
-	return func(o *options) {
+	return func(o *options) error {
 		o.auth = authn.FromConfig(authn.AuthConfig{Username: username, Password: password})
+		return nil
 	}
 }
 
 // WithPlainHTTP allows plain HTTP to any registry. Without it, HTTP is used
 // only for loopback registries (localhost, 127.0.0.0/8, ::1) that do not offer TLS.
-func WithPlainHTTP(allow bool) Option { return func(o *options) { o.plainHTTP = allow } }
+func WithPlainHTTP(allow bool) Option {
+	return func(o *options) error { o.plainHTTP = allow; return nil }
+}
 
-// WithJobs sets how many blobs move at once (default 8).
-func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
+// WithJobs sets how many blobs move at once (default 8; 0: one per CPU;
+// negative: an error).
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if err := workers.Check("registry: jobs", n); err != nil {
+			return err
+		}
+		o.jobs = workers.Count(n)
+		return nil
+	}
+}
 
 // WithProgress receives transfer events. fn is called from several goroutines
 // at once and must synchronise itself.
-func WithProgress(fn func(Event)) Option { return func(o *options) { o.progress = fn } }
+func WithProgress(fn func(Event)) Option {
+	return func(o *options) error { o.progress = fn; return nil }
+}
 
 // WithTransport replaces the HTTP transport (tests; proxies).
-func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+func WithTransport(t http.RoundTripper) Option {
+	return func(o *options) error { o.transport = t; return nil }
+}
 
 // WithRetry sets the attempts per request or blob (default 5) and the first
 // wait between them (default 500ms, doubling each time).
 func WithRetry(attempts int, backoff time.Duration) Option {
-	return func(o *options) { o.retries, o.backoff = attempts, backoff }
+	return func(o *options) error { o.retries, o.backoff = attempts, backoff; return nil }
 }
 
 // WithForce lets Pull replace an existing destination folder.
-func WithForce(force bool) Option { return func(o *options) { o.force = force } }
+func WithForce(force bool) Option { return func(o *options) error { o.force = force; return nil } }
 
 // WithPackThreshold sets the file count above which Push packs
 // layers/layer_NN/ folders into tar layers (default DefaultPackThreshold).
-func WithPackThreshold(n int) Option { return func(o *options) { o.packThreshold = n } }
+func WithPackThreshold(n int) Option {
+	return func(o *options) error { o.packThreshold = n; return nil }
+}
 
 // WithUserAgent sets the User-Agent header (default "symbc").
-func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+func WithUserAgent(ua string) Option { return func(o *options) error { o.userAgent = ua; return nil } }
 
 func (o *options) emit(ev Event) {
 	if o.progress != nil {

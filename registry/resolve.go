@@ -23,7 +23,10 @@ type Resolved struct {
 // no blob: a local store can then tell whether it already holds that
 // manifest. A digest reference is returned as it is, without any request.
 func Resolve(ctx context.Context, ref string, opts ...Option) (*Resolved, error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,10 @@ type SourceResult struct {
 // title is a safe path, each title once; every blob is checked against its
 // digest. On error dir is removed.
 func PullSource(ctx context.Context, ref, dir string, opts ...Option) (res *SourceResult, err error) {
-	o := makeOptions(opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	r, err := o.parseRef(ref)
 	if err != nil {
 		return nil, err

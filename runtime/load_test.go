@@ -271,3 +271,18 @@ func dequantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
 	}
 	return out
 }
+
+// TestOptionErrors: a negative thread count or context is an error, not
+// silently "all cores" (0 is the one spelling of that).
+func TestOptionErrors(t *testing.T) {
+	cfg, w := hfModel(t, modelDir(t, "stories260k"))
+	for _, o := range []Option{WithThreads(-1), WithMaxContext(-5)} {
+		if _, err := New(cfg, w, o); err == nil || !strings.Contains(err.Error(), "-") {
+			t.Errorf("option accepted: %v", err)
+		}
+	}
+	m, err := New(cfg, w, WithThreads(0))
+	if err != nil || m.Threads() < 1 {
+		t.Fatalf("WithThreads(0): %v, %d threads", err, m.Threads())
+	}
+}

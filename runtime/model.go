@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 
+	"github.com/symbc/symbc/internal/workers"
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/runtime/tokenizer"
 	"github.com/symbc/symbc/symb"
@@ -68,7 +68,7 @@ func ParseEngine(s string) (Engine, error) {
 }
 
 // Option configures Load and New.
-type Option func(*options)
+type Option func(*options) error
 
 type options struct {
 	threads int
@@ -86,22 +86,36 @@ type options struct {
 type LinearInputs func(name string, x []float32, n int)
 
 // WithLinearInputs calls fn with the input of every linear layer (nil: off).
-func WithLinearInputs(fn LinearInputs) Option { return func(o *options) { o.inputs = fn } }
+func WithLinearInputs(fn LinearInputs) Option {
+	return func(o *options) error { o.inputs = fn; return nil }
+}
 
 // WithThreads sets how many goroutines the kernels and attention use
 // (default: GOMAXPROCS, normally the number of CPUs).
-func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+func WithThreads(n int) Option {
+	return func(o *options) error { o.threads = n; return workers.Check("threads", n) }
+}
 
 // WithEngine selects the attention engine (default EngineExact).
-func WithEngine(e Engine) Option { return func(o *options) { o.engine = e } }
+func WithEngine(e Engine) Option { return func(o *options) error { o.engine = e; return nil } }
 
 // WithMaxContext caps the number of positions a session may hold (default:
 // the config's max_position_embeddings). The KV cache grows on demand up to it.
-func WithMaxContext(n int) Option { return func(o *options) { o.maxCtx = n } }
+func WithMaxContext(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("max context is %d, want 0 (the config's) or a positive count", n)
+		}
+		o.maxCtx = n
+		return nil
+	}
+}
 
 // WithTokenizer sets the tokenizer used by Generate, Stream and Chat. Load
 // reads dir/tokenizer/ by itself; this overrides it.
-func WithTokenizer(t *tokenizer.Tokenizer) Option { return func(o *options) { o.tok = t } }
+func WithTokenizer(t *tokenizer.Tokenizer) Option {
+	return func(o *options) error { o.tok = t; return nil }
+}
 
 // defaultMaxContext applies when the config gives no max_position_embeddings.
 const defaultMaxContext = 4096
@@ -161,7 +175,11 @@ func Load(dir string, opts ...Option) (*Model, error) {
 		sm.Close()
 		return nil, err
 	}
-	o := applyOptions(opts)
+	o, err := applyOptions(opts)
+	if err != nil {
+		sm.Close()
+		return nil, err
+	}
 	tokDir := filepath.Join(dir, "tokenizer")
 	if o.tok == nil {
 		if _, err := os.Stat(filepath.Join(tokDir, tokenizer.TokenizerFile)); err == nil {
@@ -191,15 +209,21 @@ func New(cfg *symb.Config, w Weights, opts ...Option) (*Model, error) {
 	if cfg == nil {
 		return nil, errors.New("runtime.New: nil config")
 	}
-	return newModel(cfg, w, applyOptions(opts))
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(cfg, w, o)
 }
 
-func applyOptions(opts []Option) options {
+func applyOptions(opts []Option) (options, error) {
 	var o options
 	for _, f := range opts {
-		f(&o)
+		if err := f(&o); err != nil {
+			return o, err
+		}
 	}
-	return o
+	return o, nil
 }
 
 func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
@@ -207,9 +231,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if err := checkConfig(&mc); err != nil {
 		return nil, err
 	}
-	if o.threads <= 0 {
-		o.threads = goruntime.GOMAXPROCS(0)
-	}
+	o.threads = workers.Count(o.threads)
 	if o.engine != EngineExact && o.engine != EngineSymbiotic {
 		return nil, fmt.Errorf("unknown engine %d", int(o.engine))
 	}

@@ -7,16 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/symbc/symbc/internal/fileio"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/symbc/symbc/internal/fileio"
+	"github.com/symbc/symbc/internal/workers"
 )
 
 // Files of a model folder that the manifest does not list (FORMAT.md §6).
@@ -97,7 +98,7 @@ func BuildManifest(ctx context.Context, dir string, jobs int) (*Manifest, error)
 	}
 	m := &Manifest{Format: "symb-manifest", Version: 1, Files: make([]ManifestEntry, len(files))}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobsOrCPUs(jobs))
+	g.SetLimit(workers.Count(jobs))
 	for i, rel := range files {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
@@ -112,13 +113,6 @@ func BuildManifest(ctx context.Context, dir string, jobs int) (*Manifest, error)
 		return nil, err
 	}
 	return m, nil
-}
-
-func jobsOrCPUs(jobs int) int {
-	if jobs <= 0 {
-		return runtime.GOMAXPROCS(0)
-	}
-	return jobs
 }
 
 // WriteManifest writes dir/manifest.json atomically (temporary name, rename).
@@ -231,7 +225,7 @@ func (m *Manifest) Check(ctx context.Context, dir string, jobs int) ([]Problem, 
 	}
 	found := make([]*Problem, len(m.Files))
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobsOrCPUs(jobs))
+	g.SetLimit(workers.Count(jobs))
 	for i, e := range m.Files {
 		// A manifest built in memory (not by ReadManifest) may hold any path:
 		// never look outside dir for it.

@@ -7,13 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/symbc/symbc/internal/workers"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -49,7 +49,10 @@ const maxProblems = 1000
 // Problems with the folder go into the report; the error is for failures to
 // check at all (dir unreadable, not a model folder, ctx canceled).
 func Integrity(ctx context.Context, dir string, opts ...Option) (*IntegrityReport, error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func checkTensors(ctx context.Context, dir string, mc *symb.ModelConfig, jobs in
 	found := make([][]FileProblem, len(want))
 	opened := make([]bool, len(want))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobsOrCPUs(jobs))
+	g.SetLimit(workers.Count(jobs))
 	for i, w := range want {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
@@ -251,11 +254,4 @@ func specialFiles(dir string) ([]string, error) {
 // FileProblem names the file already.
 func trimPath(err error, path string) string {
 	return strings.TrimPrefix(err.Error(), path+": ")
-}
-
-func jobsOrCPUs(jobs int) int {
-	if jobs <= 0 {
-		return runtime.GOMAXPROCS(0)
-	}
-	return jobs
 }

@@ -436,3 +436,9 @@ func TestIntegrityCapsProblems(t *testing.T) {
 		t.Errorf("%d problems listed, %d omitted", len(rep.Problems), rep.Omitted)
 	}
 }
+
+func TestIntegrityNegativeJobs(t *testing.T) {
+	if _, err := Integrity(context.Background(), t.TempDir(), WithJobs(-1)); err == nil || !strings.Contains(err.Error(), "jobs is -1") {
+		t.Errorf("WithJobs(-1): %v", err)
+	}
+}

@@ -43,7 +43,10 @@ var ErrNoReference = errors.New("nothing to compare with")
 // Numerics runs the converted model in dir against reference logits files
 // and/or its source model and judges the differences.
 func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport, error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	m, err := runtime.Load(dir, runtime.WithThreads(o.threads), runtime.WithEngine(o.engine))
 	if err != nil {
 		return nil, err

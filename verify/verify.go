@@ -37,7 +37,10 @@ type Report struct {
 // locally (a folder, or a Hub id in the Hugging Face cache). With nothing to
 // compare against, only integrity decides and NumericsNote says so.
 func Verify(ctx context.Context, dir string, opts ...Option) (*Report, error) {
-	o := newOptions(opts)
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := symb.ReadConfig(dir)
 	if err != nil {
 		return nil, err
