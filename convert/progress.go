@@ -9,6 +9,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/symbc/symbc/convert/hub"
 )
 
 // Progress is told what a conversion is doing. Advance and Tensor are
@@ -28,9 +30,10 @@ type Progress interface {
 }
 
 // NewProgress renders progress on w: a bar of input bytes when w is a
-// terminal, otherwise one plain line per tensor (for logs and CI).
+// terminal, otherwise (or with HF_HUB_DISABLE_PROGRESS_BARS set, as the
+// Hub's tools honour it) one plain line per tensor (for logs and CI).
 func NewProgress(w io.Writer) Progress {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !hub.ProgressBarsDisabled() {
 		return &barProgress{w: w}
 	}
 	return &lineProgress{w: w}

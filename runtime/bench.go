@@ -28,6 +28,7 @@ type BenchResult struct {
 	SizeBytes int64       `json:"size_bytes"`
 	Params    int64       `json:"params"`
 	Threads   int         `json:"threads"`
+	Kernels   string      `json:"kernels"` // the kernel set that ran (kernels.Set)
 	Engine    Engine      `json:"engine"`
 	Tests     []BenchTest `json:"tests"`
 }
@@ -61,7 +62,7 @@ func Bench(ctx context.Context, m *Model, opts BenchOptions) (*BenchResult, erro
 			return nil, fmt.Errorf("bench: %d tokens exceed the context of %d: %w", n, m.maxCtx, ErrContextFull)
 		}
 	}
-	res := &BenchResult{Model: opts.Name, Weights: m.weightsType(), SizeBytes: m.sizeBytes, Params: m.params, Threads: m.threads, Engine: m.engine}
+	res := &BenchResult{Model: opts.Name, Weights: m.weightsType(), SizeBytes: m.sizeBytes, Params: m.params, Threads: m.threads, Kernels: string(m.Kernels()), Engine: m.engine}
 	if res.Model == "" {
 		res.Model = m.describe()
 	}
@@ -129,7 +130,7 @@ func (m *Model) describe() string {
 	if arch == "" {
 		arch = "model"
 	}
-	return fmt.Sprintf("%s %s %s", arch, humanCount(m.params), m.weightsType())
+	return fmt.Sprintf("%s %s %s", arch, humanize.Count(m.params), m.weightsType())
 }
 
 // weightsType is the dtype of the linear weights, from the config or, for
@@ -141,25 +142,13 @@ func (m *Model) weightsType() string {
 	return m.layers[0].o.DType.String()
 }
 
-func humanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
-
 // WriteTable prints the result as a Markdown table in llama-bench's style.
 func (r *BenchResult) WriteTable(w io.Writer) error {
-	rows := [][]string{{"model", "weights", "size", "params", "engine", "threads", "test", "t/s"}}
-	left := []bool{true, true, false, false, true, false, true, false} // text left, numbers right
+	rows := [][]string{{"model", "weights", "size", "params", "engine", "kernels", "threads", "test", "t/s"}}
+	left := []bool{true, true, false, false, true, true, false, true, false} // text left, numbers right
 	for _, t := range r.Tests {
-		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanCount(r.Params), r.Engine.String(),
-			fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
+		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanize.Count(r.Params), r.Engine.String(),
+			r.Kernels, fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
 	}
 	width := make([]int, len(rows[0]))
 	for _, row := range rows {

@@ -23,7 +23,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: samples %v, mean %g, std %g", bt.Name, bt.TokensPerSecond, bt.Mean, bt.StdDev)
 		}
 	}
-	if res.Params != 260032 || res.Threads != 2 || !strings.Contains(res.Model, "260.0K") {
+	if res.Params != 260032 || res.Threads != 2 || !strings.Contains(res.Model, "260.03K") {
 		t.Errorf("model %q, params %d, threads %d", res.Model, res.Params, res.Threads)
 	}
 	var table strings.Builder

@@ -228,26 +228,7 @@ func (s *Store) update(ctx context.Context, fn func(*index) error) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(s.root, indexFile), append(b, '\n'))
-}
-
-func writeAtomic(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(b)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return fileio.WriteAtomic(filepath.Join(s.root, indexFile), append(b, '\n'), 0o600)
 }
 
 func (s *Store) modelDir(digest string) string {

@@ -88,10 +88,20 @@ func printSummary(w io.Writer, s *symb.Summary) error {
 	m := s.Model
 	fmt.Fprintf(tw, "shape:\t%d layers, hidden %d, %d heads (%d kv) × %d, vocab %d\n",
 		m.NumLayers, m.HiddenSize, m.NumHeads, m.NumKVHeads, m.HeadDim, m.VocabSize)
-	fmt.Fprintf(tw, "parameters:\t%s (%d)\n", humanCount(s.Params), s.Params)
+	fmt.Fprintf(tw, "parameters:\t%s (%d)\n", humanize.Count(s.Params), s.Params)
 	fmt.Fprintf(tw, "size on disk:\t%s (%d bytes; tensors %s)\n", humanize.Bytes(s.TotalBytes), s.TotalBytes, humanize.Bytes(s.TensorBytes))
 	fmt.Fprintf(tw, "bits per weight:\t%.2f\n", s.BitsPerWeight)
 	fmt.Fprintf(tw, "quantization:\t%s\n", strings.Join(quant, ", "))
+	if q.Recipe != "" {
+		r := q.Recipe + ": storage chosen per tensor (below)"
+		if q.PredictedKLD > 0 {
+			r += fmt.Sprintf(", predicted mean KL %.4g", q.PredictedKLD)
+		}
+		fmt.Fprintf(tw, "recipe:\t%s\n", r)
+	}
+	if c := q.Calibration; c != nil {
+		fmt.Fprintf(tw, "calibration:\t%s text, %d tokens, sensitivity %s\n", c.Text, c.Tokens, c.Sensitivity)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -114,17 +124,4 @@ func shapeString(shape []int) string {
 		parts[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-// humanCount writes a count with a K/M/B suffix (decimal, as model sizes are quoted).
-func humanCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.2fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/registry"
-	"github.com/symbc/symbc/registry/termbars"
 	"github.com/symbc/symbc/store"
 )
 
@@ -59,7 +59,7 @@ into the store with the default recipe.`,
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), res)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s@%s -> %s (%d files, %s)\n", res.Ref, res.Digest, res.Dir, res.Files, termbars.Bytes(res.Bytes))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s@%s -> %s (%d files, %s)\n", res.Ref, res.Digest, res.Dir, res.Files, humanize.Bytes(res.Bytes))
 			return err
 		},
 	}
@@ -113,7 +113,7 @@ func printRemoteSummary(w io.Writer, s *registry.Summary) error {
 	row("precision", s.Precision)
 	row("quantization", s.Quantization)
 	row("source", s.Source)
-	row("size", fmt.Sprintf("%s (%d bytes) in %d layers", termbars.Bytes(s.Size), s.Size, len(s.Layers)))
+	row("size", fmt.Sprintf("%s (%d bytes) in %d layers", humanize.Bytes(s.Size), s.Size, len(s.Layers)))
 	row("verified", qualityText(s.Quality))
 	if err := tw.Flush(); err != nil {
 		return err

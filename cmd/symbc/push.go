@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/registry/termbars"
 )
@@ -118,7 +119,7 @@ uploaded_bytes and skipped_bytes).`,
 			}
 			if !f.quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "uploaded %s in %d blobs; %s in %d blobs already there\n",
-					termbars.Bytes(res.UploadedBytes), res.UploadedBlobs, termbars.Bytes(res.SkippedBytes), res.SkippedBlobs)
+					humanize.Bytes(res.UploadedBytes), res.UploadedBlobs, humanize.Bytes(res.SkippedBytes), res.SkippedBlobs)
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), res.Ref+"@"+res.Digest)
 			return err

@@ -101,6 +101,10 @@ func cleanToken(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// ProgressBarsDisabled reports HF_HUB_DISABLE_PROGRESS_BARS, with which the
+// Hub's own tools stop drawing progress bars: callers then print plain lines.
+func ProgressBarsDisabled() bool { return isTrue(os.Getenv("HF_HUB_DISABLE_PROGRESS_BARS")) }
+
 func isTrue(v string) bool {
 	switch strings.ToUpper(v) {
 	case "1", "ON", "YES", "TRUE":

@@ -1,11 +1,13 @@
-// Package fileio holds the file plumbing that symb, convert and arch share:
-// opening a file that must be a regular one, reading a small file with a
-// size cap, and mapping a large one read-only.
+// Package fileio holds the file plumbing the packages share: opening a file
+// that must be a regular one, reading a small file with a size cap, mapping
+// a large one read-only, and writing a small one atomically.
 package fileio
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // OpenRegular opens path for reading and returns it with its size. A path
@@ -71,4 +73,30 @@ func ReadLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b, nil
+}
+
+// WriteAtomic writes b to path through a hidden temporary file in the same
+// folder and a rename, so that a reader (or a crash) never sees half a file.
+// The file gets mode perm and is synced before the rename; the temporary
+// file is removed on any failure.
+func WriteAtomic(path string, b []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(b)
+	// CreateTemp makes the file 0600; shared files need perm.
+	merr := f.Chmod(perm)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, merr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -84,3 +84,28 @@ func TestReadLimited(t *testing.T) {
 		t.Errorf("ReadLimited(missing) = %v, want os.ErrNotExist", err)
 	}
 }
+
+func TestWriteAtomic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "index.json")
+	for _, content := range []string{"first", "second, longer"} {
+		if err := WriteAtomic(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != content {
+			t.Fatalf("read back %q, %v; want %q", b, err, content)
+		}
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644", st.Mode(), err)
+	}
+	if err := WriteAtomic(filepath.Join(dir, "missing", "x"), []byte("x"), 0o644); err == nil {
+		t.Error("write into a missing folder succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want only the file (no temporary left)", len(entries))
+	}
+}

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package fileio
 
@@ -8,7 +8,7 @@ import (
 )
 
 // Map reads the first size bytes of f into memory where no mmap is wired up
-// (Windows, wasm); peak memory is then the size of the file.
+// (wasm, plan9); peak memory is then the size of the file.
 func Map(f *os.File, size int64) ([]byte, func() error, error) {
 	b := make([]byte, size)
 	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), b); err != nil {

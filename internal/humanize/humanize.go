@@ -1,5 +1,5 @@
-// Package humanize formats sizes for people, the same way in every command
-// that prints one.
+// Package humanize formats sizes and counts for people, the same way in
+// every command that prints one.
 package humanize
 
 import (
@@ -22,6 +22,21 @@ func Bytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.2f %ciB", v, "KMGTP"[i])
+}
+
+// Count writes a count with a decimal K/M/B suffix and two decimals
+// ("1.24B", "10.59K"), as model sizes are quoted, or the plain number
+// below a thousand.
+func Count(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
 }
 
 // ParseBytes reads a size written as a number with an optional unit: B,

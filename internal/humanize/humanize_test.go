@@ -35,3 +35,12 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1.00K", 10592: "10.59K", 260032: "260.03K",
+		1_235_814_400: "1.24B", 7_000_000: "7.00M"} {
+		if got := Count(n); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

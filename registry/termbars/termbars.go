@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/registry"
 )
 
@@ -161,22 +162,8 @@ func (r *Renderer) Close() {
 func (r *Renderer) plain(ev registry.Event) {
 	switch ev.Kind {
 	case registry.EventTotal:
-		fmt.Fprintf(r.w, "%s %d blobs, %s\n", verbs[ev.Phase], ev.Count, Bytes(ev.Size))
+		fmt.Fprintf(r.w, "%s %d blobs, %s\n", verbs[ev.Phase], ev.Count, humanize.Bytes(ev.Size))
 	case registry.EventRetry:
 		fmt.Fprintf(r.w, "retrying %s\n", ev.Name)
 	}
-}
-
-// Bytes formats a byte count with a binary unit ("1.5 MiB").
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

@@ -2,7 +2,8 @@
 // vector and matrix × matrix products over every weight dtype of the .symb
 // format (F32, F16, BF16, INT8 and INT4 with sym or asym groups), row
 // dequantization for embedding lookups, and the small vector helpers a
-// transformer forward pass needs (RMSNorm, Softmax, SiLU, GELU, Dot, Axpy).
+// transformer forward pass needs (RMSNorm, the gated SiLU and GELU
+// activations, Dot, Axpy, Exp).
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
 // never expanded into memory as a whole. On amd64 with AVX2, FMA and F16C, and

@@ -70,16 +70,6 @@ func Add(dst, x []float32) {
 	}
 }
 
-// Mul computes dst[i] *= x[i]. It panics if the lengths differ.
-func Mul(dst, x []float32) {
-	if len(dst) != len(x) {
-		panic(fmt.Sprintf("kernels: Mul of lengths %d and %d", len(dst), len(x)))
-	}
-	for i, v := range x {
-		dst[i] *= v
-	}
-}
-
 // RMSNorm computes dst[i] = x[i] / rms(x) · (offset + w[i]) with
 // rms(x) = sqrt(mean(x²) + eps). offset is 0 for Llama-style norms and 1 for
 // models that store the weight as a delta from one (Gemma). dst may alias x.
@@ -102,36 +92,6 @@ func RMSNorm(dst, x, w []float32, eps, offset float32) {
 	}
 }
 
-// Softmax replaces x with exp(x − max x) / Σ exp(x − max x), in place. The
-// normalizing sum is accumulated in float64. Entries of −Inf (masked
-// positions) become 0; an empty slice is left alone.
-func Softmax(x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	m := x[0]
-	for _, v := range x[1:] {
-		m = max(m, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := Exp(v - m)
-		x[i] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
-}
-
-// SiLU replaces x[i] with x[i]·sigmoid(x[i]), in place.
-func SiLU(x []float32) {
-	for i, v := range x {
-		x[i] = v / (1 + Exp(-v))
-	}
-}
-
 // SiLUMul computes gate[i] = silu(gate[i])·up[i], in place: the gated MLP of
 // Llama-style models. It panics if the lengths differ.
 func SiLUMul(gate, up []float32) {
@@ -140,14 +100,6 @@ func SiLUMul(gate, up []float32) {
 	}
 	for i, v := range gate {
 		gate[i] = v / (1 + Exp(-v)) * up[i]
-	}
-}
-
-// GELUTanh replaces x[i] with the tanh approximation of GELU,
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
-func GELUTanh(x []float32) {
-	for i, v := range x {
-		x[i] = geluTanh(v)
 	}
 }
 

@@ -18,14 +18,13 @@ import (
 
 // harmlessFields are accepted and ignored on both endpoints.
 var harmlessFields = map[string]bool{
-	"user":                true, // an end-user id for abuse tracking
-	"metadata":            true, // stored-completion tags
-	"store":               true, // whether OpenAI stores the completion
-	"service_tier":        true, // OpenAI's processing tier
-	"prediction":          true, // predicted output: a latency hint only
-	"safety_identifier":   true, // successor of user
-	"prompt_cache_key":    true, // a cache hint
-	"parallel_tool_calls": true, // several tool calls in one turn are parsed anyway
+	"user":              true, // an end-user id for abuse tracking
+	"metadata":          true, // stored-completion tags
+	"store":             true, // whether OpenAI stores the completion
+	"service_tier":      true, // OpenAI's processing tier
+	"prediction":        true, // predicted output: a latency hint only
+	"safety_identifier": true, // successor of user
+	"prompt_cache_key":  true, // a cache hint
 }
 
 // neutralValues are values of otherwise unsupported fields that ask for

@@ -377,6 +377,7 @@ type chatRequest struct {
 	ToolChoice         json.RawMessage            `json:"tool_choice"`
 	ChatTemplateKwargs map[string]json.RawMessage `json:"chat_template_kwargs"`
 	ResponseFormat     *responseFormat            `json:"response_format"`
+	ParallelToolCalls  *bool                      `json:"parallel_tool_calls"`
 	sampling
 }
 

@@ -36,6 +36,13 @@ func TestToolParse(t *testing.T) {
 	}
 }
 
+func TestParallelToolCallsFalse(t *testing.T) {
+	ts := &toolSet{params: map[string]json.RawMessage{"now": nil}, names: []string{"now"}, single: true}
+	if _, calls := ts.parse(`[{"name": "now", "arguments": {}}, {"name": "now", "arguments": {"x": 1}}]`); len(calls) != 1 || calls[0].Function.Arguments != "{}" {
+		t.Errorf("calls %+v", calls)
+	}
+}
+
 func TestToolHold(t *testing.T) {
 	for _, tc := range []struct {
 		pieces []string

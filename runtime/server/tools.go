@@ -76,6 +76,7 @@ type toolSet struct {
 	params   map[string]json.RawMessage // name -> parameters schema
 	choice   string                     // "auto", "none", "required" or "function"
 	function string                     // the function tool_choice names
+	single   bool                       // parallel_tool_calls false: at most one call
 }
 
 // tools checks tools and tool_choice; nil means no tools (none given, or
@@ -133,6 +134,7 @@ func (req *chatRequest) tools() (*toolSet, *apiError) {
 		return nil, nil
 	}
 	ts.raw, _ = json.Marshal(req.Tools)
+	ts.single = req.ParallelToolCalls != nil && !*req.ParallelToolCalls
 	return ts, nil
 }
 
@@ -186,6 +188,14 @@ func (ts *toolSet) parse(text string) (string, []toolCallOut) {
 	if ts == nil {
 		return text, nil
 	}
+	content, calls := ts.parseAll(text)
+	if ts.single && len(calls) > 1 {
+		calls = calls[:1] // parallel_tool_calls false: the first call only
+	}
+	return content, calls
+}
+
+func (ts *toolSet) parseAll(text string) (string, []toolCallOut) {
 	if strings.Contains(text, "<tool_call>") {
 		var calls []toolCallOut
 		for _, m := range toolCallBlock.FindAllStringSubmatch(text, -1) {

@@ -14,23 +14,27 @@ import (
 	"github.com/symbc/symbc/runtime/tokenizer"
 )
 
-type toolReply struct {
-	Choices []struct {
+type (
+	toolCallJSON struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	toolChoiceJSON struct {
 		Message struct {
-			Content   *string `json:"content"`
-			ToolCalls []struct {
-				ID       string `json:"id"`
-				Type     string `json:"type"`
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
+			Content   *string        `json:"content"`
+			ToolCalls []toolCallJSON `json:"tool_calls"`
 		} `json:"message"`
 		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage usageJSON `json:"usage"`
-}
+	}
+	toolReply struct {
+		Choices []toolChoiceJSON `json:"choices"`
+		Usage   usageJSON        `json:"usage"`
+	}
+)
 
 func TestJSONOutput(t *testing.T) {
 	m := loadModel(t, storiesDir(t))
@@ -208,21 +212,7 @@ func collectStream(t *testing.T, url, body string) toolReply {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var res toolReply
-	res.Choices = make([]struct {
-		Message struct {
-			Content   *string `json:"content"`
-			ToolCalls []struct {
-				ID       string `json:"id"`
-				Type     string `json:"type"`
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			} `json:"tool_calls"`
-		} `json:"message"`
-		FinishReason string `json:"finish_reason"`
-	}, 1)
+	res := toolReply{Choices: make([]toolChoiceJSON, 1)}
 	text := ""
 	for _, ev := range sseEvents(t, resp.Body) {
 		if ev == "[DONE]" {
@@ -239,9 +229,7 @@ func collectStream(t *testing.T, url, body string) toolReply {
 		}
 		for _, c := range chunk.Choices {
 			var d struct {
-				Content   *string                      `json:"content"`
-				ToolCalls []struct{ Index int }        `json:"tool_calls"`
-				Raw       []map[string]json.RawMessage `json:"-"`
+				Content *string `json:"content"`
 			}
 			json.Unmarshal(c.Delta, &d)
 			if d.Content != nil {
@@ -252,14 +240,7 @@ func collectStream(t *testing.T, url, body string) toolReply {
 			}
 			json.Unmarshal(c.Delta, &calls)
 			for _, raw := range calls.ToolCalls {
-				var tc struct {
-					ID       string `json:"id"`
-					Type     string `json:"type"`
-					Function struct {
-						Name      string `json:"name"`
-						Arguments string `json:"arguments"`
-					} `json:"function"`
-				}
+				var tc toolCallJSON
 				json.Unmarshal(raw, &tc)
 				res.Choices[0].Message.ToolCalls = append(res.Choices[0].Message.ToolCalls, tc)
 			}
