@@ -2,15 +2,10 @@ package runtime
 
 import (
 	"math"
-	"sync"
 
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
-
-// minParallelWork is the number of multiply-adds below which attention runs
-// on the calling goroutine: starting workers costs more than it saves.
-const minParallelWork = 1 << 15
 
 // attnDims are the widths attention works with. Standard attention has
 // qk = v = head_dim; latent attention (mla.go) expands its latent to
@@ -50,30 +45,18 @@ func scoreScale(mc *symb.ModelConfig, d attnDims) float32 {
 	return float32(scale)
 }
 
-// parallel runs fn over [0, items) split into contiguous ranges, one per
-// worker; worker w owns s.scratch[w] of scratchLen floats. work estimates
-// the multiply-adds, to stay on one goroutine when the job is small.
+// parallel runs fn over [0, items) split into contiguous ranges on the
+// model's worker pool; worker w owns s.scratch[w] of scratchLen floats. work
+// estimates the multiply-adds, to stay on one thread when the job is small.
 func (s *Session) parallel(items, work, scratchLen int, fn func(w, lo, hi int)) {
-	workers := min(s.m.threads, items)
-	if work < minParallelWork {
-		workers = 1
-	}
+	workers := s.m.pool.Threads()
 	for len(s.scratch) < workers {
 		s.scratch = append(s.scratch, nil)
 	}
 	for w := range workers {
 		s.scratch[w] = grow(s.scratch[w], scratchLen)
 	}
-	if workers <= 1 {
-		fn(0, 0, items)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*items/workers, (w+1)*items/workers
-		wg.Go(func() { fn(w, lo, hi) })
-	}
-	wg.Wait()
+	s.m.pool.Run(items, 1, int64(work), fn)
 }
 
 // attend computes causal softmax attention for the n new tokens of layer li

@@ -28,6 +28,7 @@ type BenchResult struct {
 	SizeBytes int64       `json:"size_bytes"`
 	Params    int64       `json:"params"`
 	Threads   int         `json:"threads"`
+	Kernels   string      `json:"kernels"` // the kernel set that ran (kernels.Set)
 	Engine    Engine      `json:"engine"`
 	Tests     []BenchTest `json:"tests"`
 }
@@ -61,7 +62,7 @@ func Bench(ctx context.Context, m *Model, opts BenchOptions) (*BenchResult, erro
 			return nil, fmt.Errorf("bench: %d tokens exceed the context of %d: %w", n, m.maxCtx, ErrContextFull)
 		}
 	}
-	res := &BenchResult{Model: opts.Name, Weights: m.weightsType(), SizeBytes: m.sizeBytes, Params: m.params, Threads: m.threads, Engine: m.engine}
+	res := &BenchResult{Model: opts.Name, Weights: m.weightsType(), SizeBytes: m.sizeBytes, Params: m.params, Threads: m.threads, Kernels: string(m.Kernels()), Engine: m.engine}
 	if res.Model == "" {
 		res.Model = m.describe()
 	}
@@ -143,11 +144,11 @@ func (m *Model) weightsType() string {
 
 // WriteTable prints the result as a Markdown table in llama-bench's style.
 func (r *BenchResult) WriteTable(w io.Writer) error {
-	rows := [][]string{{"model", "weights", "size", "params", "engine", "threads", "test", "t/s"}}
-	left := []bool{true, true, false, false, true, false, true, false} // text left, numbers right
+	rows := [][]string{{"model", "weights", "size", "params", "engine", "kernels", "threads", "test", "t/s"}}
+	left := []bool{true, true, false, false, true, true, false, true, false} // text left, numbers right
 	for _, t := range r.Tests {
 		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanize.Count(r.Params), r.Engine.String(),
-			fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
+			r.Kernels, fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
 	}
 	width := make([]int, len(rows[0]))
 	for _, row := range rows {

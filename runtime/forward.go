@@ -230,8 +230,7 @@ func (s *Session) layer(li, n int) {
 	}
 	inter := L.gate.Rows()
 	gate, up := b.gate[:n*inter], b.up[:n*inter]
-	m.linear(gate, b.h, n, L.gate)
-	m.linear(up, b.h, n, L.up)
+	m.pool.MatMuls([][]float32{gate, up}, b.h[:n*hid], n, L.gate, L.up)
 	gatedActivation(gate, up, m.mc.Activation)
 	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
 }
@@ -244,9 +243,7 @@ func (s *Session) projectQKV(L *layer, n int, k, v []float32) {
 	qd, kvd := s.m.dims.qRow(), s.m.dims.kRow()
 	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	q := b.q[:n*qd]
-	m.linear(q, b.h, n, L.q)
-	m.linear(k, b.h, n, L.k)
-	m.linear(v, b.h, n, L.v)
+	m.pool.MatMuls([][]float32{q, k, v}, b.h[:n*mc.HiddenSize], n, L.q, L.k, L.v)
 	half := m.rope.dim / 2
 	for t := range n {
 		qt, kt, vt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd], v[t*kvd:(t+1)*kvd]

@@ -72,6 +72,7 @@ type Option func(*options) error
 
 type options struct {
 	threads int
+	kernels kernels.Set
 	engine  Engine
 	tok     *tokenizer.Tokenizer
 	maxCtx  int
@@ -94,6 +95,19 @@ func WithLinearInputs(fn LinearInputs) Option {
 // (default: GOMAXPROCS, normally the number of CPUs).
 func WithThreads(n int) Option {
 	return func(o *options) error { o.threads = n; return workers.Check("threads", n) }
+}
+
+// WithKernels forces a kernel set (default kernels.Auto: the best the CPU
+// runs, or the one named by the SYMBC_KERNELS environment variable). A set the
+// CPU lacks fails Load.
+func WithKernels(k kernels.Set) Option {
+	return func(o *options) error {
+		if _, err := kernels.ParseSet(string(k)); err != nil {
+			return err
+		}
+		o.kernels = k
+		return nil
+	}
 }
 
 // WithEngine selects the attention engine (default EngineExact).
@@ -235,6 +249,13 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if o.engine != EngineExact && o.engine != EngineSymbiotic {
 		return nil, fmt.Errorf("unknown engine %d", int(o.engine))
 	}
+	if o.kernels == "" {
+		o.kernels = kernels.Auto
+	}
+	pool, err := kernels.NewPoolKernels(o.threads, o.kernels)
+	if err != nil {
+		return nil, err
+	}
 	if o.maxCtx <= 0 {
 		o.maxCtx = mc.MaxPositions
 		if o.maxCtx <= 0 {
@@ -243,7 +264,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	}
 	m := &Model{
 		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
-		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), inputs: o.inputs,
+		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), inputs: o.inputs, pool: pool,
 		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
 	}
 	m.attnScale = scoreScale(&mc, m.dims)
@@ -258,7 +279,6 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if err := m.loadWeights(w); err != nil {
 		return nil, err
 	}
-	m.pool = kernels.NewPool(o.threads)
 	return m, nil
 }
 
@@ -424,6 +444,7 @@ func checkConfig(mc *symb.ModelConfig) error {
 
 // Close releases mapped weights when the model came from Load.
 func (m *Model) Close() error {
+	m.pool.Close()
 	if m.closer != nil {
 		return m.closer.Close()
 	}
@@ -444,6 +465,9 @@ func (m *Model) MaxContext() int { return m.maxCtx }
 
 // Threads is the number of goroutines used for compute.
 func (m *Model) Threads() int { return m.threads }
+
+// Kernels reports the kernel set the model's products run.
+func (m *Model) Kernels() kernels.Set { return m.pool.Kernels() }
 
 // Engine is the attention engine sessions use.
 func (m *Model) Engine() Engine { return m.engine }

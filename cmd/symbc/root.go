@@ -25,7 +25,7 @@ and moves them through any OCI registry.`,
 		// Counting flags (--threads, --jobs, ...) are checked the same way
 		// on every command, before any work starts.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return checkFlagBounds(cmd) },
-		Version:           toolVersion(),
+		Version:           versionText(),
 	}
 	root.SetVersionTemplate("symbc {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })

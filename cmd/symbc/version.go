@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"github.com/symbc/symbc/runtime/kernels"
 )
 
 // toolVersion is the module version and VCS revision from the build info.
@@ -34,13 +35,24 @@ func toolVersion() string {
 	return v
 }
 
+// versionText is what version and --version print after "symbc ": the tool
+// version, then the kernel set that models would run (SYMBC_KERNELS or the
+// best this CPU has) and the sets available.
+func versionText() string {
+	k, err := kernels.Select(kernels.Auto)
+	if err != nil {
+		return fmt.Sprintf("%s\nkernels: %v", toolVersion(), err)
+	}
+	return fmt.Sprintf("%s\nkernels %s (available: %s)", toolVersion(), k, kernels.AvailableString())
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the symbc version and VCS revision",
+		Short: "Print the symbc version, VCS revision and kernel set",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "symbc "+toolVersion())
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "symbc "+versionText())
 			return err
 		},
 	}

@@ -77,19 +77,12 @@ func benchPools() []struct {
 		name string
 		p    *Pool
 	}
-	for _, simd := range []bool{false, true} {
-		if simd && !haveSIMD {
-			continue
-		}
+	for _, k := range Available() {
 		for _, t := range []int{1, 2} {
-			name := "go"
-			if simd {
-				name = "simd"
-			}
 			out = append(out, struct {
 				name string
 				p    *Pool
-			}{fmt.Sprintf("%s_t%d", name, t), newPool(t, simd)})
+			}{fmt.Sprintf("%s_t%d", k, t), newPool(t, k)})
 		}
 	}
 	return out
@@ -159,12 +152,12 @@ func BenchmarkGemm4(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	w, x := randVec(rng, 4*k), randVec(rng, nx*xs)
 	y := make([]float32, nx*4)
-	for _, simd := range []bool{false, true} {
-		if simd && !haveSIMD {
+	for _, set := range []Set{Generic, simdSet} {
+		if set == simdSet && !haveSIMD {
 			continue
 		}
-		p := newPool(1, simd)
-		b.Run(fmt.Sprintf("simd=%v", simd), func(b *testing.B) {
+		p := newPool(1, set)
+		b.Run(string(set), func(b *testing.B) {
 			c0 := cpuTime()
 			for b.Loop() {
 				p.gemm4(w, k, x, xs, nx, k, y, 4)

@@ -41,6 +41,9 @@ func (p *Pool) MatMul(Y, X []float32, n int, w *symb.Tensor) {
 		p.MatVec(Y, X, w)
 		return
 	}
+	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{Y}, X, n) {
+		return
+	}
 	kc := kBlock
 	if v.quantized() {
 		kc = v.g * max(1, kBlock/v.g)
@@ -49,6 +52,38 @@ func (p *Pool) MatMul(Y, X []float32, n int, w *symb.Tensor) {
 	p.split(v.rows, panelRows, work, func(lo, hi int) {
 		p.matMulRows(&v, Y, X, n, lo, hi, kc)
 	})
+}
+
+// MatMuls computes Ys[j] = X·W_jᵀ (n × ws[j].Rows()) for weights that share
+// their column count, as MatMul does for each. Where the weights also share
+// dtype, scheme and group size and the kernels quantize the input, X is
+// quantized once and the rows of all weights are split across the threads in
+// one pass (the q, k and v projections of a layer; gate and up). Each result
+// equals MatMul's bit for bit. It panics on length mismatches.
+func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
+	if len(Ys) != len(ws) {
+		panic(fmt.Sprintf("kernels: MatMuls: %d outputs for %d weights", len(Ys), len(ws)))
+	}
+	if len(ws) == 0 || n == 0 {
+		return
+	}
+	vs := make([]wview, len(ws))
+	fused := true
+	for j, w := range ws {
+		vs[j] = view(w)
+		v := &vs[j]
+		if len(X) != n*v.cols || len(Ys[j]) != n*v.rows {
+			panic(fmt.Sprintf("kernels: MatMuls %s: n=%d len(X)=%d len(Y)=%d, want n×%d and n×%d",
+				w.Name, n, len(X), len(Ys[j]), v.cols, v.rows))
+		}
+		fused = fused && p.useVNNI(v) && sameInput(v, &vs[0])
+	}
+	if fused && p.matMulVNNI(vs, Ys, X, n) {
+		return
+	}
+	for j, w := range ws {
+		p.MatMul(Ys[j], X, n, w)
+	}
 }
 
 // xPad is added to the stride of packed input rows so that consecutive rows
@@ -130,7 +165,7 @@ func (p *Pool) matMulBlock(v *wview, Y, xb []float32, xstride, ni, b0, b1, k0, k
 
 // dequantRange decodes elements [k0, k1) of row r with the pool's kernels.
 func (p *Pool) dequantRange(v *wview, r, k0, k1 int, dst []float32) {
-	if p.simd {
+	if p.simd() {
 		dequantRangeSIMD(v, r, k0, k1, dst)
 		return
 	}
@@ -147,7 +182,7 @@ func (p *Pool) gemm4(w []float32, ws int, x []float32, xs, nx, k int, y []float3
 	_ = w[3*ws+k-1]
 	_ = x[(nx-1)*xs+k-1]
 	_ = y[(nx-1)*ys+3]
-	if p.simd {
+	if p.simd() {
 		gemm4SIMD(w, ws, x, xs, nx, k, y, ys)
 		return
 	}

@@ -22,6 +22,9 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 	if len(y) != v.rows || len(x) != v.cols {
 		panic(fmt.Sprintf("kernels: MatVec %s: len(y)=%d len(x)=%d, want %d and %d", w.Name, len(y), len(x), v.rows, v.cols))
 	}
+	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{y}, x, 1) {
+		return
+	}
 	in := vecInput{x: x}
 	if v.quantized() {
 		b := p.getBuf(v.kp + 2*v.gpr)
@@ -31,7 +34,7 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 			in.xs = b.f[v.kp : v.kp+v.gpr]
 			groupSums(in.xs, in.x, v.g)
 		}
-		if p.simd && v.dt == symb.INT4 {
+		if p.simd() && v.dt == symb.INT4 {
 			b.ints(v.kp, 8*v.gpr)
 			if quantizeInput16(b.h, b.f[v.kp+v.gpr:v.kp+2*v.gpr], b.d, in.x, v.g, !v.asym) {
 				in.x16, in.x16s, in.x16c = b.h, b.f[v.kp+v.gpr:v.kp+2*v.gpr], b.d
@@ -40,7 +43,7 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 	}
 	work := int64(v.rows) * int64(v.cols)
 	p.split(v.rows, 1, work, func(lo, hi int) {
-		if p.simd {
+		if p.simd() {
 			rowsDotSIMD(&v, y, lo, hi, &in)
 		} else {
 			rowsDotGo(&v, y, lo, hi, &in)

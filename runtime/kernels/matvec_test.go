@@ -18,10 +18,7 @@ func TestMatVecAgainstSpec(t *testing.T) {
 		for name, p := range pools(1) {
 			y := make([]float32, s.rows)
 			p.MatVec(y, x, w)
-			var extra []float64
-			if p.simd && s.dt == symb.INT4 {
-				extra = int16Bound(ref, x, s.g)
-			}
+			extra := roundingBound(p, s.dt, s.g, ref, x)
 			for r := range y {
 				tol := relTol*mag[r] + 1e-6
 				if extra != nil {
@@ -49,14 +46,25 @@ func TestRowAgainstSpec(t *testing.T) {
 	}
 }
 
-// refMatMul checks Y against the float64 reference for every input row.
-func checkMatMul(t *testing.T, what string, Y, X []float32, n int, ref [][]float64) {
+// checkMatMul checks Y, computed by p, against the float64 reference for
+// every input row, allowing for p's input rounding (MatMul quantizes its
+// inputs only where MatVec does so the same way; see roundingBound).
+func checkMatMul(t *testing.T, p *Pool, s spec, what string, Y, X []float32, n int, ref [][]float64) {
 	t.Helper()
 	rows, cols := len(ref), len(X)/n
 	for i := range n {
-		want, mag := refMatVec(ref, X[i*cols:(i+1)*cols])
+		xi := X[i*cols : (i+1)*cols]
+		want, mag := refMatVec(ref, xi)
+		var extra []float64
+		if p.kern == AVX512 || n == 1 {
+			extra = roundingBound(p, s.dt, s.g, ref, xi)
+		}
 		for r := range rows {
-			checkClose(t, what+" input "+itoa(i)+" row "+itoa(r), Y[i*rows+r], want[r], mag[r])
+			tol := relTol*mag[r] + 1e-6
+			if extra != nil {
+				tol += extra[r]
+			}
+			checkWithin(t, what+" input "+itoa(i)+" row "+itoa(r), Y[i*rows+r], want[r], tol)
 		}
 	}
 }
@@ -73,7 +81,7 @@ func TestMatMulAgainstSpec(t *testing.T) {
 					Y[i] = float32(math.NaN()) // MatMul must overwrite, not accumulate into, Y
 				}
 				p.MatMul(Y, X, n, w)
-				checkMatMul(t, name+" "+s.name()+" n="+itoa(n), Y, X, n, ref)
+				checkMatMul(t, p, s, name+" "+s.name()+" n="+itoa(n), Y, X, n, ref)
 			}
 		}
 	}
@@ -102,16 +110,13 @@ func TestMatMulBlocking(t *testing.T) {
 		for name, p := range pools(2) {
 			Y := make([]float32, n*s.rows)
 			p.MatMul(Y, X, n, w)
-			checkMatMul(t, name+" "+s.name(), Y, X, n, ref)
+			checkMatMul(t, p, s, name+" "+s.name(), Y, X, n, ref)
 			y := make([]float32, s.rows)
 			for i := range n {
 				xi := X[i*s.cols : (i+1)*s.cols]
 				p.MatVec(y, xi, w)
 				_, mag := refMatVec(ref, xi)
-				var extra []float64
-				if p.simd && s.dt == symb.INT4 {
-					extra = int16Bound(ref, xi, s.g)
-				}
+				extra := roundingBound(p, s.dt, s.g, ref, xi)
 				for r := range y {
 					// Both are within their tolerance of the exact value.
 					got, want := Y[i*s.rows+r], y[r]
@@ -144,13 +149,10 @@ func TestThreadCountsAgree(t *testing.T) {
 		w, _ := makeWeight(t, s, rng)
 		const n = 5
 		X := randVec(rng, n*s.cols)
-		for _, simd := range []bool{false, true} {
-			if simd && !haveSIMD {
-				continue
-			}
+		for _, k := range Available() {
 			var y1, Y1 []float32
 			for threads := 1; threads <= 3; threads++ {
-				p := newPool(threads, simd)
+				p := newPool(threads, k)
 				y := make([]float32, s.rows)
 				p.MatVec(y, X[:s.cols], w)
 				Y := make([]float32, n*s.rows)
@@ -161,12 +163,12 @@ func TestThreadCountsAgree(t *testing.T) {
 				}
 				for i := range y {
 					if math.Float32bits(y[i]) != math.Float32bits(y1[i]) {
-						t.Fatalf("%s simd=%v: MatVec row %d differs with %d threads: %g vs %g", s.name(), simd, i, threads, y[i], y1[i])
+						t.Fatalf("%s %s: MatVec row %d differs with %d threads: %g vs %g", s.name(), k, i, threads, y[i], y1[i])
 					}
 				}
 				for i := range Y {
 					if math.Float32bits(Y[i]) != math.Float32bits(Y1[i]) {
-						t.Fatalf("%s simd=%v: MatMul element %d differs with %d threads: %g vs %g", s.name(), simd, i, threads, Y[i], Y1[i])
+						t.Fatalf("%s %s: MatMul element %d differs with %d threads: %g vs %g", s.name(), k, i, threads, Y[i], Y1[i])
 					}
 				}
 			}
@@ -176,7 +178,7 @@ func TestThreadCountsAgree(t *testing.T) {
 
 func TestSplitCoversEverything(t *testing.T) {
 	for _, threads := range []int{1, 2, 3, 8} {
-		p := newPool(threads, false)
+		p := newPool(threads, Generic)
 		for _, total := range []int{1, 3, 4, 5, 17, 1000} {
 			seen := make([]int32, total)
 			var chunks [16][2]int

@@ -238,14 +238,45 @@ func int16Bound(ref [][]float64, x []float32, g int) []float64 {
 	return out
 }
 
-// pools returns the portable pool and, when the CPU has the assembly
-// kernels, the SIMD pool, each with the given thread count.
+// pools returns one pool per kernel set this CPU runs (generic, avx2 or
+// neon, avx512), each with the given thread count, keyed by the set's name.
 func pools(threads int) map[string]*Pool {
-	m := map[string]*Pool{"go": newPool(threads, false)}
-	if haveSIMD {
-		m["simd"] = newPool(threads, true)
+	m := map[string]*Pool{}
+	for _, k := range Available() {
+		m[string(k)] = newPool(threads, k)
 	}
 	return m
+}
+
+// int8Bound is the extra error allowed when the AVX-512 INT4 kernels round x
+// to int8 per block of 32: each element moves by at most max|x_block|/254, so
+// a row's result by at most Σ_b max|x_b|·Σ_{k∈b}|w_k| / 254; the bound allows
+// twice that.
+func int8Bound(ref [][]float64, x []float32) []float64 {
+	out := make([]float64, len(ref))
+	for r, row := range ref {
+		for b0 := 0; b0 < len(x); b0 += q8Block {
+			var m, sw float64
+			for k := b0; k < min(b0+q8Block, len(x)); k++ {
+				m = max(m, math.Abs(float64(x[k])))
+				sw += math.Abs(row[k])
+			}
+			out[r] += m * sw / 127
+		}
+	}
+	return out
+}
+
+// roundingBound is the extra error p's MatVec may make on a weight of dtype
+// dt and group size g from rounding x to integers (nil: none).
+func roundingBound(p *Pool, dt symb.DType, g int, ref [][]float64, x []float32) []float64 {
+	switch {
+	case dt != symb.INT4 || !p.simd():
+		return nil
+	case p.kern == AVX512 && g%q8Chunk == 0:
+		return int8Bound(ref, x)
+	}
+	return int16Bound(ref, x, g)
 }
 
 // allSpecs lists every dtype, scheme and group size over shapes with a tail

@@ -6,6 +6,14 @@ import "golang.org/x/sys/cpu"
 // once at start-up and never changes.
 var haveSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// haveAVX512 reports whether the AVX-512 kernels (vnni_amd64.s) can run:
+// AVX-512 F, BW and VL for the byte and mask instructions, VNNI for vpdpbusd,
+// on top of the AVX2 set.
+var haveAVX512 = haveSIMD && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+// simdSet is the Set of the assembly kernels of this architecture.
+const simdSet = AVX2
+
 // asmLanes is the element count the AVX2 kernels consume per step; the Go
 // wrappers in simd_asm.go finish shorter tails.
 const asmLanes = 8

@@ -5,6 +5,12 @@ package kernels
 // architecture that Go requires, so there is nothing to detect.
 const haveSIMD = true
 
+// haveAVX512 is false: the AVX-512 kernels exist on amd64 only.
+const haveAVX512 = false
+
+// simdSet is the Set of the assembly kernels of this architecture.
+const simdSet = NEON
+
 // asmLanes is the element count the NEON kernels consume per step; the Go
 // wrappers in simd_asm.go finish shorter tails.
 const asmLanes = 16

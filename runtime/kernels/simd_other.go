@@ -5,6 +5,12 @@ package kernels
 // haveSIMD is false where no assembly kernels exist; the portable Go path runs.
 const haveSIMD = false
 
+// haveAVX512 is false: the AVX-512 kernels exist on amd64 only.
+const haveAVX512 = false
+
+// simdSet is never listed as available here (haveSIMD is false).
+const simdSet = Generic
+
 // The SIMD entry points below are never reached when haveSIMD is false; they
 // exist so the dispatching code compiles on every architecture.
 
@@ -21,3 +27,5 @@ func gemm4SIMD(w []float32, ws int, x []float32, xs, nx, k int, y []float32, ys 
 func dotSIMD(a, b []float32) float32 { return dotGo(a, b) }
 
 func axpySIMD(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
+
+func dotF16SIMD(w []uint16, x []float32) float32 { return dotF16Go(w, x) }
