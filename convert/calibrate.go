@@ -42,7 +42,60 @@ const (
 type activations struct {
 	tokens int
 	imp    map[string][]float32 // weight name -> mean x² per input column
+	// second moments E[x·xᵀ] of the inputs (GPTQ), per weight name; weights
+	// that read the same input (q, k, v; gate, up) share one. Nil unless
+	// requested and within hessianMaxBytes.
+	hess map[string]*moment
 }
+
+// moment is the running sum of x·xᵀ over n inputs of cols channels.
+type moment struct {
+	cols int
+	n    int
+	sum  []float64 // cols × cols, upper triangle filled during collection
+}
+
+// add accumulates the rows of x.
+func (m *moment) add(x []float32, n int) {
+	c := m.cols
+	for t := range n {
+		row := x[t*c : (t+1)*c]
+		for i, a := range row {
+			if a == 0 {
+				continue
+			}
+			s := m.sum[i*c : (i+1)*c]
+			fa := float64(a)
+			for j := i; j < c; j++ {
+				s[j] += fa * float64(row[j])
+			}
+		}
+	}
+	m.n += n
+}
+
+// mean returns the symmetric mean second moment.
+func (m *moment) mean() []float64 {
+	c := m.cols
+	out := make([]float64, c*c)
+	inv := 1 / float64(max(m.n, 1))
+	for i := range c {
+		for j := i; j < c; j++ {
+			v := m.sum[i*c+j] * inv
+			out[i*c+j], out[j*c+i] = v, v
+		}
+	}
+	return out
+}
+
+// hessianMaxBytes bounds the memory of all second moments; a model whose
+// inputs need more (a 1B model's MLP alone needs 512 MB per layer) is
+// quantized without GPTQ.
+const hessianMaxBytes = 256 << 20
+
+// hessianTokens bounds the tokens the second moments accumulate: they cost
+// cols² per token and input, far more than the diagonal.
+const hessianTokens = 4096
 
 // calibSegments tokenizes text paragraph by paragraph (BOS-prefixed as the
 // model saw its training documents) and packs the ids into segments of at
@@ -84,10 +137,40 @@ func tokenBudget(flops float64, params int64) int {
 
 // collectActivations runs the source model over segs and accumulates the
 // mean square of every linear layer's input columns.
-func collectActivations(ctx context.Context, cfg *symb.Config, w runtime.Weights, segs [][]int, threads int) (*activations, error) {
+func collectActivations(ctx context.Context, cfg *symb.Config, w runtime.Weights, segs [][]int, threads int, hessians bool) (*activations, error) {
 	sums := map[string][]float64{}
 	rows := map[string]int{}
+	var hess map[string]*moment
+	if hessians {
+		hess = map[string]*moment{}
+	}
+	var lastX *float32
+	var lastM *moment
+	seen := 0
+	var hessBytes int64
+	a := &activations{imp: map[string][]float32{}, hess: hess}
+	addHess := func(name string, x []float32, n int) {
+		cols := len(x) / n
+		if &x[0] == lastX && lastM != nil && lastM.cols == cols {
+			hess[name] = lastM // same input as the previous weight
+			return
+		}
+		m := hess[name]
+		if m == nil {
+			if hessBytes += 8 * int64(cols) * int64(cols); hessBytes > hessianMaxBytes {
+				hess, a.hess = nil, nil // too large for this model: no GPTQ
+				return
+			}
+			m = &moment{cols: cols, sum: make([]float64, cols*cols)}
+			hess[name] = m
+		}
+		m.add(x, n)
+		lastX, lastM = &x[0], m
+	}
 	observe := func(name string, x []float32, n int) {
+		if hess != nil && seen < hessianTokens {
+			addHess(name, x, n)
+		}
 		cols := len(x) / n
 		s := sums[name]
 		if s == nil {
@@ -107,12 +190,12 @@ func collectActivations(ctx context.Context, cfg *symb.Config, w runtime.Weights
 		return nil, fmt.Errorf("calibration: %w", err)
 	}
 	defer m.Close()
-	a := &activations{imp: map[string][]float32{}}
 	for _, ids := range segs {
 		if _, err := m.NewSession().Forward(ctx, ids); err != nil {
 			return nil, fmt.Errorf("calibration: %w", err)
 		}
 		a.tokens += len(ids)
+		seen += len(ids)
 	}
 	for name, s := range sums {
 		imp := make([]float32, len(s))

@@ -141,7 +141,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	if o.progress != nil {
 		o.progress.Start(len(items), bytesIn)
 	}
-	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, imp: tu.imp, progress: o.progress}
+	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, hess: tu.hess, progress: o.progress}
 	ws, err := p.run(ctx, items)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
+	"math"
 
 	"github.com/symbc/symbc/convert/hub"
 	"github.com/symbc/symbc/internal/workers"
@@ -44,7 +46,10 @@ func newOptions(opts []Option) (*options, error) {
 	if !o.policySet {
 		o.policy = quantize.DefaultPolicy()
 	}
-	if (o.bits > 0 || o.maxKLD > 0) && !o.calibrate {
+	if o.bits > 0 && o.maxKLD > 0 {
+		return nil, errors.New("a size target (bits per weight) and a quality target (max KL) are alternatives; give one")
+	}
+	if (o.bits > 0 || o.maxKLD > 0 || o.gptq()) && !o.calibrate {
 		if err := WithCalibration("", "")(o); err != nil {
 			return nil, err
 		}
@@ -94,9 +99,11 @@ func WithTool(name, version string) Option {
 }
 
 // WithCalibration runs the source model over text (empty: the built-in
-// text, DefaultCalibrationText) before quantizing and weights every INT4
-// group's scale search by how strongly each input channel is excited
-// (specs with Method MSE). name is recorded in config.symb.json.
+// text, DefaultCalibrationText) before quantizing, collecting the inputs'
+// statistics of every linear layer: per-channel mean squares (the
+// precision choice's error measure) and, when they fit in memory, the
+// second moments GPTQ needs (specs with Method GPTQ). name is recorded in
+// config.symb.json.
 func WithCalibration(name, text string) Option {
 	return func(o *options) error {
 		o.calibrate, o.calibName, o.calibText = true, name, text
@@ -107,27 +114,65 @@ func WithCalibration(name, text string) Option {
 	}
 }
 
+// gptq reports whether any weight may be stored with the GPTQ method, which
+// needs the inputs' second moments from calibration.
+func (o *options) gptq() bool {
+	if o.bits > 0 || o.maxKLD > 0 {
+		return recipeMethod == quantize.GPTQ
+	}
+	p := o.policy
+	for _, s := range []quantize.Spec{p.Linear, p.Embedding, p.LMHead} {
+		if s.Type.IsInt() && s.Method == quantize.GPTQ {
+			return true
+		}
+	}
+	return false
+}
+
 // WithBits chooses each weight matrix's storage from measured sensitivity so
 // the tensor files average at most bits per weight with the lowest
 // predicted KL divergence. It implies WithCalibration (built-in text) unless
 // one is given.
-func WithBits(bits float64) Option { return func(o *options) error { o.bits = bits; return nil } }
+func WithBits(bits float64) Option {
+	return func(o *options) error {
+		if !(bits >= 2 && bits <= 32) {
+			return fmt.Errorf("bits per weight %v: want a number between 2 and 32", bits)
+		}
+		o.bits = bits
+		return nil
+	}
+}
 
 // DefaultBits is the budget of the default INT4 recipe (symbc convert with
 // plain --quantize int4): the per-tensor choice within 4.5 bits per weight.
 const DefaultBits = 4.5
 
 // WithDefaultBits is WithBits for a default recipe: a model whose smallest
-// choice already takes more than bits (tiny models, where headers and norms
-// weigh) gets that smallest choice instead of an error.
+// choice already takes more than bits (tiny models, where headers, norms
+// and narrow rows weigh) gets a budget a little above that smallest choice
+// instead of an error.
 func WithDefaultBits(bits float64) Option {
-	return func(o *options) error { o.bits, o.softBits = bits, true; return nil }
+	return func(o *options) error {
+		if err := WithBits(bits)(o); err != nil {
+			return err
+		}
+		o.softBits = true
+		return nil
+	}
 }
 
 // WithMaxKLD chooses each weight matrix's storage so the predicted mean KL
 // divergence from the source on the calibration text is at most x nats, at
 // the smallest size. It implies WithCalibration unless one is given.
-func WithMaxKLD(x float64) Option { return func(o *options) error { o.maxKLD = x; return nil } }
+func WithMaxKLD(x float64) Option {
+	return func(o *options) error {
+		if !(x > 0) || math.IsInf(x, 0) {
+			return fmt.Errorf("max mean KL %v: want a finite number of nats > 0", x)
+		}
+		o.maxKLD = x
+		return nil
+	}
+}
 
 // withChunkElems sets the work unit size (tests only).
 func withChunkElems(n int) Option { return func(o *options) error { o.chunk = max(n, 1); return nil } }

@@ -42,7 +42,7 @@ type pipeline struct {
 	jobs     int
 	chunk    int             // elements per work unit
 	specs    []quantize.Spec // per item
-	imp      [][]float32     // per item: calibration importance of each column, or nil
+	hess     []*moment       // per item: input second moment for GPTQ, or nil
 	progress Progress
 }
 
@@ -50,7 +50,10 @@ type tensorJob struct {
 	it        *item
 	index     int // position in the item list
 	spec      quantize.Spec
-	imp       []float32 // column importance for the weighted INT4 search; nil: unweighted
+	hess      *moment // input second moment when the spec is GPTQ
+	factor    *quantize.GPTQFactor
+	factorErr error
+	once      sync.Once
 	path      string
 	rowData   int // output bytes per row in each section
 	rowScales int
@@ -111,8 +114,8 @@ func (p *pipeline) run(ctx context.Context, items []*item) ([]written, error) {
 				return err
 			}
 			tj.index = i
-			if p.imp != nil && tj.spec.Type == quantize.INT4 && tj.spec.Method == quantize.MSE {
-				tj.imp = p.imp[i]
+			if p.hess != nil && tj.spec.Type.IsInt() && tj.spec.Method == quantize.GPTQ {
+				tj.hess = p.hess[i]
 			}
 			openMu.Lock()
 			open[tj] = true
@@ -208,13 +211,17 @@ func (t *tensorJob) do(r0, r1 int, s *scratch) error {
 	dt, raw, ok := t.it.raw(r0, r1)
 	var err error
 	switch {
-	case t.imp != nil:
+	case t.hess != nil:
+		t.once.Do(func() { t.factor, t.factorErr = quantize.NewGPTQFactor(t.hess.mean(), cols) })
+		if t.factorErr != nil {
+			return fmt.Errorf("%s: %w", t.it.Name, t.factorErr)
+		}
 		ok = false
 		s.f32 = grow(s.f32, n*cols)
 		if err := t.it.reader.Read(s.f32, r0, r1, 0, cols); err != nil {
 			return fmt.Errorf("%s: %w", t.it.Name, err)
 		}
-		err = quantize.QuantizeRowsWeighted(t.spec, s.f32, cols, t.imp, s.data, s.scales, s.mins)
+		err = quantize.QuantizeRowsGPTQ(t.spec, s.f32, cols, t.factor, s.data, s.scales, s.mins)
 	case ok && dt == symb.BF16 && aligned(raw, 2):
 		err = quantize.QuantizeRowsBF16(t.spec, bytesAs[uint16](raw), cols, s.data, s.scales, s.mins)
 	case ok && dt == symb.F16 && aligned(raw, 2):

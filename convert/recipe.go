@@ -34,13 +34,18 @@ func candidateSpecs() []quantize.Spec {
 	var out []quantize.Spec
 	for _, g := range []int{128, 64, 32} {
 		for _, sc := range []quantize.Scheme{quantize.Symmetric, quantize.Asymmetric} {
-			out = append(out, quantize.Spec{Type: quantize.INT4, Scheme: sc, Method: quantize.MSE, GroupSize: g})
+			out = append(out, quantize.Spec{Type: quantize.INT4, Scheme: sc, Method: recipeMethod, GroupSize: g})
 		}
 	}
 	return append(out,
 		quantize.Spec{Type: quantize.INT8, Scheme: quantize.Symmetric, Method: quantize.MSE, GroupSize: 128},
 		quantize.Spec{Type: quantize.F16})
 }
+
+// recipeMethod is how the per-tensor recipe quantizes INT4 candidates:
+// GPTQ when the inputs' second moments fit in memory, else the weighted
+// scale search (QuantizeRowsGPTQ falls back by itself).
+const recipeMethod = quantize.GPTQ
 
 // allocatable reports whether the precision choice applies to an item.
 func allocatable(it *item) bool {
@@ -163,7 +168,7 @@ func (s swapWeights) Tensor(name string) (*symb.Tensor, error) {
 // the passes would cost more than the gain budget; the caller then falls
 // back to relative errors.
 func measureGains(ctx context.Context, cfg *symb.Config, w runtime.Weights, items []*item, tcs []tensorChoice,
-	imp map[string][]float32, segs [][]int, params int64, threads int) (bool, error) {
+	hess []*moment, segs [][]int, params int64, threads int) (bool, error) {
 	tokens := min(gainMaxTokens, int(gainFLOPs/(2*float64(params)*float64(len(tcs)+1))))
 	if tokens < 64 {
 		return false, nil
@@ -178,7 +183,7 @@ func measureGains(ctx context.Context, cfg *symb.Config, w runtime.Weights, item
 		tc := &tcs[k]
 		it := items[tc.index]
 		o := tc.opts[0]
-		t, err := dequantized(it, o.spec, imp[it.Name])
+		t, err := dequantized(it, o.spec, hess[tc.index])
 		if err != nil {
 			return false, err
 		}
@@ -231,9 +236,9 @@ func takeTokens(segs [][]int, n int) [][]int {
 	return out
 }
 
-// dequantized is it stored with spec (weighted by imp) and expanded back to
-// an F32 tensor under the item's name.
-func dequantized(it *item, spec quantize.Spec, imp []float32) (*symb.Tensor, error) {
+// dequantized is it stored with spec (with GPTQ when h is given) and
+// expanded back to an F32 tensor under the item's name.
+func dequantized(it *item, spec quantize.Spec, h *moment) (*symb.Tensor, error) {
 	rows, cols := it.Rows(), it.Cols()
 	x := make([]float32, rows*cols)
 	if err := it.reader.Read(x, 0, rows, 0, cols); err != nil {
@@ -244,7 +249,16 @@ func dequantized(it *item, spec quantize.Spec, imp []float32) (*symb.Tensor, err
 		return nil, err
 	}
 	data, sc, mi := make([]byte, db), make([]byte, sb), make([]byte, mb)
-	if err := quantize.QuantizeRowsWeighted(spec, x, cols, imp, data, sc, mi); err != nil {
+	if h != nil && spec.Method == quantize.GPTQ {
+		f, err := quantize.NewGPTQFactor(h.mean(), cols)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", it.Name, err)
+		}
+		orig := slices.Clone(x)
+		if err := quantize.QuantizeRowsGPTQ(spec, orig, cols, f, data, sc, mi); err != nil {
+			return nil, fmt.Errorf("%s: %w", it.Name, err)
+		}
+	} else if err := quantize.QuantizeRows(spec, x, cols, data, sc, mi); err != nil {
 		return nil, fmt.Errorf("%s: %w", it.Name, err)
 	}
 	if err := quantize.Dequantize(spec, data, sc, mi, rows, cols, x); err != nil {

@@ -189,7 +189,7 @@ func TestPolicyRequest(t *testing.T) {
 	if p.For(symb.RoleEmbedding, 8, 8).Type != quantize.F16 || p.For(symb.RoleLMHead, 8, 8).Type != quantize.INT4 {
 		t.Errorf("overrides not applied: %+v", p)
 	}
-	for _, bad := range []PolicyRequest{{Quantize: "int3"}, {Scheme: "skew"}, {Method: "gptq"}, {GroupSize: 100}, {LMHead: "q2"}} {
+	for _, bad := range []PolicyRequest{{Quantize: "int3"}, {Scheme: "skew"}, {Method: "awq"}, {GroupSize: 100}, {LMHead: "q2"}} {
 		if _, err := bad.Policy(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}

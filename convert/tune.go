@@ -22,7 +22,7 @@ const defaultHeadroom = 0.375
 
 // tuning is what calibration and the precision choice decided.
 type tuning struct {
-	imp          [][]float32 // per item: column importance, nil for none
+	hess         []*moment // per item: input second moment for GPTQ, nil for none
 	calibration  *symb.Calibration
 	recipe       string
 	predictedKLD float64
@@ -32,7 +32,7 @@ type tuning struct {
 // tune calibrates on the source model and, with a --bits or --max-kld
 // target, chooses each weight matrix's spec (updating specs in place).
 func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item, ck *checkpoint, specs []quantize.Spec, o *options) (*tuning, error) {
-	tu := &tuning{imp: make([][]float32, len(items))}
+	tu := &tuning{hess: make([]*moment, len(items))}
 	if !o.calibrate {
 		return tu, nil
 	}
@@ -71,16 +71,28 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 		if len(segs) == 0 {
 			return nil, fmt.Errorf("calibration text %s has no tokens", o.calibName)
 		}
-		a, err := collectActivations(ctx, scfg, w, segs, o.jobs)
+		a, err := collectActivations(ctx, scfg, w, segs, o.jobs, o.gptq())
 		if err != nil {
 			return nil, err
 		}
 		imp = a.imp
 		tu.calibration.Tokens = a.tokens
+		for i, it := range items {
+			tu.hess[i] = a.hess[it.Name]
+		}
 	}
-	for i, it := range items {
-		tu.imp[i] = imp[it.Name]
-	}
+	defer func() {
+		// GPTQ without second moments (too large, or no tokenizer) is the
+		// MSE search; record what was done.
+		for i := range specs {
+			if specs[i].Method == quantize.GPTQ && tu.hess[i] == nil {
+				specs[i].Method = quantize.MSE
+				if tu.tensors != nil {
+					tu.tensors[items[i].Name] = specs[i].String()
+				}
+			}
+		}
+	}()
 	if o.bits <= 0 && o.maxKLD <= 0 {
 		return tu, nil
 	}
@@ -91,7 +103,7 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 	}
 	measured := false
 	if len(segs) > 0 {
-		if measured, err = measureGains(ctx, scfg, w, items, tcs, imp, segs, params, o.jobs); err != nil {
+		if measured, err = measureGains(ctx, scfg, w, items, tcs, tu.hess, segs, params, o.jobs); err != nil {
 			return nil, fmt.Errorf("sensitivity: %w", err)
 		}
 	}

@@ -161,6 +161,12 @@ const (
 	// group's squared reconstruction error. Several times slower than RTN;
 	// never worse than RTN on any group because RTN is one of the candidates.
 	MSE
+	// GPTQ quantizes a weight matrix column by column and spreads each
+	// column's rounding error over the columns not yet quantized, weighted
+	// by the second moment of the layer's inputs on calibration text
+	// (QuantizeRowsGPTQ). Group scales are chosen like MSE. Without
+	// calibration statistics it is MSE.
+	GPTQ
 )
 
 // String returns "rtn" or "mse".
@@ -170,6 +176,8 @@ func (m Method) String() string {
 		return "rtn"
 	case MSE:
 		return "mse"
+	case GPTQ:
+		return "gptq"
 	}
 	return fmt.Sprintf("Method(%d)", uint8(m))
 }
@@ -181,13 +189,15 @@ func ParseMethod(s string) (Method, error) {
 		return RTN, nil
 	case "mse":
 		return MSE, nil
+	case "gptq":
+		return GPTQ, nil
 	}
-	return 0, fmt.Errorf("unknown quantization method %q (want rtn or mse)", s)
+	return 0, fmt.Errorf("unknown quantization method %q (want rtn, mse or gptq)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler.
 func (m Method) MarshalText() ([]byte, error) {
-	if m > MSE {
+	if m > GPTQ {
 		return nil, fmt.Errorf("invalid quantization method %d", uint8(m))
 	}
 	return []byte(m.String()), nil
@@ -245,7 +255,7 @@ func (s Spec) Validate() error {
 	if s.Scheme > Asymmetric {
 		return fmt.Errorf("invalid quantization spec %s: unknown scheme %d", s.Type, uint8(s.Scheme))
 	}
-	if s.Method > MSE {
+	if s.Method > GPTQ {
 		return fmt.Errorf("invalid quantization spec %s: unknown method %d", s.Type, uint8(s.Method))
 	}
 	if !validGroupSize(s.GroupSize) {

@@ -36,8 +36,11 @@ func TestParseAndString(t *testing.T) {
 	if m, err := ParseMethod("RTN"); err != nil || m != RTN {
 		t.Errorf("ParseMethod(RTN) = %v, %v", m, err)
 	}
-	if _, err := ParseMethod("gptq"); err == nil {
-		t.Error("ParseMethod(gptq): want error")
+	if m, err := ParseMethod("gptq"); err != nil || m != GPTQ || m.String() != "gptq" {
+		t.Errorf("ParseMethod(gptq) = %v, %v", m, err)
+	}
+	if _, err := ParseMethod("awq"); err == nil {
+		t.Error("ParseMethod(awq): want error")
 	}
 	if got := (Spec{Type: INT4, Scheme: Asymmetric, Method: MSE, GroupSize: 64}).String(); got != "int4-asym-mse-g64" {
 		t.Errorf("Spec.String = %q", got)

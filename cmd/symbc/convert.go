@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/symbc/symbc/arch"
 	"github.com/symbc/symbc/convert"
+	"github.com/symbc/symbc/verify"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -19,6 +21,7 @@ func newConvertCmd() *cobra.Command {
 		threads              int
 		calibration          string
 		bits, maxKLD         float64
+		check                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert SOURCE OUT",
@@ -52,6 +55,11 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if check {
+				if err := verifyConverted(cmd, sum.Out, maxKLD, threads, quiet || asJSON); err != nil {
+					return err
+				}
+			}
 			switch {
 			case asJSON:
 				b, err := json.MarshalIndent(sum, "", "  ")
@@ -72,12 +80,13 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.StringVar(&req.Quantize, "quantize", "int4", "weight type: int4, int8, f16, bf16 or f32 (f32 is lossless)")
 	f.IntVar(&req.GroupSize, "group-size", 128, "elements per quantization group: 32, 64, 128 or 256")
 	f.StringVar(&req.Scheme, "scheme", "sym", "integer scheme: sym or asym")
-	f.StringVar(&req.Method, "method", "rtn", "scale search: rtn (fast) or mse (lower error, slower)")
+	f.StringVar(&req.Method, "method", "rtn", "how codes are chosen: rtn (fast), mse (scale search) or gptq (error compensation from calibration; the default recipe uses it)")
 	f.StringVar(&req.Embeddings, "embeddings", "", "type of the embedding table (default: as --quantize)")
 	f.StringVar(&req.LMHead, "lm-head", "", "type of an untied LM head (default: as --quantize; int8 is a cheap quality gain)")
 	f.StringVar(&calibration, "calibration", "", "text file to calibrate on (default: the built-in text; \"none\": no calibration)")
 	f.Float64Var(&bits, "bits", 0, "choose each tensor's precision for the best predicted fidelity within B bits/weight (default 4.5 with plain --quantize int4)")
 	f.Float64Var(&maxKLD, "max-kld", 0, "choose each tensor's precision for the smallest size whose predicted mean KL is at most X nats")
+	f.BoolVar(&check, "verify", false, "verify OUT against the source when done (bound: --max-kld if given, else verify's default); a miss removes OUT and exits 1")
 	f.StringVar(&archName, "arch", "", "architecture to use instead of the one config.json names")
 	f.StringVar(&revision, "revision", "", "Hub branch, tag or commit (default main)")
 	f.BoolVar(&force, "force", false, "replace OUT if it exists (only once the new folder is complete)")
@@ -131,4 +140,33 @@ func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration stri
 		opts = append(opts, convert.WithDefaultBits(convert.DefaultBits))
 	}
 	return opts, nil
+}
+
+// verifyConverted runs verify on a fresh conversion against its source. A
+// conversion that misses the bound is removed: it exists only when it meets it.
+func verifyConverted(cmd *cobra.Command, dir string, maxKLD float64, threads int, quiet bool) error {
+	opts := []verify.Option{verify.WithThreads(threads), verify.WithToolVersion(toolVersion())}
+	if maxKLD > 0 {
+		opts = append(opts, verify.WithMaxKLD(maxKLD))
+	}
+	rep, err := verify.Verify(cmd.Context(), dir, opts...)
+	if err != nil {
+		return err
+	}
+	if rep.Numerics == nil {
+		return fmt.Errorf("--verify: %s (%s)", dir, rep.NumericsNote)
+	}
+	if !quiet || !rep.Pass {
+		if err := printVerify(cmd.ErrOrStderr(), rep); err != nil {
+			return err
+		}
+	}
+	if !rep.Pass {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		return fmt.Errorf("--verify: %s missed the bound (mean KL %.4g, top-1 %.3f) and was removed: %w",
+			dir, rep.Overall.MeanKLD, rep.Overall.Top1Agreement, errChecksFailed)
+	}
+	return rep.Save(dir)
 }

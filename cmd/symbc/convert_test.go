@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,6 +55,47 @@ func TestConvertCommand(t *testing.T) {
 	} {
 		if _, _, code := runConvert(t, bad...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage)", bad, code)
+		}
+	}
+}
+
+// TestConvertRecipeFlags: the default int4 conversion records its measured
+// per-tensor recipe and calibration; inspect shows them; --verify with a
+// bound the conversion cannot meet removes OUT and exits 1; bad target
+// flags are usage errors.
+func TestConvertRecipeFlags(t *testing.T) {
+	src := filepath.Join("..", "..", "testdata", "models", "stories260k")
+	out := filepath.Join(t.TempDir(), "m")
+	if _, stderr, code := runConvert(t, "--quiet", src, out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	text, err := runInspect(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"recipe:           bits 4.5", "predicted mean KL", "calibration:      builtin text", "sensitivity measured", "gptq"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, text)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "strict")
+	if _, stderr, code := runConvert(t, "--quiet", "--bits", "8", "--verify", "--max-kld", "0.0001", src, bad); code != 2 {
+		t.Errorf("--bits with --max-kld: exit %d (%s), want 2", code, stderr)
+	}
+	if _, _, code := runConvert(t, "--quiet", "--max-kld", "0.0001", "--verify", src, bad); code != 1 {
+		t.Errorf("--max-kld 0.0001 --verify: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Errorf("a conversion that missed --verify's bound is left at %s (%v)", bad, err)
+	}
+	for _, args := range [][]string{
+		{"--bits", "1"},
+		{"--max-kld", "-1"},
+		{"--bits", "5", "--group-size", "32"},
+		{"--bits", "5", "--calibration", "none"},
+	} {
+		if _, _, code := runConvert(t, append(args, src, bad)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", args, code)
 		}
 	}
 }

@@ -92,6 +92,16 @@ func printSummary(w io.Writer, s *symb.Summary) error {
 	fmt.Fprintf(tw, "size on disk:\t%s (%d bytes; tensors %s)\n", humanize.Bytes(s.TotalBytes), s.TotalBytes, humanize.Bytes(s.TensorBytes))
 	fmt.Fprintf(tw, "bits per weight:\t%.2f\n", s.BitsPerWeight)
 	fmt.Fprintf(tw, "quantization:\t%s\n", strings.Join(quant, ", "))
+	if q.Recipe != "" {
+		r := q.Recipe + ": storage chosen per tensor (below)"
+		if q.PredictedKLD > 0 {
+			r += fmt.Sprintf(", predicted mean KL %.4g", q.PredictedKLD)
+		}
+		fmt.Fprintf(tw, "recipe:\t%s\n", r)
+	}
+	if c := q.Calibration; c != nil {
+		fmt.Fprintf(tw, "calibration:\t%s text, %d tokens, sensitivity %s\n", c.Text, c.Tokens, c.Sensitivity)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
