@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -199,53 +198,23 @@ func quantization(q symb.Quantization) string {
 	return strings.Join(parts, "-")
 }
 
-// maxReportBytes bounds what Push reads of verify.json.
-const maxReportBytes = 16 << 20
-
-// verifyAnnotations summarises verify.json. Its shape belongs to `symbc
-// verify`; this reads the few fields it promises (pass, tool_version,
-// reference, and mean_kld and top1_agreement of an "overall" object, at the
-// top or inside "numerics") and skips any that are absent.
+// verifyAnnotations summarises verify.json through symb.VerifySummary, the
+// fields FORMAT.md §6 lets other tools read (pass, tool_version, reference,
+// and mean_kld and top1_agreement of "overall", at the top or inside
+// "numerics"), skipping any that are absent.
 func verifyAnnotations(p string) (map[string]string, error) {
-	st, err := os.Stat(p)
+	r, err := symb.ReadVerifySummary(p)
 	if err != nil {
 		return nil, err
-	}
-	if st.Size() > maxReportBytes {
-		return nil, fmt.Errorf("%s: %d bytes, more than a verify report can be (%d)", p, st.Size(), maxReportBytes)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	type overall struct {
-		MeanKLD       *float64 `json:"mean_kld"`
-		Top1Agreement *float64 `json:"top1_agreement"`
-	}
-	var r struct {
-		Pass        *bool           `json:"pass"`
-		ToolVersion json.RawMessage `json:"tool_version"`
-		Reference   json.RawMessage `json:"reference"`
-		Overall     *overall        `json:"overall"`
-		Numerics    struct {
-			Overall *overall `json:"overall"`
-		} `json:"numerics"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a verify report: %w", p, err)
 	}
 	a := map[string]string{}
 	if r.Pass != nil {
 		a[AnnotationVerifyPass] = strconv.FormatBool(*r.Pass)
 	}
-	o := r.Overall
-	if o == nil {
-		o = r.Numerics.Overall
-	}
-	if o != nil && o.MeanKLD != nil {
+	if o := r.Metrics(); o != nil && o.MeanKLD != nil {
 		a[AnnotationVerifyKLD] = strconv.FormatFloat(*o.MeanKLD, 'g', -1, 64)
 	}
-	if o != nil && o.Top1Agreement != nil {
+	if o := r.Metrics(); o != nil && o.Top1Agreement != nil {
 		a[AnnotationVerifyTop1] = strconv.FormatFloat(*o.Top1Agreement, 'g', -1, 64)
 	}
 	if s := jsonText(r.Reference); s != "" {
