@@ -235,6 +235,9 @@ func jsonText(raw json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
+		if filepath.IsAbs(s) {
+			s = filepath.Base(s) // a local path says nothing to others
+		}
 		return clip(s)
 	}
 	var obj map[string]json.RawMessage

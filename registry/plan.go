@@ -30,11 +30,12 @@ const maxManifestBytes = 4 << 20
 
 // layerPlan is one layer of the artifact.
 type layerPlan struct {
-	title  string   // folder-relative file, or folder for a packed layer
-	files  []string // folder-relative files it carries, sorted
-	packed bool     // a tar+gzip of a folder
-	desc   v1.Descriptor
-	diffID v1.Hash
+	title   string   // folder-relative file, or folder for a packed layer
+	files   []string // folder-relative files it carries, sorted
+	packed  bool     // a tar+gzip of a folder
+	content []byte   // sent instead of the file's bytes, when set
+	desc    v1.Descriptor
+	diffID  v1.Hash
 }
 
 // artifact is what Push sends, derived from the folder alone.
@@ -108,6 +109,9 @@ func buildArtifact(ctx context.Context, dir string, o *options) (*artifact, erro
 	}
 	stats, err := tensorStats(facts)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := a.publishWithoutLocalPaths(man); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	annotations := modelAnnotations(cfg, stats)

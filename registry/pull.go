@@ -60,11 +60,11 @@ func Pull(ctx context.Context, ref, dir string, opts ...Option) (*PullResult, er
 	}
 	c, err := o.newClient(ctx, r.Context(), false)
 	if err != nil {
-		return nil, err
+		return nil, authError(r.Context().RegistryStr(), err)
 	}
 	m, err := c.fetchModel(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, authError(r.Context().RegistryStr(), err)
 	}
 	layers, err := checkLayers(m)
 	if err != nil {

@@ -48,11 +48,16 @@ func Push(ctx context.Context, dir, ref string, opts ...Option) (*PushResult, er
 	if !ok {
 		return nil, fmt.Errorf("reference %q: push needs a tag, not a digest", ref)
 	}
-	a, err := buildArtifact(ctx, dir, o)
+	// Access first: hashing a large model only to learn that the
+	// password was wrong wastes minutes.
+	c, err := o.newClient(ctx, tag.Context(), true)
 	if err != nil {
+		return nil, authError(tag.RegistryStr(), err)
+	}
+	if err := c.checkAccess(ctx); err != nil {
 		return nil, err
 	}
-	c, err := o.newClient(ctx, tag.Context(), true)
+	a, err := buildArtifact(ctx, dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +145,9 @@ func uploadBlobs(ctx context.Context, c *client, pusher *remote.Pusher, a *artif
 // the file itself, or the tar+gzip built again exactly as when it was hashed.
 // The registry checks the digest, so a file changed since then fails the upload.
 func (l *layerPlan) opener(ctx context.Context, dir string) func() (io.ReadCloser, error) {
+	if l.content != nil {
+		return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(l.content)), nil }
+	}
 	if !l.packed {
 		return func() (io.ReadCloser, error) {
 			return os.Open(filepath.Join(dir, filepath.FromSlash(l.title)))

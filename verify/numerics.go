@@ -72,7 +72,7 @@ func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport,
 	}
 	source := o.source
 	if source == "" && len(o.references) == 0 {
-		source = recordedSource(cfg)
+		source = recordedSource(cfg, dir)
 		if source == "" {
 			return nil, fmt.Errorf("%s: %w: pass --reference FILE or --source DIR (the recorded source %q is not available locally)",
 				dir, ErrNoReference, firstNonEmpty(cfg.Source.Path, cfg.Source.ID))
@@ -84,7 +84,13 @@ func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport,
 			return nil, err
 		}
 		rep.Cases = append(rep.Cases, cases...)
-		refs = append(refs, "source "+source)
+		// A local folder by its name: reports travel (verify.json is
+		// pushed with the model), local absolute paths must not.
+		name := source
+		if _, err := os.Stat(source); err == nil {
+			name = filepath.Base(filepath.Clean(source))
+		}
+		refs = append(refs, "source "+name)
 	}
 	rep.Reference = strings.Join(refs, ", ")
 	overall := &accumulator{}
@@ -107,8 +113,13 @@ func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport,
 // recordedSource returns the source recorded in the config when it is
 // available without a network: the local folder, or a Hub id (the converter's
 // reader resolves it from the Hugging Face cache when offline).
-func recordedSource(cfg *symb.Config) string {
+func recordedSource(cfg *symb.Config, dir string) string {
 	if p := cfg.Source.Path; p != "" {
+		// convert records the folder relative to the model folder, so
+		// that no absolute local path travels with the model.
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
 		if _, err := os.Stat(filepath.Join(p, "config.json")); err == nil {
 			return p
 		}

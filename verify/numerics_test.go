@@ -92,7 +92,7 @@ func TestNumericsStrictThresholdFails(t *testing.T) {
 }
 
 func TestNumericsNeedsSomethingToCompare(t *testing.T) {
-	if got := recordedSource(&symb.Config{Source: symb.Source{Path: "/nonexistent/model"}}); got != "" {
+	if got := recordedSource(&symb.Config{Source: symb.Source{Path: "/nonexistent/model"}}, t.TempDir()); got != "" {
 		t.Fatalf("missing source resolved to %q", got)
 	}
 	_, err := Numerics(context.Background(), filepath.Join(t.TempDir(), "nothing"))

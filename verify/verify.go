@@ -45,7 +45,7 @@ func Verify(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Model: dir, Time: time.Now().UTC().Format(time.RFC3339), ToolVersion: o.toolVersion,
+	rep := &Report{Model: filepath.Base(filepath.Clean(dir)), Time: time.Now().UTC().Format(time.RFC3339), ToolVersion: o.toolVersion,
 		Quantization: cfg.Quantization, Source: cfg.Source}
 	if rep.Integrity, err = Integrity(ctx, dir, opts...); err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func Verify(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 		return rep, nil
 	}
 	if len(o.references) == 0 && o.source == "" {
-		src, note := findSource(ctx, cfg)
+		src, note := findSource(ctx, cfg, dir)
 		if src == "" {
 			rep.NumericsNote = "skipped: " + note + "; pass --reference FILE or --source MODEL"
 			return rep, nil
@@ -73,8 +73,8 @@ func Verify(ctx context.Context, dir string, opts ...Option) (*Report, error) {
 }
 
 // findSource locates the recorded source without touching the network.
-func findSource(ctx context.Context, cfg *symb.Config) (string, string) {
-	if p := recordedSource(cfg); p != "" {
+func findSource(ctx context.Context, cfg *symb.Config, dir string) (string, string) {
+	if p := recordedSource(cfg, dir); p != "" {
 		return p, ""
 	}
 	if id := cfg.Source.ID; id != "" {
