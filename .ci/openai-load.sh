@@ -15,7 +15,7 @@ kv_cache=16MiB
 max_rss_mib=${SYMBC_LOAD_MAX_RSS_MIB:-96}
 source .ci/stories-server.sh
 check_node
-start_server --parallel 8 --kv-cache-size "$kv_cache"
+start_server --parallel 8 --kv-cache-size "$kv_cache" --chat-template runtime/server/testdata/chat_template.jinja
 
 say "npm ci"
 (cd tests/openai-client && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"

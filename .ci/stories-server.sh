@@ -1,8 +1,9 @@
-# Sourced by .ci/openai-load.sh: builds symbc, converts the bundled
-# stories260k model (f32, with the test chat template added) and serves it
-# with `symbc serve` on a free loopback port. The caller sets $name (for
-# messages); start_server takes extra serve flags and sets $server_pid and
-# $base (the API root). Cleanup on exit stops the server and removes $work.
+# Sourced by the OpenAI client scripts (.ci/openai-client.sh,
+# .ci/openai-load.sh): builds symbc, converts the bundled stories260k model
+# (f32) and serves it with `symbc serve` on a free loopback port. The caller
+# sets $name (for messages); start_server takes extra serve flags and sets
+# $server_pid and $base (the API root). Cleanup on exit stops the server and
+# removes $work.
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -18,8 +19,8 @@ say() { printf '   %s\n' "$*"; }
 fail() {
   printf '%s: FAIL: %s\n' "$name" "$*" >&2
   if [ -s "$work/server.log" ]; then
-    printf -- '--- server log (last 50 lines) ---\n' >&2
-    tail -n 50 "$work/server.log" >&2
+    printf -- '--- server log ---\n' >&2
+    cat "$work/server.log" >&2
   fi
   exit 1
 }
@@ -35,10 +36,9 @@ check_node() {
 start_server() {
   say "building symbc"
   go build -o "$work/symbc" ./cmd/symbc
-  say "converting testdata/models/stories260k (f32) and adding the test chat template"
+  say "converting testdata/models/stories260k (f32)"
   model="$work/stories260k"
   "$work/symbc" convert testdata/models/stories260k "$model" --quantize f32 --quiet
-  cp runtime/server/testdata/chat_template.jinja "$model/tokenizer/chat_template.jinja"
   # Port 0 lets the kernel pick a free port; serve prints the address it got.
   say "starting symbc serve $*"
   "$work/symbc" serve "$model" --addr 127.0.0.1:0 --threads 2 --model-name stories260k "$@" 2>"$work/server.log" &
