@@ -21,6 +21,6 @@
 //
 // Two engines exist. EngineExact keeps a float32 KV cache and reproduces the
 // source model. EngineSymbiotic replaces the cache by a fixed-size state per
-// attention head (see symbiotic.go); it uses constant memory in the sequence
+// attention head (Session.symbiotic in attention.go); it uses constant memory in the sequence
 // length and is not expected to match the source model.
 package runtime
