@@ -58,19 +58,11 @@ func (c *client) fetchModel(ctx context.Context, ref name.Reference) (*remoteMod
 // fetchArtifact reads and checks the manifest and config of a ModelPack
 // artifact of any model format.
 func (c *client) fetchArtifact(ctx context.Context, ref name.Reference) (*remoteModel, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("manifests", ref.Identifier()), nil)
+	resp, err := c.requestManifest(ctx, http.MethodGet, ref)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", manifestAccept)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the manifest: %w", ref, err)
@@ -120,6 +112,25 @@ func (c *client) fetchArtifact(ctx context.Context, ref name.Reference) (*remote
 		return nil, fmt.Errorf("%s: config is not ModelPack JSON: %v: %w", ref, err, ErrNotModel)
 	}
 	return m, nil
+}
+
+// requestManifest sends a GET or HEAD for ref's manifest, accepting every
+// manifest type, and returns the response of a 200.
+func (c *client) requestManifest(ctx context.Context, method string, ref name.Reference) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.url("manifests", ref.Identifier()), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return resp, nil
 }
 
 // errBlob marks a blob whose bytes are wrong; retrying does not help.

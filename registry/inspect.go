@@ -45,15 +45,7 @@ type Quality struct {
 // Inspect reads the manifest and config of the model at ref (two requests
 // after authentication; no layer blob) and summarises them.
 func Inspect(ctx context.Context, ref string, opts ...Option) (*Summary, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	r, err := o.parseRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, err := o.newClient(ctx, r.Context(), false)
+	_, r, c, err := connect(ctx, ref, opts)
 	if err != nil {
 		return nil, err
 	}

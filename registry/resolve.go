@@ -2,14 +2,12 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Resolved is a reference in canonical form with the digest of the manifest
@@ -38,19 +36,11 @@ func Resolve(ctx context.Context, ref string, opts ...Option) (*Resolved, error)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.url("manifests", r.Identifier()), nil)
+	resp, err := c.requestManifest(ctx, http.MethodHead, r)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", manifestAccept)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
 	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
 	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
 		// The header is optional in the distribution spec; the manifest
@@ -78,4 +68,21 @@ func IsReference(s string) bool {
 	}
 	_, err := name.ParseReference(s, name.Insecure)
 	return err == nil
+}
+
+// connect parses ref and authenticates for pulling from its repository.
+func connect(ctx context.Context, ref string, opts []Option) (*options, name.Reference, *client, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := o.parseRef(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := o.newClient(ctx, r.Context(), false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return o, r, c, nil
 }

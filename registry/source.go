@@ -29,15 +29,7 @@ type SourceResult struct {
 // title is a safe path, each title once; every blob is checked against its
 // digest. On error dir is removed.
 func PullSource(ctx context.Context, ref, dir string, opts ...Option) (res *SourceResult, err error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	r, err := o.parseRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, err := o.newClient(ctx, r.Context(), false)
+	o, r, c, err := connect(ctx, ref, opts)
 	if err != nil {
 		return nil, err
 	}

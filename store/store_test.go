@@ -3,21 +3,16 @@ package store
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
-
 	"github.com/symbc/symbc/convert"
 	"github.com/symbc/symbc/convert/hub"
 	"github.com/symbc/symbc/convert/hub/hubtest"
+	"github.com/symbc/symbc/internal/regtest"
 	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/symb"
 	"github.com/symbc/symbc/verify"
@@ -53,44 +48,6 @@ func storiesFolder(t *testing.T) string {
 	return dir
 }
 
-// countingRegistry is an in-memory registry that counts the requests it
-// serves, blob GETs apart.
-type countingRegistry struct {
-	host string
-	mu   sync.Mutex
-	all  int
-	blob int
-}
-
-func newCountingRegistry(t *testing.T) *countingRegistry {
-	t.Helper()
-	cr := &countingRegistry{}
-	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cr.mu.Lock()
-		cr.all++
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-			cr.blob++
-		}
-		cr.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	cr.host = strings.TrimPrefix(srv.URL, "http://")
-	return cr
-}
-
-func (cr *countingRegistry) counts(reset bool) (all, blob int) {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	all, blob = cr.all, cr.blob
-	if reset {
-		cr.all, cr.blob = 0, 0
-	}
-	return all, blob
-}
-
 func push(t *testing.T, dir, ref string) string {
 	t.Helper()
 	res, err := registry.Push(context.Background(), dir, ref)
@@ -102,20 +59,20 @@ func push(t *testing.T, dir, ref string) string {
 
 func TestPullStoresOnceSharesAndRemoves(t *testing.T) {
 	ctx := context.Background()
-	cr := newCountingRegistry(t)
+	cr := regtest.New(t)
 	src := storiesFolder(t)
-	int4 := cr.host + "/eco/stories:int4"
-	latest := cr.host + "/eco/stories" // :latest
+	int4 := cr.Host + "/eco/stories:int4"
+	latest := cr.Host + "/eco/stories" // :latest
 	ociDigest := push(t, src, int4)
 	push(t, src, latest)
-	cr.counts(true)
+	cr.Counts(true)
 
 	s := Open(filepath.Join(t.TempDir(), "models"))
 	m, err := s.Pull(ctx, int4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, blobs := cr.counts(true); blobs == 0 {
+	if _, blobs := cr.Counts(true); blobs == 0 {
 		t.Error("the first pull fetched no blob")
 	}
 	want, err := digestOf(src)
@@ -140,7 +97,7 @@ func TestPullStoresOnceSharesAndRemoves(t *testing.T) {
 	if err != nil || r.Dir != m.Dir {
 		t.Fatalf("resolve %s: %+v, %v", int4, r, err)
 	}
-	if all, _ := cr.counts(true); all != 0 {
+	if all, _ := cr.Counts(true); all != 0 {
 		t.Errorf("resolving a stored name made %d registry requests", all)
 	}
 
@@ -149,7 +106,7 @@ func TestPullStoresOnceSharesAndRemoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, blobs := cr.counts(true); blobs != 0 {
+	if _, blobs := cr.Counts(true); blobs != 0 {
 		t.Errorf("pulling a second tag of a stored manifest fetched %d blobs", blobs)
 	}
 	if m2.Name != latest+":latest" || m2.Dir != m.Dir {
@@ -191,16 +148,16 @@ func TestPullStoresOnceSharesAndRemoves(t *testing.T) {
 
 func TestConcurrentPullsFetchOnce(t *testing.T) {
 	ctx := context.Background()
-	cr := newCountingRegistry(t)
-	ref := cr.host + "/eco/stories:int4"
+	cr := regtest.New(t)
+	ref := cr.Host + "/eco/stories:int4"
 	push(t, storiesFolder(t), ref)
 	root := filepath.Join(t.TempDir(), "models")
 
-	cr.counts(true)
+	cr.Counts(true)
 	if _, err := Open(filepath.Join(t.TempDir(), "other")).Pull(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	_, one := cr.counts(true)
+	_, one := cr.Counts(true)
 
 	const n = 4
 	dirs := make([]string, n)
@@ -222,7 +179,7 @@ func TestConcurrentPullsFetchOnce(t *testing.T) {
 			t.Fatalf("pull %d: %s, %v", i, dirs[i], errs[i])
 		}
 	}
-	if _, blobs := cr.counts(false); blobs != one {
+	if _, blobs := cr.Counts(false); blobs != one {
 		t.Errorf("%d concurrent pulls fetched %d blobs; one pull fetches %d", n, blobs, one)
 	}
 }

@@ -2,56 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
-
 	"github.com/symbc/symbc/convert/hub/hubtest"
+	"github.com/symbc/symbc/internal/regtest"
 	"github.com/symbc/symbc/store"
 )
-
-// blobCounter is an in-memory registry that counts every request and the
-// blob downloads among them.
-type blobCounter struct {
-	host       string
-	mu         sync.Mutex
-	all, blobs int
-}
-
-func newBlobCounter(t *testing.T) *blobCounter {
-	t.Helper()
-	bc := &blobCounter{}
-	h := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		bc.mu.Lock()
-		bc.all++
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
-			bc.blobs++
-		}
-		bc.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	bc.host = strings.TrimPrefix(srv.URL, "http://")
-	return bc
-}
-
-func (bc *blobCounter) reset() (all, blobs int) {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	all, blobs = bc.all, bc.blobs
-	bc.all, bc.blobs = 0, 0
-	return all, blobs
-}
 
 func TestRunByReferenceAndHubIDThroughTheStore(t *testing.T) {
 	models := filepath.Join(t.TempDir(), "models")
@@ -59,13 +18,13 @@ func TestRunByReferenceAndHubIDThroughTheStore(t *testing.T) {
 	srv := hubtest.New(t)
 	srv.AddRepo("karpathy/stories260k", storiesHubRepo(t))
 	hubEnv(t, srv)
-	bc := newBlobCounter(t)
+	bc := regtest.New(t)
 	folder, _ := convertStories(t)
-	ref := bc.host + "/eco/stories:int4"
+	ref := bc.Host + "/eco/stories:int4"
 	if msg, err := runCLI(t, "push", folder, ref); err != nil {
 		t.Fatalf("push: %v\n%s", err, msg)
 	}
-	bc.reset()
+	bc.Counts(true)
 
 	gen := []string{"--prompt", "Once upon a time", "--max-tokens", "12", "--temperature", "0"}
 	want, stderr, code := symbcRun(t, append([]string{"run", folder}, gen...)...)
@@ -76,14 +35,14 @@ func TestRunByReferenceAndHubIDThroughTheStore(t *testing.T) {
 	if code != 0 || got != want {
 		t.Fatalf("run %s: exit %d, %q; the folder gives %q\n%s", ref, code, got, want, stderr)
 	}
-	if _, blobs := bc.reset(); blobs == 0 {
+	if _, blobs := bc.Counts(true); blobs == 0 {
 		t.Error("the first run of a reference fetched no blob")
 	}
 	got, stderr, code = symbcRun(t, append([]string{"run", ref}, gen...)...)
 	if code != 0 || got != want {
 		t.Fatalf("second run: exit %d, %q\n%s", code, got, stderr)
 	}
-	if all, blobs := bc.reset(); blobs != 0 || all != 0 {
+	if all, blobs := bc.Counts(true); blobs != 0 || all != 0 {
 		t.Errorf("the second run of a stored reference made %d requests, %d of them for blobs", all, blobs)
 	}
 
@@ -135,7 +94,7 @@ func TestRunByReferenceAndHubIDThroughTheStore(t *testing.T) {
 			t.Errorf("%s: exit %d\n%s%s", args, code, out, stderr)
 		}
 	}
-	if all, _ := bc.reset(); all != 0 {
+	if all, _ := bc.Counts(true); all != 0 {
 		t.Errorf("commands on stored names made %d registry requests", all)
 	}
 
@@ -155,13 +114,13 @@ func TestRunByReferenceAndHubIDThroughTheStore(t *testing.T) {
 	if code != 0 || !strings.Contains(out, ref+" -> sha256:") {
 		t.Fatalf("pull into the store: exit %d, %q %s", code, out, stderr)
 	}
-	if _, blobs := bc.reset(); blobs == 0 {
+	if _, blobs := bc.Counts(true); blobs == 0 {
 		t.Error("pull after rm fetched no blob")
 	}
 	if _, stderr, code := symbcRun(t, "pull", ref); code != 0 {
 		t.Fatal(stderr)
 	}
-	if all, blobs := bc.reset(); blobs != 0 || all == 0 {
+	if all, blobs := bc.Counts(true); blobs != 0 || all == 0 {
 		t.Errorf("pull of a stored reference: %d requests, %d blobs; want the manifest checked and no blob", all, blobs)
 	}
 	if _, stderr, code := symbcRun(t, "pull", "not a ref"); code != 2 {
