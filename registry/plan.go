@@ -111,7 +111,7 @@ func buildArtifact(ctx context.Context, dir string, o *options) (*artifact, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	if err := a.publishWithoutLocalPaths(man); err != nil {
+	if err := a.publishWithoutLocalPaths(); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	annotations := modelAnnotations(cfg, stats)

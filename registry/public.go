@@ -14,37 +14,19 @@ import (
 	"github.com/symbc/symbc/symb"
 )
 
-// publishWithoutLocalPaths keeps local absolute paths out of what is
-// pushed. config.symb.json (and verify.json, which copies it) record the
-// folder a model was converted from, where verify finds it again; the
-// artifact gets the folder's name instead, and manifest.json the new size
-// and digest of config.symb.json, so that a pulled folder matches its
-// manifest. The local folder is not changed.
-func (a *artifact) publishWithoutLocalPaths(man *symb.Manifest) error {
+// publishWithoutLocalPaths keeps local absolute paths out of verify.json
+// as pushed (it is not listed in manifest.json, so it can differ from the
+// local copy). config.symb.json is pushed as it is: a pulled folder must be
+// byte-identical to the pushed one (the model store names models by the
+// digest of manifest.json), so its recorded source path has to be chosen
+// when converting.
+func (a *artifact) publishWithoutLocalPaths() error {
 	byTitle := map[string]*layerPlan{}
 	for _, l := range a.layers {
 		if !l.packed {
 			byTitle[l.title] = l
 		}
 	}
-	cfg, changed, err := withoutLocalSource(filepath.Join(a.dir, symb.ConfigFile))
-	if err != nil || !changed {
-		return err
-	}
-	byTitle[symb.ConfigFile].setContent(cfg)
-	pub := *man
-	pub.Files = append([]symb.ManifestEntry(nil), man.Files...)
-	for i, e := range pub.Files {
-		if e.Path == symb.ConfigFile {
-			sum := sha256.Sum256(cfg)
-			pub.Files[i].Size, pub.Files[i].SHA256 = int64(len(cfg)), hex.EncodeToString(sum[:])
-		}
-	}
-	b, err := json.MarshalIndent(&pub, "", "  ")
-	if err != nil {
-		return err
-	}
-	byTitle[symb.ManifestFile].setContent(append(b, '\n'))
 	if l := byTitle[symb.ReportFile]; l != nil {
 		rep, changed, err := withoutLocalSource(filepath.Join(a.dir, symb.ReportFile))
 		if err != nil {

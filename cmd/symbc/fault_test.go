@@ -112,8 +112,7 @@ func TestPullSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("pull: %v\n%s", err, b)
 	}
 	took, all := time.Since(start), gets.Load()
-	// What a complete pull gives (config.symb.json and manifest.json are
-	// published without local paths, so they differ from model's).
+	// What a complete pull gives, to compare later pulls with.
 	want := filepath.Join(t.TempDir(), "want")
 	if err := os.Rename(dir, want); err != nil {
 		t.Fatal(err)
