@@ -191,6 +191,7 @@ func collectActivations(ctx context.Context, cfg *symb.Config, w runtime.Weights
 	}
 	defer m.Close()
 	for _, ids := range segs {
+		lastX, lastM = nil, nil // a new sequence starts: nothing shares its first input
 		if _, err := m.NewSession().Forward(ctx, ids); err != nil {
 			return nil, fmt.Errorf("calibration: %w", err)
 		}

@@ -78,7 +78,12 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 		imp = a.imp
 		tu.calibration.Tokens = a.tokens
 		for i, it := range items {
-			tu.hess[i] = a.hess[it.Name]
+			// The embedding table is also read row by row as a lookup,
+			// an error GPTQ's output-side compensation does not see (a
+			// tied table's moment covers only its LM-head use).
+			if it.Role != symb.RoleEmbedding {
+				tu.hess[i] = a.hess[it.Name]
+			}
 		}
 	}
 	defer func() {

@@ -230,6 +230,7 @@ func (s *Session) layer(li, n int) {
 	}
 	inter := L.gate.Rows()
 	gate, up := b.gate[:n*inter], b.up[:n*inter]
+	m.observe(b.h[:n*hid], n, L.gate, L.up)
 	m.pool.MatMuls([][]float32{gate, up}, b.h[:n*hid], n, L.gate, L.up)
 	gatedActivation(gate, up, m.mc.Activation)
 	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
@@ -243,6 +244,7 @@ func (s *Session) projectQKV(L *layer, n int, k, v []float32) {
 	qd, kvd := s.m.dims.qRow(), s.m.dims.kRow()
 	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	q := b.q[:n*qd]
+	m.observe(b.h[:n*mc.HiddenSize], n, L.q, L.k, L.v)
 	m.pool.MatMuls([][]float32{q, k, v}, b.h[:n*mc.HiddenSize], n, L.q, L.k, L.v)
 	half := m.rope.dim / 2
 	for t := range n {
@@ -290,13 +292,22 @@ func (s *Session) addOutput(bias, postNorm []float32, n int) {
 	}
 }
 
+// observe passes the input x (n rows) of the weights ws to the
+// WithLinearInputs callback, when there is one.
+func (m *Model) observe(x []float32, n int, ws ...*symb.Tensor) {
+	if m.inputs == nil {
+		return
+	}
+	for _, w := range ws {
+		m.inputs(w.Name, x, n)
+	}
+}
+
 // linear computes y = w·x for n rows of x: MatVec for one token (decode),
 // MatMul for a batch (prefill) so each weight row is read once per batch.
 func (m *Model) linear(y, x []float32, n int, w *symb.Tensor) {
 	rows, cols := w.Rows(), w.Cols()
-	if m.inputs != nil {
-		m.inputs(w.Name, x[:n*cols], n)
-	}
+	m.observe(x[:n*cols], n, w)
 	if n == 1 {
 		m.pool.MatVec(y[:rows], x[:cols], w)
 		return

@@ -251,21 +251,9 @@ func TestStopper(t *testing.T) {
 func TestChat(t *testing.T) {
 	ctx := context.Background()
 	dir := modelDir(t, "stories260k")
-	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cj, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// stories260k has no chat template; this one writes BOS and the text,
 	// so a one-message chat is the reference prompt.
-	tok, err := tokenizer.FromBytes(tj, cj, tokenizer.WithChatTemplate(
-		"{% for m in messages %}{{ bos_token }}{{ m['content'] }}{% endfor %}"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := storiesTokenizer(t, "{% for m in messages %}{{ bos_token }}{{ m['content'] }}{% endfor %}")
 	m := newTestModel(t, "stories260k", WithTokenizer(tok))
 	ref := loadReference(t, dir)
 	res, err := m.Chat(ctx, []tokenizer.Message{{Role: "user", Content: referenceText(t, "prompt")}},
@@ -285,6 +273,20 @@ func TestChat(t *testing.T) {
 // TestEncodeChatCanceled: the context reaches the template renderer, so a
 // slow render stops when the caller gives up (it once ran to the end).
 func TestEncodeChatCanceled(t *testing.T) {
+	// About a million loop steps: far longer than the call takes to see a
+	// context that is already done.
+	tok := storiesTokenizer(t, "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{{ messages[0]['content'] }}")
+	m := newTestModel(t, "stories260k", WithTokenizer(tok))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.EncodeChat(ctx, []tokenizer.Message{{Role: "user", Content: "hi"}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled render: %v, want context.Canceled", err)
+	}
+}
+
+// storiesTokenizer is stories260k's tokenizer with the chat template tmpl.
+func storiesTokenizer(t *testing.T, tmpl string) *tokenizer.Tokenizer {
+	t.Helper()
 	dir := modelDir(t, "stories260k")
 	tj, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
@@ -294,17 +296,9 @@ func TestEncodeChatCanceled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// About a million loop steps: far longer than the call takes to see a
-	// context that is already done.
-	tok, err := tokenizer.FromBytes(tj, cj, tokenizer.WithChatTemplate(
-		"{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}{{ messages[0]['content'] }}"))
+	tok, err := tokenizer.FromBytes(tj, cj, tokenizer.WithChatTemplate(tmpl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newTestModel(t, "stories260k", WithTokenizer(tok))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := m.EncodeChat(ctx, []tokenizer.Message{{Role: "user", Content: "hi"}}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("canceled render: %v, want context.Canceled", err)
-	}
+	return tok
 }

@@ -135,3 +135,27 @@ func TestConvertNamesMissingShard(t *testing.T) {
 	}
 	convertFails(t, src, "model-00002-of-00002.safetensors", "missing", "model.norm.weight")
 }
+
+// TestLoadRefusesBadContextLength: a folder whose config.symb.json claims
+// a context of 10^12 tokens is refused when loaded.
+func TestLoadRefusesBadContextLength(t *testing.T) {
+	dir := storiesFolder(t)
+	p := filepath.Join(dir, "config.symb.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(b), `"max_position_embeddings": 512`, `"max_position_embeddings": 1000000000000`, 1)
+	if bad == string(b) {
+		t.Fatal("config.symb.json has no max_position_embeddings of 512")
+	}
+	if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"run", dir, "--prompt", "x"}, {"inspect", dir}} {
+		_, stderr, code := symbcRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "max_position_embeddings") {
+			t.Errorf("%s: exit %d, %q", args[0], code, stderr)
+		}
+	}
+}

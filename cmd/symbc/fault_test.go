@@ -177,3 +177,36 @@ func sameTree(t *testing.T, want, got string) {
 		}
 	}
 }
+
+// TestSecondInterruptExits: the first SIGINT cancels the command's context;
+// a command stuck in a call that cannot see it (here, reading a standard
+// input that never ends) is ended by the second.
+func TestSecondInterruptExits(t *testing.T) {
+	dir := storiesFolder(t)
+	cmd := symbcProcess("run", dir, "--messages", "-")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	for range 2 {
+		cmd.Process.Signal(os.Interrupt)
+		time.Sleep(300 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("interrupted run exited 0")
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("two interrupts did not end the process")
+	}
+}

@@ -6,12 +6,19 @@
 // activations, Dot, Axpy, Exp).
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
-// never expanded into memory as a whole. On amd64 with AVX2, FMA and F16C, and
-// on every arm64 (NEON), the hot loops run in assembly; everywhere else (and
-// when a test asks for it) a portable Go path computes the same quantities. The one numeric difference
-// between the paths: the assembly INT4 MatVec rounds the input vector to
-// int16 per group (each element moves by at most max|x_group|/65534)
-// to use integer multiply-adds; everything else multiplies in float32.
+// never expanded into memory as a whole. A Pool runs one kernel Set, chosen at
+// run time from the CPU's features (Select; --kernels and SYMBC_KERNELS force
+// one): avx512 (amd64 with AVX-512 F/BW/VL and VNNI), avx2 (AVX2, FMA, F16C),
+// neon (every arm64) or generic (portable Go, every architecture). The
+// numeric differences between the sets: avx512 multiplies INT4 weights whose
+// groups are multiples of 128 with the input rounded to int8 per block of 32
+// (Q8_0-style; each element moves by at most max|x_block|/254), in MatVec
+// and MatMul alike; avx2 and neon round MatVec's INT4 input to int16 per group
+// (at most max|x_group|/65534); everything else multiplies in float32.
+//
+// A Pool keeps its worker goroutines between calls (they spin briefly, then
+// park, and end after a second idle) and splits every call statically, the
+// same share of rows to the same worker each time.
 //
 // Inputs come from a validated model, so the functions here do not return
 // errors: a length mismatch between arguments is a programming error and

@@ -165,7 +165,7 @@ func buildDecoder(raw json.RawMessage, bl *byteLevelTables) (decoder, error) {
 		for i, r := range c.Decoders {
 			d, err := buildDecoder(r, bl)
 			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+				return nil, fmt.Errorf("decoder Sequence[%d]: %w", i, err)
 			}
 			if d != nil {
 				seq = append(seq, d)

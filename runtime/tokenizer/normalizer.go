@@ -99,7 +99,7 @@ func buildNormalizer(raw json.RawMessage) (normalizer, error) {
 		for i, r := range c.Normalizers {
 			n, err := buildNormalizer(r)
 			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+				return nil, fmt.Errorf("normalizer Sequence[%d]: %w", i, err)
 			}
 			if n != nil {
 				seq = append(seq, n)

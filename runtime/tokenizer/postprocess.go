@@ -48,7 +48,7 @@ func buildPostProcessor(raw json.RawMessage) (postProcessor, error) {
 		for i, r := range c.Processors {
 			p, err := buildPostProcessor(r)
 			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+				return nil, fmt.Errorf("post_processor Sequence[%d]: %w", i, err)
 			}
 			if p != nil {
 				seq = append(seq, p)

@@ -215,7 +215,7 @@ func buildPreTokenizer(raw json.RawMessage, bl *byteLevelTables, byteLevel *bool
 		for i, r := range c.Pretokenizers {
 			pt, err := buildPreTokenizer(r, bl, byteLevel)
 			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+				return nil, fmt.Errorf("pre_tokenizer Sequence[%d]: %w", i, err)
 			}
 			if pt != nil {
 				seq = append(seq, pt)
@@ -275,7 +275,7 @@ func metaspaceFromSpec(c *componentSpec) (metaspacePreTokenizer, error) {
 			m.scheme = prependNever
 		}
 	default:
-		return m, fmt.Errorf("Metaspace: unknown prepend_scheme %q", c.PrependScheme)
+		return m, fmt.Errorf("pre_tokenizer Metaspace: unknown prepend_scheme %q", c.PrependScheme)
 	}
 	return m, nil
 }
