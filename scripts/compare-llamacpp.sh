@@ -51,7 +51,8 @@ for ((r = 1; r <= rounds; r++)); do
 		# shellcheck disable=SC2086
 		"$symbc" bench "$symb" -p "$pp" -n "$tg" -t "$t" -r "$reps" --json ${SYMBC_FLAGS:-} >"$tmp/s.json"
 		jq -r --arg t "$t" '.tests[] | "symbc \($t) \(.test) \(.mean_tokens_per_second)"' "$tmp/s.json" >>"$samples"
-		echo "# round $r, $t threads: $(grep -c . "$samples") samples, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+		echo "# round $r, $t threads (load $(cut -d' ' -f1 /proc/loadavg)):" >&2
+		grep " $t " "$samples" | tail -4 | sed 's/^/#   /' >&2
 	done
 done
 
