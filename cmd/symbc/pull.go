@@ -25,7 +25,8 @@ func newPullCmd() *cobra.Command {
 folder DIR. Every blob is checked against its digest as it arrives, every path
 must stay inside DIR (no "..", absolute paths, links or devices), and the
 folder must match its manifest.json before it appears: pull writes into a
-temporary sibling folder and renames it. An existing DIR is replaced only with
+sibling folder .DIR.pull and renames it; a .DIR.pull left by a killed pull is
+resumed. An existing DIR is replaced only with
 --force (an empty folder is fine).
 
 Without DIR, the model goes into the local model store under the name REF
