@@ -58,7 +58,10 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no such folder, and not a Hugging Face model id (org/name)", s)
 	}
-	client := o.hubClient()
+	client, err := o.hubClient()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath, err := client.File(ctx, repo, o.revision, "config.json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", repo, err)
