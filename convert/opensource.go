@@ -56,6 +56,7 @@ func sourceConfig(src *source, cfg symb.ModelConfig, items []*item, o *options) 
 		Quantization: symb.Quantization{Weights: dt, Embeddings: dt, Norms: dt},
 		Source:       src.record(dt),
 		Tool:         symb.Tool{Name: o.tool, Version: o.version},
+		Generation:   src.gen,
 	}
 	if !cfg.TieEmbeddings {
 		c.Quantization.LMHead = dt
