@@ -23,6 +23,7 @@ type Config struct {
 	Quantization  Quantization `json:"quantization"`
 	Source        Source       `json:"source"`
 	Tool          Tool         `json:"tool"`
+	Generation    *Generation  `json:"generation,omitempty"` // recommended sampling settings; nil when the source has none
 }
 
 // ModelConfig holds every hyperparameter the runtime needs. The runtime
@@ -186,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("model.%w", err)
+	}
+	if err := c.Generation.Validate(); err != nil {
+		return fmt.Errorf("generation.%w", err)
 	}
 	return nil
 }
