@@ -119,6 +119,13 @@ func (w *SourceWeights) Tensor(name string) (*symb.Tensor, error) {
 	return t, nil
 }
 
+// reset forgets the tensors built so far (the items' readers changed).
+func (w *SourceWeights) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.made = map[string]*symb.Tensor{}
+}
+
 // Close unmaps the checkpoint.
 func (w *SourceWeights) Close() error {
 	w.mu.Lock()
