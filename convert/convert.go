@@ -161,7 +161,8 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 			Architectures: src.hf.Architectures, ModelType: src.hf.ModelType,
 			DType: sourceDType(items),
 		},
-		Tool: symb.Tool{Name: o.tool, Version: o.version},
+		Tool:       symb.Tool{Name: o.tool, Version: o.version},
+		Generation: src.gen,
 	}
 	if err := symb.WriteConfig(tmp, c); err != nil {
 		return nil, err
@@ -218,6 +219,11 @@ func load(src *source) (symb.ModelConfig, []*item, *checkpoint, error) {
 	if err := mergeGenerationEOS(&cfg, src.dir); err != nil {
 		return cfg, nil, nil, err
 	}
+	gen, err := symb.ReadGenerationFile(filepath.Join(src.dir, symb.GenerationFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return cfg, nil, nil, err
+	}
+	src.gen = gen
 	ms, err := src.adapter.Tensors(cfg)
 	if err != nil {
 		return cfg, nil, nil, err
@@ -250,7 +256,7 @@ func load(src *source) (symb.ModelConfig, []*item, *checkpoint, error) {
 // which is what generation stops on (instruct models list several there),
 // after those of config.json.
 func mergeGenerationEOS(cfg *symb.ModelConfig, dir string) error {
-	p := filepath.Join(dir, "generation_config.json")
+	p := filepath.Join(dir, symb.GenerationFile)
 	hf, err := arch.ReadHFConfig(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

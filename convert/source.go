@@ -31,6 +31,7 @@ type source struct {
 	hf       *arch.HFConfig
 	adapter  arch.Adapter
 	cfg      symb.ModelConfig // derived by the adapter from config.json alone
+	gen      *symb.Generation // sampling settings of generation_config.json, set by load
 }
 
 var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)

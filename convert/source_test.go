@@ -148,7 +148,7 @@ func TestHubSourceFromCache(t *testing.T) {
 
 func TestGenerationConfigEOS(t *testing.T) {
 	dir := copyDir(t, filepath.Join(fixtures, "llama3"))
-	gen := []byte(`{"bos_token_id": 1, "eos_token_id": [5, 2, 7]}`)
+	gen := []byte(`{"bos_token_id": 1, "eos_token_id": [5, 2, 7], "temperature": 0.6, "top_k": 20, "top_p": 0.9}`)
 	os.WriteFile(filepath.Join(dir, "generation_config.json"), gen, 0o644)
 	out := filepath.Join(t.TempDir(), "out")
 	if _, err := Convert(context.Background(), dir, out); err != nil {
@@ -158,12 +158,23 @@ func TestGenerationConfigEOS(t *testing.T) {
 	if !slices.Equal(c.Model.EOSTokenIDs, []int{2, 5, 7}) {
 		t.Fatalf("eos ids %v, want config.json's 2 then 5 and 7", c.Model.EOSTokenIDs)
 	}
+	// The sampling settings are merged into config.symb.json.
+	if g := c.Generation; g == nil || *g.Temperature != 0.6 || *g.TopK != 20 || *g.TopP != 0.9 || g.MinP != nil {
+		t.Fatalf("generation %+v", g)
+	}
 	if b, _ := os.ReadFile(filepath.Join(out, "tokenizer", "generation_config.json")); !bytes.Equal(b, gen) {
 		t.Fatal("generation_config.json not copied verbatim")
 	}
 	if c.Quantization.LMHead != "" || c.Quantization.Norms != "f16" {
 		t.Fatalf("quantization record %+v", c.Quantization)
 	}
+	// A source recommending an impossible setting is refused, naming it.
+	os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(`{"top_p": 2}`), 0o644)
+	out2 := filepath.Join(t.TempDir(), "out")
+	if _, err := Convert(context.Background(), dir, out2); err == nil || !strings.Contains(err.Error(), "top_p") {
+		t.Fatalf("top_p 2: %v", err)
+	}
+	assertNothingWritten(t, out2)
 }
 
 func TestPolicyRequest(t *testing.T) {

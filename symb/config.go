@@ -23,6 +23,7 @@ type Config struct {
 	Quantization  Quantization `json:"quantization"`
 	Source        Source       `json:"source"`
 	Tool          Tool         `json:"tool"`
+	Generation    *Generation  `json:"generation,omitempty"` // recommended sampling settings; nil when the source has none
 }
 
 // ModelConfig holds every hyperparameter the runtime needs. The runtime
@@ -127,10 +128,11 @@ type Quantization struct {
 // Calibration records the text the converter ran the source model on to
 // measure activation statistics and per-tensor sensitivity.
 type Calibration struct {
-	Text        string `json:"text"`                  // "builtin" or the file name given
-	SHA256      string `json:"sha256"`                // of the text
-	Tokens      int    `json:"tokens"`                // tokens run for activation statistics
-	Sensitivity string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
+	Text         string `json:"text"`                  // "builtin" or the file name given
+	SHA256       string `json:"sha256"`                // of the text
+	Tokens       int    `json:"tokens"`                // tokens run for activation statistics
+	Sensitivity  string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
+	ScaledInputs int    `json:"awq_inputs,omitempty"`  // linear-layer inputs whose channels were rescaled (AWQ)
 }
 
 // Source records where the weights came from.
@@ -186,6 +188,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("model.%w", err)
+	}
+	if err := c.Generation.Validate(); err != nil {
+		return fmt.Errorf("generation.%w", err)
 	}
 	return nil
 }

@@ -50,7 +50,6 @@ func TestBadCountsExitTwo(t *testing.T) {
 		{"convert", src, out, "--group-size", "0"},
 		{"convert", src, out, "-t", "-3"},
 		{"verify", dir, "--jobs", "-1"},
-		{"verify", dir, "--jobs", "0"},
 		{"verify", dir, "-t", "-1"},
 		{"run", dir, "--prompt", "x", "-t", "-1"},
 		{"run", dir, "--prompt", "x", "--max-context", "-5"},
@@ -58,7 +57,6 @@ func TestBadCountsExitTwo(t *testing.T) {
 		{"serve", dir, "-t", "-1"},
 		{"serve", dir, "--parallel", "0"},
 		{"serve", dir, "--kv-cache-size", "lots"},
-		{"push", dir, "localhost:1/m:v1", "--jobs", "0"},
 		{"push", dir, "localhost:1/m:v1", "-j", "-1"},
 		{"pull", "localhost:1/m:v1", out, "--jobs", "-1"},
 		{"inspect", "localhost:1/m:v1", "--threads", "1"}, // no such flag
@@ -70,6 +68,18 @@ func TestBadCountsExitTwo(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a refused command left %s: %v", out, err)
+	}
+	// 0 means all CPUs, as in the libraries: accepted, so these fail later,
+	// on the empty folder, and not as bad usage.
+	for _, args := range [][]string{
+		{"verify", dir, "--jobs", "0", "--threads", "0"},
+		{"push", dir, "localhost:1/m:v1", "--jobs", "0"},
+		{"pull", "localhost:1/m:v1", filepath.Join(dir, "nothing", "x"), "-j", "0"},
+	} {
+		_, stderr, code := symbcRun(t, args...)
+		if code == 2 || strings.Contains(stderr, "--jobs") || strings.Contains(stderr, "--threads") {
+			t.Errorf("%v: exit %d, want 0 accepted (%s)", args, code, stderr)
+		}
 	}
 }
 

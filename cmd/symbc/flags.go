@@ -14,14 +14,15 @@ import (
 // The same idea has one flag on every command: -t/--threads for compute
 // threads, -j/--jobs for files handled in parallel, --quiet and --json for
 // commands that print progress. These helpers register them with the same
-// names and help everywhere.
+// names and help everywhere. Counts follow the libraries' rule
+// (internal/workers): 0 means all CPUs, a negative count is bad usage.
 
 func addThreadsFlag(f *pflag.FlagSet, p *int) {
 	f.IntVarP(p, "threads", "t", 0, "compute threads (0: all CPUs)")
 }
 
 func addJobsFlag(f *pflag.FlagSet, p *int, def int, what string) {
-	f.IntVarP(p, "jobs", "j", def, what+" at once")
+	f.IntVarP(p, "jobs", "j", def, what+" at once (0: all CPUs)")
 }
 
 func addQuietFlag(f *pflag.FlagSet, p *bool) {
@@ -37,7 +38,7 @@ var flagBounds = []struct {
 	what  string
 }{
 	{"threads", 0, "0 (all CPUs) or more"},
-	{"jobs", 1, "at least 1"},
+	{"jobs", 0, "0 (all CPUs) or more"},
 	{"max-context", 0, "0 (the model's maximum) or more"},
 	{"max-tokens", 0, "0 or more"},
 	{"parallel", 1, "at least 1"},

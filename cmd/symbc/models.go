@@ -4,17 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/symbc/symbc/arch"
 	"github.com/symbc/symbc/convert"
 	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/registry"
 	"github.com/symbc/symbc/store"
-	"github.com/symbc/symbc/symb"
 )
 
 // modelArgHelp is the MODEL argument's description, shared by every command
@@ -46,25 +43,10 @@ func resolveModel(cmd *cobra.Command, arg string) (*store.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFolder(m.Dir); err != nil {
+	if err := store.CheckFolder(m.Dir); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// checkFolder refuses a model folder whose config names an architecture no
-// adapter knows or whose files do not match its config
-// (symb.CheckStructure, which hashes nothing). A folder without a readable
-// config passes, so that the command's own loading says what is wrong.
-func checkFolder(dir string) error {
-	c, err := symb.ReadConfig(dir)
-	if err != nil {
-		return nil
-	}
-	if _, err := arch.Lookup(c.Architecture); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, symb.ConfigFile), err)
-	}
-	return symb.CheckStructure(dir, c)
 }
 
 // fetchModel is resolveModel without the folder check.

@@ -12,6 +12,7 @@ import (
 	"github.com/symbc/symbc/internal/humanize"
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/runtime/server"
+	"github.com/symbc/symbc/symb"
 )
 
 // shutdownGrace is how long running requests may finish after Ctrl-C.
@@ -85,7 +86,7 @@ then streams still going end with an error event (code server_shutdown).
 				return err
 			}
 			defer sch.Close()
-			defaults, err := runtime.ReadGenerationDefaults(dir)
+			defaults, err := symb.ReadGeneration(dir, m.Config())
 			if err != nil {
 				return err
 			}

@@ -128,7 +128,7 @@ locally). It exits 0 only when every check passes.
 	f.Float64Var(&maxKLD, "max-kld", 0, "override the mean KL divergence bound (nats)")
 	f.Float64Var(&minTop1, "min-top1", 0, "override the top-1 agreement bound (0..1)")
 	addThreadsFlag(f, &threads)
-	addJobsFlag(f, &jobs, 0, "files hashed (0: one per CPU)")
+	addJobsFlag(f, &jobs, 0, "files hashed")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	f.StringVar(&engine, "engine", "exact", "attention engine for the converted model: exact or symbiotic")
 	f.BoolVar(&save, "save", false, "also write the report to DIR/verify.json")

@@ -192,3 +192,44 @@ func BenchmarkExp(b *testing.B) {
 		_ = s
 	})
 }
+
+// BenchmarkMatMulRows measures INT4 and INT8 MatMul over the row counts of
+// batched decoding (2–16 streams) and of a prefill chunk (128), one thread,
+// on the 8192×2048 projection of Llama-3.2-1B. GFLOP/s/core counts the
+// thread's CPU time, which a busy machine disturbs less than wall time.
+func BenchmarkMatMulRows(b *testing.B) {
+	const rows, cols = 8192, 2048
+	for _, k := range []benchKind{benchKinds[0], benchKinds[1], benchKinds[2]} {
+		w := benchWeight(b, k.dt, k.sc, k.g, rows, cols)
+		for _, set := range Available() {
+			p := newPool(1, set)
+			for _, n := range []int{1, 2, 4, 8, 16, 128} {
+				b.Run(fmt.Sprintf("%s/%s/n%d", k.name, set, n), func(b *testing.B) {
+					X := randVec(rand.New(rand.NewPCG(1, 1)), n*cols)
+					Y := make([]float32, n*rows)
+					c0 := cpuTime()
+					for b.Loop() {
+						p.MatMul(Y, X, n, w)
+					}
+					flops := 2 * float64(n) * rows * cols * float64(b.N)
+					if c := cpuTime() - c0; c > 0 {
+						b.ReportMetric(flops/c.Seconds()/1e9, "GFLOP/s/core")
+					}
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(n), "us/row")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkPackQ4 measures repacking an INT4 weight for the GEMM kernels
+// (once per weight and Pool), one thread.
+func BenchmarkPackQ4(b *testing.B) {
+	w := benchWeight(b, symb.INT4, symb.SchemeSym, 128, 8192, 2048)
+	v := view(w)
+	p := newPool(1, Generic)
+	b.SetBytes(weightBytes(w))
+	for b.Loop() {
+		p.packQ4(&v)
+	}
+}

@@ -41,6 +41,9 @@ func (p *Pool) MatMul(Y, X []float32, n int, w *symb.Tensor) {
 		p.MatVec(Y, X, w)
 		return
 	}
+	if p.useGEMM(&v, n) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{Y}, X, n) {
+		return
+	}
 	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{Y}, X, n) {
 		return
 	}
@@ -68,7 +71,7 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 		return
 	}
 	vs := make([]wview, len(ws))
-	fused := true
+	fused, gemm := true, true
 	for j, w := range ws {
 		vs[j] = view(w)
 		v := &vs[j]
@@ -77,6 +80,10 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 				w.Name, n, len(X), len(Ys[j]), v.cols, v.rows))
 		}
 		fused = fused && p.useVNNI(v) && sameInput(v, &vs[0])
+		gemm = gemm && p.useGEMM(v, n) && sameInput(v, &vs[0])
+	}
+	if gemm && p.matMulGEMM(ws, vs, Ys, X, n) {
+		return
 	}
 	if fused && p.matMulVNNI(vs, Ys, X, n) {
 		return

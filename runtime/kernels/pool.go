@@ -27,6 +27,10 @@ type Pool struct {
 	// a token does not allocate on every product.
 	bufs sync.Pool
 
+	// packs caches the INT4 weights repacked for the GEMM kernels
+	// (*symb.Tensor → *gemmPacked).
+	packs sync.Map
+
 	closed  atomic.Bool
 	workers []*worker           // workers[i] runs share i+1; the caller runs share 0
 	cur     atomic.Pointer[job] // the latest call; workers watch it change
@@ -275,6 +279,7 @@ type scratch struct {
 	d []int32
 	g []float32 // lane scales of a q8Input
 	b []int8
+	u []byte // input records of the GEMM kernels
 }
 
 // ints sizes the integer buffers of s to nh and nd elements.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/symbc/symbc/runtime"
+	"github.com/symbc/symbc/symb"
 )
 
 type (
@@ -224,7 +224,7 @@ func TestPenaltiesAndBias(t *testing.T) {
 func TestGenerationDefaults(t *testing.T) {
 	m := loadModel(t, storiesDir(t))
 	zero, topK := 0.0, 1
-	srv, _ := newServer(t, m, WithGenerationDefaults(runtime.GenerationDefaults{Temperature: &zero, TopK: &topK}))
+	srv, _ := newServer(t, m, WithGenerationDefaults(symb.Generation{Temperature: &zero, TopK: &topK}))
 	// Without temperature the model's default (greedy) applies ...
 	status, b := post(t, srv.URL+"/v1/completions", `{"prompt":"Once upon a time","max_tokens":64}`)
 	if got := decode[completionResponse](t, b).Choices[0].Text; status != 200 || got != greedyText {

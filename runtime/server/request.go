@@ -13,6 +13,7 @@ import (
 
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/runtime/tokenizer"
+	"github.com/symbc/symbc/symb"
 )
 
 // Error types OpenAI uses in error.type.
@@ -236,7 +237,7 @@ const maxStops = 16
 // ranges. Fields the request leaves out take the model's defaults (def),
 // and then OpenAI's (temperature 1). vocab is the model's vocabulary size,
 // which bounds logit_bias's token ids.
-func (p *sampling) options(vocab int, def runtime.GenerationDefaults) ([]runtime.GenOption, *apiError) {
+func (p *sampling) options(vocab int, def symb.Generation) ([]runtime.GenOption, *apiError) {
 	if p.N != nil && *p.N != 1 {
 		return nil, badRequest("n", "unsupported_value", "Only n=1 is supported, got n=%d", *p.N)
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/symbc/symbc/runtime"
+	"github.com/symbc/symbc/symb"
 )
 
 // Defaults of the options.
@@ -47,7 +48,7 @@ type config struct {
 	now            func() time.Time
 	apiKeys        [][sha256.Size]byte
 	aliases        []string
-	defaults       runtime.GenerationDefaults
+	defaults       symb.Generation
 	templateKwargs map[string]json.RawMessage
 	corsOrigins    []string
 }
@@ -70,9 +71,9 @@ func WithAliases(names ...string) Option {
 }
 
 // WithGenerationDefaults sets the sampling settings for requests that
-// leave them out (usually runtime.ReadGenerationDefaults of the model's
-// folder); OpenAI's defaults apply to what d leaves unset.
-func WithGenerationDefaults(d runtime.GenerationDefaults) Option {
+// leave them out (usually symb.ReadGeneration of the model's folder);
+// OpenAI's defaults apply to what d leaves unset.
+func WithGenerationDefaults(d symb.Generation) Option {
 	return func(c *config) { c.defaults = d }
 }
 

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ardanlabs/jinja"
+	"github.com/symbc/symbc/third_party/jinja"
 )
 
 // Message is one chat turn, in the OpenAI / transformers shape. The
@@ -139,9 +139,6 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 		return nil, err
 	}
 	tmpl, err := jinja.Compile(src)
-	if err == nil {
-		err = checkRecursion(src)
-	}
 	if err != nil {
 		tmpl, err = nil, fmt.Errorf("chat template: %w", err)
 	}
@@ -154,10 +151,11 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 // with the variables transformers passes: messages, add_generation_prompt,
 // tools and documents (none), the special tokens of tokenizer_config.json
 // (bos_token, eos_token, ...), and the functions raise_exception and
-// strftime_now. The template engine follows transformers' Jinja settings
-// (trim_blocks and lstrip_blocks on). Templates are untrusted: range() is
-// bounded, recursive macros are refused, and rendering is abandoned after a
-// time limit or when the WithContext context is done (ErrTemplateLimit).
+// strftime_now. The template engine renders as Python Jinja2 does with
+// transformers' settings (trim_blocks, lstrip_blocks, loopcontrols).
+// Templates are untrusted: steps, output, the bytes expressions make, macro
+// nesting and range() are bounded (ErrTemplateLimit), and rendering stops
+// after a time limit or when the WithContext context is done.
 func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (string, error) {
 	o := chatOptions{addGenerationPrompt: true, now: time.Now, ctx: context.Background()}
 	for _, opt := range opts {
@@ -181,8 +179,8 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		"add_generation_prompt": jinja.NewBool(o.addGenerationPrompt),
 		"tools":                 jinja.None(),
 		"documents":             jinja.None(),
-		"raise_exception":       jinja.NewCallable("raise_exception", budgeted(b, raiseException)),
-		"strftime_now":          jinja.NewCallable("strftime_now", budgeted(b, strftimeNow(o.now))),
+		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
+		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow(o.now)),
 		"range":                 jinja.NewCallable("range", b.rangeFunc),
 	}
 	for _, kv := range t.templateVars {
@@ -195,7 +193,7 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		}
 		data[k] = jv
 	}
-	out, err := render(o.ctx, tmpl, data, b)
+	out, err := render(o.ctx, tmpl, data)
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}
@@ -250,18 +248,6 @@ func (t *Tokenizer) EncodeChat(messages []Message, opts ...ChatOption) ([]int, e
 		return nil, err
 	}
 	return t.Encode(s, false), nil
-}
-
-type jinjaFunc = func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error)
-
-// budgeted makes fn fail once the render was abandoned.
-func budgeted(b *renderBudget, fn jinjaFunc) jinjaFunc {
-	return func(args []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
-		if err := b.check(); err != nil {
-			return jinja.Undefined(), err
-		}
-		return fn(args, kw)
-	}
 }
 
 // TemplateError is the error a template raises through raise_exception.

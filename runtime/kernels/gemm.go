@@ -1,0 +1,290 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/symbc/symbc/symb"
+)
+
+// The tiled INT4 GEMM of the AVX-512 kernel set (gemm_amd64.s). MatMul over
+// two or more inputs repacks an INT4 weight once, at its first such product,
+// into tiles of gemmTile rows whose codes a vector load spreads one row per
+// lane, so that each unpacked vector of codes serves up to eight inputs (one
+// VPDPBUSD each, with the input's dword broadcast) and the conversion to
+// float happens once per (input, 32-element block) for all 16 rows of the
+// tile. The repacked copy (the size of the codes and scales) lives as long as
+// the Pool; MatVec keeps reading the mapped file.
+
+// gemmTile is the number of weight rows per tile (one per int32 lane).
+const gemmTile = 16
+
+// gemmBlockBytes is the size of one block (32 elements) of a tile's codes.
+const gemmBlockBytes = gemmTile * q8Block / 2
+
+// q4Tiles is an INT4 weight repacked for the GEMM kernels.
+type q4Tiles struct {
+	tiles   int      // ⌈rows/16⌉
+	nblocks int      // 32-element blocks per row (kp/32)
+	bpg     int      // blocks per group
+	ngroups int      // groups per row
+	w       []byte   // [tile][block][4][16 lanes][4 bytes]
+	sc, mn  []uint16 // [tile][group][16] float16 (mn: asym only); zero past the last row
+}
+
+// gemmPacked is one Pool's cache entry: the tensor's repacked tiles, built
+// once.
+type gemmPacked struct {
+	once  sync.Once
+	data  *byte // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
+	tiles *q4Tiles
+}
+
+// useGEMM reports whether MatMul over n inputs with v runs the tiled kernels.
+func (p *Pool) useGEMM(v *wview, n int) bool {
+	return n >= 2 && p.useVNNI(v) && v.kp%q8Block == 0
+}
+
+// tilesFor returns v's repacked tiles, packing them on first use.
+func (p *Pool) tilesFor(w *symb.Tensor, v *wview) *q4Tiles {
+	e, _ := p.packs.LoadOrStore(w, &gemmPacked{})
+	g := e.(*gemmPacked)
+	g.once.Do(func() { g.data, g.tiles = &v.data[0], p.packQ4(v) })
+	if g.data != &v.data[0] {
+		return p.packQ4(v) // the tensor was rebuilt in place: never serve stale codes
+	}
+	return g.tiles
+}
+
+// packQ4 repacks the INT4 weight v into tiles (in parallel on the pool).
+func (p *Pool) packQ4(v *wview) *q4Tiles {
+	t := &q4Tiles{tiles: (v.rows + gemmTile - 1) / gemmTile, nblocks: v.kp / q8Block, bpg: v.g / q8Block, ngroups: v.gpr}
+	t.w = make([]byte, t.tiles*t.nblocks*gemmBlockBytes)
+	t.sc = make([]uint16, t.tiles*t.ngroups*gemmTile)
+	if v.asym {
+		t.mn = make([]uint16, len(t.sc))
+	}
+	p.split(t.tiles, 1, int64(v.rows)*int64(v.kp), func(lo, hi int) {
+		for ti := lo; ti < hi; ti++ {
+			packTile(t, v, ti)
+		}
+	})
+	return t
+}
+
+// packTile fills tile ti of t from v. Row l of the tile, block b, vector j,
+// byte i holds the codes of elements 32b+8j+i (low nibble) and 32b+8j+4+i
+// (high nibble); in v's layout element e of a block sits in byte e%16, low
+// nibble for e < 16, high nibble otherwise. So vectors 0 and 1 take the low
+// nibbles of bytes 0–7 and 8–15, vectors 2 and 3 their high nibbles.
+func packTile(t *q4Tiles, v *wview, ti int) {
+	rb := v.rowBytes()
+	le := binary.LittleEndian
+	const m = 0x0f0f0f0f
+	for l := range gemmTile {
+		r := ti*gemmTile + l
+		if r >= v.rows {
+			break // codes and scales stay zero: the lane computes 0
+		}
+		row := v.data[r*rb : (r+1)*rb]
+		tile := t.w[ti*t.nblocks*gemmBlockBytes : (ti+1)*t.nblocks*gemmBlockBytes]
+		for b := range t.nblocks {
+			src := row[16*b : 16*b+16]
+			dst := tile[b*gemmBlockBytes+4*l:]
+			for h := range 2 { // bytes 0–7, then 8–15
+				lo, hi := le.Uint32(src[8*h:]), le.Uint32(src[8*h+4:])
+				le.PutUint32(dst[64*h:], lo&m|(hi&m)<<4)
+				le.PutUint32(dst[64*(h+2):], lo>>4&m|hi&^m)
+			}
+		}
+		for gi := range t.ngroups {
+			t.sc[(ti*t.ngroups+gi)*gemmTile+l] = v.scales[r*v.gpr+gi]
+			if v.asym {
+				t.mn[(ti*t.ngroups+gi)*gemmTile+l] = v.mins[r*v.gpr+gi]
+			}
+		}
+	}
+}
+
+// gemmCode reads back the code of row r, element e from t (tests).
+func (t *q4Tiles) code(r, e int) byte {
+	ti, l := r/gemmTile, r%gemmTile
+	b, j, i := e/32, e%32/8, e%8
+	by := t.w[(ti*t.nblocks+b)*gemmBlockBytes+64*j+4*l+i%4]
+	if i >= 4 {
+		return by >> 4
+	}
+	return by & 15
+}
+
+// gemmWidths is how MatMul cuts n inputs into groups for the micro-kernels:
+// as many 8s as fit, then at most one each of 4, 2 and 1. It depends on n
+// only, and a result does not depend on its group's width.
+func gemmWidths(n int, out []int) []int {
+	out = out[:0]
+	for ; n >= 8; n -= 8 {
+		out = append(out, 8)
+	}
+	for _, w := range []int{4, 2, 1} {
+		if n >= w {
+			out = append(out, w)
+			n -= w
+		}
+	}
+	return out
+}
+
+// gemmInput is a batch of inputs quantized for the GEMM kernels: per group of
+// na inputs, one record of 40·na bytes per block (na × 32 int8, na int32
+// start values, na float32 scales; see gemm_amd64.s) and, for asym weights,
+// na float32 group sums per weight group.
+type gemmInput struct {
+	widths []int
+	recs   [][]byte    // per input group
+	sums   [][]float32 // per input group (asym only)
+}
+
+// quantizeGEMM fills in from the n rows of X (cols each) for weights of v's
+// input layout. It returns false when X holds Inf or NaN.
+func (p *Pool) quantizeGEMM(in *gemmInput, s *scratch, X []float32, n int, v *wview) bool {
+	nb := v.kp / q8Block
+	in.widths = gemmWidths(n, in.widths)
+	total := 0
+	for _, na := range in.widths {
+		total += nb * 40 * na
+	}
+	if cap(s.u) < total {
+		s.u = make([]byte, total)
+	}
+	buf := s.u[:total]
+	in.recs, in.sums = in.recs[:0], in.sums[:0]
+	if v.asym {
+		if cap(s.f) < n*v.gpr {
+			s.f = make([]float32, n*v.gpr)
+		}
+	}
+	off, first := 0, 0
+	starts := make([]int, len(in.widths))
+	for gi, na := range in.widths {
+		in.recs = append(in.recs, buf[off:off+nb*40*na])
+		if v.asym {
+			in.sums = append(in.sums, s.f[first*v.gpr:(first+na)*v.gpr])
+		}
+		starts[gi] = first
+		off += nb * 40 * na
+		first += na
+	}
+	var bad atomic.Bool
+	sym := !v.asym
+	p.split(n, 1, int64(n)*int64(v.cols)*8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := len(starts) - 1
+			for starts[gi] > i {
+				gi--
+			}
+			na, a := in.widths[gi], i-starts[gi]
+			x := X[i*v.cols : (i+1)*v.cols]
+			if !quantizeRecords(in.recs[gi], na, a, x, nb, sym) {
+				bad.Store(true)
+				return
+			}
+			if v.asym {
+				sums := in.sums[gi]
+				for g := range v.gpr {
+					var sum float32
+					if lo := g * v.g; lo < len(x) {
+						for _, e := range x[lo:min(lo+v.g, len(x))] {
+							sum += e
+						}
+					}
+					sums[g*na+a] = sum
+				}
+			}
+		}
+	})
+	return !bad.Load()
+}
+
+// quantizeRecords writes input a of a group of na into the block records
+// rec: each 32-element block of x (zero past its end) rounded to int8 with
+// scale max|block|/127, as q8Input.quantize rounds.
+func quantizeRecords(rec []byte, na, a int, x []float32, nb int, sym bool) bool {
+	le := binary.LittleEndian
+	for b := range nb {
+		r := rec[b*40*na:]
+		var blk [q8Block]float32
+		if b*q8Block < len(x) {
+			copy(blk[:], x[b*q8Block:])
+		}
+		var m float32
+		for _, e := range blk {
+			m = max(m, abs32(e))
+		}
+		if !(m <= math.MaxFloat32) {
+			return false
+		}
+		var scale, inv float32
+		if m > 0 {
+			scale, inv = m/127, 127/m
+		}
+		var sum int32
+		q := r[32*a : 32*a+32]
+		for k, e := range blk {
+			v := int32(e*inv + copysign05(e))
+			v = min(max(v, -127), 127)
+			q[k] = byte(int8(v))
+			sum += v
+		}
+		var c int32
+		if sym {
+			c = -8 * sum
+		}
+		le.PutUint32(r[32*na+4*a:], uint32(c))
+		le.PutUint32(r[36*na+4*a:], math.Float32bits(scale))
+	}
+	return true
+}
+
+// matMulGEMM computes Ys[j] = X·W_jᵀ for weights that pass useGEMM and
+// sameInput, splitting the row tiles of all weights across the threads. It
+// returns false (having written nothing) when X holds Inf or NaN.
+func (p *Pool) matMulGEMM(ws []*symb.Tensor, vs []wview, Ys [][]float32, X []float32, n int) bool {
+	v0 := &vs[0]
+	s := p.getBuf(0)
+	defer p.putBuf(s)
+	var in gemmInput
+	if !p.quantizeGEMM(&in, s, X, n, v0) {
+		return false
+	}
+	ts := make([]*q4Tiles, len(vs))
+	total := 0
+	for j := range vs {
+		ts[j] = p.tilesFor(ws[j], &vs[j])
+		total += ts[j].tiles
+	}
+	p.split(total, 1, int64(n)*int64(total)*gemmTile*int64(v0.cols), func(lo, hi int) {
+		base := 0
+		for j := range vs {
+			if a, e := max(lo-base, 0), min(hi-base, ts[j].tiles); a < e {
+				gemmTiles(ts[j], &vs[j], &in, Ys[j], a, e)
+			}
+			base += ts[j].tiles
+		}
+	})
+	return true
+}
+
+// gemmTiles computes tiles [lo, hi) of Y = X·Wᵀ (all inputs).
+func gemmTiles(t *q4Tiles, v *wview, in *gemmInput, Y []float32, lo, hi int) {
+	for ti := lo; ti < hi; ti++ {
+		r0 := ti * gemmTile
+		mask := uint64(1)<<min(gemmTile, v.rows-r0) - 1
+		first := 0
+		for gi, na := range in.widths {
+			gemmKernel(t, ti, in, gi, na, Y[first*v.rows+r0:], v.rows, mask)
+			first += na
+		}
+	}
+}
