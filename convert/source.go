@@ -154,6 +154,18 @@ func shardNames(idxPath string) ([]string, error) {
 	return out, nil
 }
 
+// record is what config.symb.json says of the source: the Hub id and
+// commit, the registry reference and digest, or a local folder's name only
+// (the full path stays on this machine, in local.json).
+func (s *source) record(dtype string) symb.Source {
+	r := symb.Source{ID: s.id, Revision: s.revision,
+		Architectures: s.hf.Architectures, ModelType: s.hf.ModelType, DType: dtype}
+	if s.path != "" {
+		r.Path = filepath.Base(s.path)
+	}
+	return r
+}
+
 // String describes the source for messages.
 func (s *source) String() string {
 	if s.id != "" {

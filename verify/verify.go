@@ -89,7 +89,7 @@ func findSource(ctx context.Context, cfg *symb.Config, dir string) (string, stri
 		return "", fmt.Sprintf("source %s@%s is not in the Hugging Face cache", id, rev)
 	}
 	if cfg.Source.Path != "" {
-		return "", fmt.Sprintf("source folder %s is not available", cfg.Source.Path)
+		return "", fmt.Sprintf("source folder %s is not available on this machine", cfg.Source.Path)
 	}
 	return "", "no source recorded"
 }
