@@ -64,7 +64,10 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	if err := needFile(repo, "config.json", o.files); err != nil {
 		return nil, err
 	}
-	client := o.hubClient()
+	client, err := o.hubClient()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath, err := client.File(ctx, repo, o.revision, "config.json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", repo, err)

@@ -18,8 +18,8 @@ import (
 
 // rangedClient cuts files larger than 100,000 bytes into parts of that size,
 // fetched three at a time.
-func rangedClient(f *hubtest.Server, cache string, opts ...Option) *Client {
-	c := newClient(f, cache, append([]Option{WithConnections(3)}, opts...)...)
+func rangedClient(t testing.TB, f *hubtest.Server, cache string, opts ...Option) *Client {
+	c := newClient(t, f, cache, append([]Option{WithConnections(3)}, opts...)...)
 	c.partSize = 100_000
 	return c
 }
@@ -68,7 +68,7 @@ func TestRangedDownloadInParts(t *testing.T) {
 	cache := t.TempDir()
 	var mu sync.Mutex
 	last := map[string]int64{}
-	c := rangedClient(f, cache, WithProgress(func(file string, done, total int64) {
+	c := rangedClient(t, f, cache, WithProgress(func(file string, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		if done < last[file] {
@@ -132,7 +132,7 @@ func TestRangedDownloadResumes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := rangedClient(f, cache).File(ctx, testRepo, "main", shard)
+		_, err := rangedClient(t, f, cache).File(ctx, testRepo, "main", shard)
 		errc <- err
 	}()
 	<-reached
@@ -169,7 +169,7 @@ func TestRangedDownloadResumes(t *testing.T) {
 
 	f.ResetLog()
 	f.CutAt(testRepo, shard, 10_000)
-	p, err := rangedClient(f, cache).File(context.Background(), testRepo, "main", shard)
+	p, err := rangedClient(t, f, cache).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestRangedDownloadServerIgnoringRange(t *testing.T) {
 	sha := repo.ETag(shard)
 	cache := t.TempDir()
 	f.IgnoreRange(true)
-	p, err := rangedClient(f, cache).File(context.Background(), testRepo, "main", shard)
+	p, err := rangedClient(t, f, cache).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestRangedDownloadVerifiesSHA256(t *testing.T) {
 	sha := repo.ETag(shard)
 	cache := t.TempDir()
 	f.Corrupt(testRepo, shard, true)
-	_, err := rangedClient(f, cache).File(context.Background(), testRepo, "main", shard)
+	_, err := rangedClient(t, f, cache).File(context.Background(), testRepo, "main", shard)
 	if !errors.Is(err, ErrChecksum) {
 		t.Fatalf("corrupted parts gave %v, want ErrChecksum", err)
 	}
