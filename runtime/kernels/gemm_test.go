@@ -226,3 +226,51 @@ func TestGEMMWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeRecordsAsm checks the assembly input quantization against the
+// Go loop bit for bit: codes, start values and scales, for sym and asym,
+// every position in a group of inputs, blocks with zeros, tiny values and
+// outliers, and that Inf or NaN anywhere is refused.
+func TestQuantizeRecordsAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Log("no AVX-512 VNNI on this CPU: the kernels are not reachable")
+		return
+	}
+	rng := rand.New(rand.NewPCG(57, 58))
+	const nb = 9
+	x := randVec(rng, nb*q8Block)
+	for k := 32; k < 64; k++ {
+		x[k] = 0
+	}
+	for k := 64; k < 96; k++ {
+		x[k] *= 1e-32 // below minQ8: a zero block
+	}
+	x[100], x[101] = 1e30, -0.5 // an outlier
+	x[140] = 0.5                // a tie after scaling is unlikely, but halves must round away from zero
+	for _, na := range []int{1, 2, 4, 8} {
+		for a := range na {
+			for _, sym := range []bool{true, false} {
+				got, want := make([]byte, nb*40*na), make([]byte, nb*40*na)
+				n, ok := quantizeRecordsAsm(got, na, a, x, nb, sym)
+				if n != nb || !ok {
+					t.Fatalf("asm did %d of %d blocks, ok %v", n, nb, ok)
+				}
+				if !quantizeRecordsGo(want, na, a, x, 0, nb, sym) {
+					t.Fatal("Go loop refused a finite input")
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("na=%d a=%d sym=%v: byte %d (block %d) is %#x, Go %#x", na, a, sym, i, i/(40*na), got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	for _, bad := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
+		y := append([]float32(nil), x...)
+		y[5*q8Block+7] = bad
+		if _, ok := quantizeRecordsAsm(make([]byte, nb*40), 1, 0, y, nb, true); ok {
+			t.Fatalf("%g accepted", bad)
+		}
+	}
+}
