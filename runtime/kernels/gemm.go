@@ -39,29 +39,58 @@ type q4Tiles struct {
 type gemmPacked struct {
 	once  sync.Once
 	data  *byte // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
-	tiles *q4Tiles
+	tiles atomic.Pointer[q4Tiles] // set once packed
 }
 
-// useGEMM reports whether MatMul over n inputs with v runs the tiled kernels.
-func (p *Pool) useGEMM(v *wview, n int) bool {
-	return n >= 2 && p.useVNNI(v) && v.kp%q8Block == 0
+// useGEMM reports whether MatMul over n inputs with v runs the tiled kernels:
+// always for two or more inputs, and for one (MatVec) once w is packed, so
+// that a packed weight is read in one layout only.
+func (p *Pool) useGEMM(w *symb.Tensor, v *wview, n int) bool {
+	if !p.useVNNI(v) || v.kp%q8Block != 0 {
+		return false
+	}
+	if n >= 2 {
+		return true
+	}
+	e, ok := p.packs.Load(w)
+	return ok && e.(*gemmPacked).tiles.Load() != nil
+}
+
+// Prepare repacks the INT4 weights among ws that the GEMM kernels of p
+// would read, now rather than at their first product with several inputs
+// (which would then pay for it); other weights are left alone. The packed
+// copies, the size of the weights' codes and scales, live as long as p.
+// It reports whether it packed any: products with those no longer read the
+// weights' own codes (except for an input holding Inf or NaN).
+func (p *Pool) Prepare(ws ...*symb.Tensor) bool {
+	packed := false
+	for _, w := range ws {
+		if v := view(w); p.useGEMM(w, &v, 2) {
+			p.tilesFor(w, &v)
+			packed = true
+		}
+	}
+	return packed
 }
 
 // tilesFor returns v's repacked tiles, packing them on first use.
 func (p *Pool) tilesFor(w *symb.Tensor, v *wview) *q4Tiles {
 	e, _ := p.packs.LoadOrStore(w, &gemmPacked{})
 	g := e.(*gemmPacked)
-	g.once.Do(func() { g.data, g.tiles = &v.data[0], p.packQ4(v) })
+	g.once.Do(func() {
+		g.data = &v.data[0]
+		g.tiles.Store(p.packQ4(v))
+	})
 	if g.data != &v.data[0] {
 		return p.packQ4(v) // the tensor was rebuilt in place: never serve stale codes
 	}
-	return g.tiles
+	return g.tiles.Load()
 }
 
 // packQ4 repacks the INT4 weight v into tiles (in parallel on the pool).
 func (p *Pool) packQ4(v *wview) *q4Tiles {
 	t := &q4Tiles{tiles: (v.rows + gemmTile - 1) / gemmTile, nblocks: v.kp / q8Block, bpg: v.g / q8Block, ngroups: v.gpr}
-	t.w = make([]byte, t.tiles*t.nblocks*gemmBlockBytes)
+	t.w = bigBytes(t, t.tiles*t.nblocks*gemmBlockBytes)
 	t.sc = make([]uint16, t.tiles*t.ngroups*gemmTile)
 	if v.asym {
 		t.mn = make([]uint16, len(t.sc))

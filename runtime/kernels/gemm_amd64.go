@@ -4,6 +4,7 @@ package kernels
 
 import (
 	"math/bits"
+	"runtime"
 	"unsafe"
 )
 
@@ -78,4 +79,5 @@ func gemmKernel(t *q4Tiles, ti int, in *gemmInput, gi, na int, y []float32, rows
 		panic("kernels: gemmKernel: unsupported input group width")
 	}
 	f(&w[0], &sc[0], mn, &rec[0], xg, t.nblocks, t.bpg, &y[0], 4*rows, mask)
+	runtime.KeepAlive(t) // t.w may be mapped memory that t's cleanup releases
 }

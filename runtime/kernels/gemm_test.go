@@ -274,3 +274,41 @@ func TestQuantizeRecordsAsm(t *testing.T) {
 		}
 	}
 }
+
+// TestPreparedMatVec checks that once a weight is packed (Prepare, or a
+// first product with several inputs) MatVec reads the packed copy and
+// agrees bit for bit with MatMul over any number of inputs, which is what
+// lets batched decoding give the tokens of one sequence alone; and that
+// Prepare leaves weights the GEMM does not read alone.
+func TestPreparedMatVec(t *testing.T) {
+	if !haveAVX512 {
+		t.Log("no AVX-512 VNNI on this CPU: the kernels are not reachable")
+		return
+	}
+	rng := rand.New(rand.NewPCG(59, 60))
+	w, ref := makeWeight(t, spec{dt: symb.INT4, scheme: symb.SchemeAsym, g: 128, rows: 37, cols: 300}, rng)
+	p := newPool(2, AVX512)
+	if !p.Prepare(w) {
+		t.Fatal("Prepare did not pack an INT4 g128 weight")
+	}
+	for _, s := range []spec{{dt: symb.INT4, scheme: symb.SchemeSym, g: 64, rows: 4, cols: 128}, {dt: symb.F16, rows: 4, cols: 128}} {
+		other, _ := makeWeight(t, s, rng)
+		if p.Prepare(other) {
+			t.Errorf("Prepare packed %s", s.name())
+		}
+	}
+	const n = 11
+	X := randVec(rng, n*300)
+	Y := make([]float32, n*37)
+	p.MatMul(Y, X, n, w)
+	checkMatMul(t, p, spec{dt: symb.INT4, g: 128}, "prepared", Y, X, n, ref)
+	y := make([]float32, 37)
+	for i := range n {
+		p.MatVec(y, X[i*300:(i+1)*300], w)
+		for r := range y {
+			if math.Float32bits(y[r]) != math.Float32bits(Y[i*37+r]) {
+				t.Fatalf("input %d row %d: MatVec %g, MatMul %g", i, r, y[r], Y[i*37+r])
+			}
+		}
+	}
+}
