@@ -3,7 +3,6 @@ module github.com/symbc/symbc
 go 1.26.0
 
 require (
-	github.com/ardanlabs/jinja v1.8.0
 	github.com/creack/pty v1.1.24
 	github.com/dlclark/regexp2/v2 v2.13.0
 	github.com/google/go-containerregistry v0.22.1

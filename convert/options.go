@@ -34,6 +34,7 @@ type options struct {
 	bits      float64
 	softBits  bool // bits is a default: a model that cannot meet it gets its smallest choice
 	maxKLD    float64
+	awq       bool // activation-aware channel scaling before quantizing
 }
 
 func newOptions(opts []Option) (*options, error) {
@@ -49,7 +50,7 @@ func newOptions(opts []Option) (*options, error) {
 	if o.bits > 0 && o.maxKLD > 0 {
 		return nil, errors.New("a size target (bits per weight) and a quality target (max KL) are alternatives; give one")
 	}
-	if (o.bits > 0 || o.maxKLD > 0 || o.gptq()) && !o.calibrate {
+	if (o.bits > 0 || o.maxKLD > 0 || o.gptq() || o.awq) && !o.calibrate {
 		if err := WithCalibration("", "")(o); err != nil {
 			return nil, err
 		}
@@ -174,18 +175,28 @@ func WithMaxKLD(x float64) Option {
 	}
 }
 
+// WithAWQ scales each linear layer's input channels by their activation
+// size before quantizing (AWQ) and folds the inverse exactly into the norm
+// or layer that produces the input, so the float model is unchanged. It
+// implies WithCalibration unless one is given.
+func WithAWQ(on bool) Option { return func(o *options) error { o.awq = on; return nil } }
+
 // withChunkElems sets the work unit size (tests only).
 func withChunkElems(n int) Option { return func(o *options) error { o.chunk = max(n, 1); return nil } }
 
-func (o *options) hubClient() *hub.Client {
+func (o *options) hubClient() (*hub.Client, error) {
 	if o.hub == nil {
 		var hopts []hub.Option
 		if p := o.progress; p != nil {
 			hopts = append(hopts, hub.WithProgress(p.Download))
 		}
-		o.hub = hub.NewFromEnv(hopts...)
+		c, err := hub.NewFromEnv(hopts...)
+		if err != nil {
+			return nil, err
+		}
+		o.hub = c
 	}
-	return o.hub
+	return o.hub, nil
 }
 
 // PolicyRequest is a storage policy as the command line spells it.

@@ -58,7 +58,10 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no such folder, and not a Hugging Face model id (org/name)", s)
 	}
-	client := o.hubClient()
+	client, err := o.hubClient()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath, err := client.File(ctx, repo, o.revision, "config.json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", repo, err)
@@ -152,6 +155,18 @@ func shardNames(idxPath string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// record is what config.symb.json says of the source: the Hub id and
+// commit, the registry reference and digest, or a local folder's name only
+// (the full path stays on this machine, in local.json).
+func (s *source) record(dtype string) symb.Source {
+	r := symb.Source{ID: s.id, Revision: s.revision,
+		Architectures: s.hf.Architectures, ModelType: s.hf.ModelType, DType: dtype}
+	if s.path != "" {
+		r.Path = filepath.Base(s.path)
+	}
+	return r
 }
 
 // String describes the source for messages.

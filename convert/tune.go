@@ -75,6 +75,19 @@ func tune(ctx context.Context, src *source, cfg symb.ModelConfig, items []*item,
 		if err != nil {
 			return nil, err
 		}
+		if o.awq {
+			spec := quantize.Spec{Type: quantize.INT4, Scheme: quantize.Symmetric, Method: quantize.RTN, GroupSize: quantize.DefaultGroupSize}
+			if p := o.policy.Linear; p.Type.IsInt() {
+				spec = p
+				spec.Method = quantize.RTN
+			}
+			n, err := applyAWQ(ctx, cfg, items, spec, a, o.jobs)
+			if err != nil {
+				return nil, err
+			}
+			w.reset() // the scaled readers replace tensors built before
+			tu.calibration.ScaledInputs = n
+		}
 		imp = a.imp
 		tu.calibration.Tokens = a.tokens
 		for i, it := range items {

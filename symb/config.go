@@ -128,10 +128,11 @@ type Quantization struct {
 // Calibration records the text the converter ran the source model on to
 // measure activation statistics and per-tensor sensitivity.
 type Calibration struct {
-	Text        string `json:"text"`                  // "builtin" or the file name given
-	SHA256      string `json:"sha256"`                // of the text
-	Tokens      int    `json:"tokens"`                // tokens run for activation statistics
-	Sensitivity string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
+	Text         string `json:"text"`                  // "builtin" or the file name given
+	SHA256       string `json:"sha256"`                // of the text
+	Tokens       int    `json:"tokens"`                // tokens run for activation statistics
+	Sensitivity  string `json:"sensitivity,omitempty"` // "measured" (KL per tensor) or "relative" (too large to measure)
+	ScaledInputs int    `json:"awq_inputs,omitempty"`  // linear-layer inputs whose channels were rescaled (AWQ)
 }
 
 // Source records where the weights came from.

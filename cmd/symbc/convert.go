@@ -21,7 +21,7 @@ func newConvertCmd() *cobra.Command {
 		threads              int
 		calibration          string
 		bits, maxKLD         float64
-		check                bool
+		check, awq           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "convert SOURCE OUT",
@@ -42,7 +42,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 				convert.WithPolicy(policy), convert.WithArch(archName), convert.WithRevision(revision),
 				convert.WithForce(force), convert.WithJobs(threads), convert.WithTool("symbc", toolVersion()),
 			}
-			tuned, err := tuneOptions(cmd, req, calibration, bits, maxKLD)
+			tuned, err := tuneOptions(cmd, req, calibration, bits, maxKLD, awq)
 			if err != nil {
 				return err
 			}
@@ -86,6 +86,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.StringVar(&calibration, "calibration", "", "text file to calibrate on (default: the built-in text; \"none\": no calibration)")
 	f.Float64Var(&bits, "bits", 0, "choose each tensor's precision for the best predicted fidelity within B bits/weight (default 4.5 with plain --quantize int4)")
 	f.Float64Var(&maxKLD, "max-kld", 0, "choose each tensor's precision for the smallest size whose predicted mean KL is at most X nats")
+	f.BoolVar(&awq, "awq", false, "scale input channels by their calibration activations before quantizing (AWQ), folding the inverse into the producing norm or layer")
 	f.BoolVar(&check, "verify", false, "verify OUT against the source when done (bound: --max-kld if given, else verify's default); a miss removes OUT and exits 1")
 	f.StringVar(&archName, "arch", "", "architecture to use instead of the one config.json names")
 	f.StringVar(&revision, "revision", "", "Hub branch, tag or commit (default main)")
@@ -99,7 +100,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 // tuneOptions turns the calibration and target flags into options. A plain
 // int4 conversion (no explicit group size, scheme, method or embedding
 // type) gets the measured per-tensor choice within defaultBits.
-func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration string, bits, maxKLD float64) ([]convert.Option, error) {
+func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration string, bits, maxKLD float64, awq bool) ([]convert.Option, error) {
 	f := cmd.Flags()
 	if f.Changed("bits") && !(bits >= 2 && bits <= 32) {
 		return nil, usagef("--bits %v: want a number of bits per weight between 2 and 32", bits)
@@ -118,12 +119,18 @@ func tuneOptions(cmd *cobra.Command, req convert.PolicyRequest, calibration stri
 		return nil, usagef("--bits/--max-kld choose group size, scheme and types per tensor; drop --group-size, --scheme, --method, --embeddings and --lm-head")
 	}
 	if calibration == "none" {
+		if awq {
+			return nil, usagef("--awq scales channels from calibration statistics; --calibration none rules that out")
+		}
 		if f.Changed("bits") || f.Changed("max-kld") {
 			return nil, usagef("--bits/--max-kld measure sensitivity on calibration text; --calibration none rules that out")
 		}
 		return nil, nil
 	}
 	var opts []convert.Option
+	if awq {
+		opts = append(opts, convert.WithAWQ(true))
+	}
 	if calibration != "" {
 		name, text, err := convert.ReadCalibration(calibration)
 		if err != nil {

@@ -16,12 +16,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/symbc/symbc/internal/workers"
 )
 
 // DefaultEndpoint is the public Hub.
@@ -44,46 +47,66 @@ type Client struct {
 	retries      int           // attempts to resume a transfer that broke mid-body
 }
 
-// Option configures a Client.
-type Option func(*Client)
+// Option configures a Client; an option given a value it cannot take makes
+// New fail.
+type Option func(*Client) error
 
-// WithEndpoint sets the Hub URL (default https://huggingface.co).
-func WithEndpoint(url string) Option {
-	return func(c *Client) { c.endpoint = strings.TrimRight(url, "/") }
+// WithEndpoint sets the Hub URL (default https://huggingface.co): an
+// http or https URL with a host.
+func WithEndpoint(endpoint string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("hub endpoint %q: want an http or https URL with a host", endpoint)
+		}
+		c.endpoint = strings.TrimRight(endpoint, "/")
+		return nil
+	}
 }
 
 // WithToken sets the access token sent as a Bearer credential; empty means
 // anonymous access.
-func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+func WithToken(token string) Option { return func(c *Client) error { c.token = token; return nil } }
 
 // WithCacheDir sets the cache folder (the Hub cache root, holding models--*).
-func WithCacheDir(dir string) Option { return func(c *Client) { c.cacheDir = dir } }
+func WithCacheDir(dir string) Option { return func(c *Client) error { c.cacheDir = dir; return nil } }
 
 // WithOffline forbids all network access: only the cache answers.
-func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
+func WithOffline(offline bool) Option {
+	return func(c *Client) error { c.offline = offline; return nil }
+}
 
 // WithHTTPClient sets the HTTP client (transport, proxy, TLS). Redirects are
 // always handled by this package, whatever the client's CheckRedirect says.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) error { c.http = hc; return nil } }
 
 // WithProgress sets a callback told of download progress: file is the
 // repository path, done the bytes on disk so far (including a resumed part),
 // total the expected size. It is called from several goroutines when more
 // than one job runs, and only for files that are transferred.
 func WithProgress(fn func(file string, done, total int64)) Option {
-	return func(c *Client) { c.progress = fn }
+	return func(c *Client) error { c.progress = fn; return nil }
 }
 
-// WithJobs sets how many files Snapshot downloads at once (default 8).
-func WithJobs(n int) Option { return func(c *Client) { c.jobs = n } }
+// WithJobs sets how many files Snapshot downloads at once (default 8; 0:
+// one per CPU; negative is an error).
+func WithJobs(n int) Option {
+	return func(c *Client) error {
+		if err := workers.Check("hub jobs", n); err != nil {
+			return err
+		}
+		c.jobs = workers.Count(n)
+		return nil
+	}
+}
 
 // WithUserAgent replaces the User-Agent header (default "symbc/<version>; go/<version>").
-func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+func WithUserAgent(ua string) Option { return func(c *Client) error { c.userAgent = ua; return nil } }
 
 // New builds a Client from options only; see NewFromEnv for the usual
 // environment variables. Without WithCacheDir the cache is
-// ~/.cache/huggingface/hub.
-func New(opts ...Option) *Client {
+// ~/.cache/huggingface/hub. The first option that fails is the error.
+func New(opts ...Option) (*Client, error) {
 	c := &Client{
 		endpoint:     DefaultEndpoint,
 		jobs:         8,
@@ -95,10 +118,9 @@ func New(opts ...Option) *Client {
 		c.cacheDir = filepath.Join(home, ".cache", "huggingface", "hub")
 	}
 	for _, o := range opts {
-		o(c)
-	}
-	if c.jobs < 1 {
-		c.jobs = 1
+		if err := o(c); err != nil {
+			return nil, err
+		}
 	}
 	if c.cacheDir != "" {
 		if abs, err := filepath.Abs(c.cacheDir); err == nil {
@@ -117,7 +139,7 @@ func New(opts ...Option) *Client {
 	hc := *base
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.http = &hc
-	return c
+	return c, nil
 }
 
 func defaultUserAgent() string {

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ardanlabs/jinja"
+	"github.com/symbc/symbc/third_party/jinja"
 )
 
 // Message is one chat turn, in the OpenAI / transformers shape. The
@@ -45,8 +45,9 @@ type ToolCallFunction struct {
 	Arguments json.RawMessage `json:"arguments"`
 }
 
-// ChatOption configures ApplyChatTemplate.
-type ChatOption func(*chatOptions)
+// ChatOption configures ApplyChatTemplate; an option given a value it
+// cannot take makes ApplyChatTemplate fail.
+type ChatOption func(*chatOptions) error
 
 type chatOptions struct {
 	addGenerationPrompt bool
@@ -59,32 +60,43 @@ type chatOptions struct {
 // WithGenerationPrompt sets add_generation_prompt (default true): whether
 // the prompt ends with the header of an assistant turn.
 func WithGenerationPrompt(on bool) ChatOption {
-	return func(o *chatOptions) { o.addGenerationPrompt = on }
+	return func(o *chatOptions) error { o.addGenerationPrompt = on; return nil }
 }
 
 // WithVar passes an extra template variable, such as enable_thinking or
 // tools. It overrides the special-token variables of the same name. The
 // value may be any JSON-marshalable Go value or a json.RawMessage; object
 // keys keep their order (struct field order, or the order in the JSON).
+// The name must not be empty.
 func WithVar(name string, value any) ChatOption {
-	return func(o *chatOptions) {
+	return func(o *chatOptions) error {
+		if name == "" {
+			return errors.New("chat template variable with an empty name")
+		}
 		if o.vars == nil {
 			o.vars = make(map[string]any)
 		}
 		o.vars[name] = value
+		return nil
 	}
 }
 
 // WithTemplateName picks one of several named chat templates (default
 // "default").
 func WithTemplateName(name string) ChatOption {
-	return func(o *chatOptions) { o.templateName = name }
+	return func(o *chatOptions) error { o.templateName = name; return nil }
 }
 
 // WithNow sets the clock behind the templates' strftime_now (default
-// time.Now), for reproducible prompts.
+// time.Now), for reproducible prompts; nil is an error.
 func WithNow(now func() time.Time) ChatOption {
-	return func(o *chatOptions) { o.now = now }
+	return func(o *chatOptions) error {
+		if now == nil {
+			return errors.New("nil clock for strftime_now")
+		}
+		o.now = now
+		return nil
+	}
 }
 
 // ErrNoChatTemplate is returned when the tokenizer has no chat template.
@@ -139,9 +151,6 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 		return nil, err
 	}
 	tmpl, err := jinja.Compile(src)
-	if err == nil {
-		err = checkRecursion(src)
-	}
 	if err != nil {
 		tmpl, err = nil, fmt.Errorf("chat template: %w", err)
 	}
@@ -154,14 +163,17 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 // with the variables transformers passes: messages, add_generation_prompt,
 // tools and documents (none), the special tokens of tokenizer_config.json
 // (bos_token, eos_token, ...), and the functions raise_exception and
-// strftime_now. The template engine follows transformers' Jinja settings
-// (trim_blocks and lstrip_blocks on). Templates are untrusted: range() is
-// bounded, recursive macros are refused, and rendering is abandoned after a
-// time limit or when the WithContext context is done (ErrTemplateLimit).
+// strftime_now. The template engine renders as Python Jinja2 does with
+// transformers' settings (trim_blocks, lstrip_blocks, loopcontrols).
+// Templates are untrusted: steps, output, the bytes expressions make, macro
+// nesting and range() are bounded (ErrTemplateLimit), and rendering stops
+// after a time limit or when the WithContext context is done.
 func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (string, error) {
 	o := chatOptions{addGenerationPrompt: true, now: time.Now, ctx: context.Background()}
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return "", err
+		}
 	}
 	tmpl, err := t.compiledTemplate(o.templateName)
 	if err != nil {
@@ -181,8 +193,8 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		"add_generation_prompt": jinja.NewBool(o.addGenerationPrompt),
 		"tools":                 jinja.None(),
 		"documents":             jinja.None(),
-		"raise_exception":       jinja.NewCallable("raise_exception", budgeted(b, raiseException)),
-		"strftime_now":          jinja.NewCallable("strftime_now", budgeted(b, strftimeNow(o.now))),
+		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
+		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow(o.now)),
 		"range":                 jinja.NewCallable("range", b.rangeFunc),
 	}
 	for _, kv := range t.templateVars {
@@ -195,7 +207,7 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (s
 		}
 		data[k] = jv
 	}
-	out, err := render(o.ctx, tmpl, data, b)
+	out, err := render(o.ctx, tmpl, data)
 	if err != nil {
 		return "", fmt.Errorf("chat template: %w", err)
 	}
@@ -250,18 +262,6 @@ func (t *Tokenizer) EncodeChat(messages []Message, opts ...ChatOption) ([]int, e
 		return nil, err
 	}
 	return t.Encode(s, false), nil
-}
-
-type jinjaFunc = func([]jinja.Value, map[string]jinja.Value) (jinja.Value, error)
-
-// budgeted makes fn fail once the render was abandoned.
-func budgeted(b *renderBudget, fn jinjaFunc) jinjaFunc {
-	return func(args []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
-		if err := b.check(); err != nil {
-			return jinja.Undefined(), err
-		}
-		return fn(args, kw)
-	}
 }
 
 // TemplateError is the error a template raises through raise_exception.

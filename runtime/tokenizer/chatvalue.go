@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ardanlabs/jinja"
+	"github.com/symbc/symbc/third_party/jinja"
 )
 
 // toJinja converts a template variable. Plain values convert directly;

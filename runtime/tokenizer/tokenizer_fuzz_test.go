@@ -84,7 +84,14 @@ func TestChatTemplateHostile(t *testing.T) {
 		{"recursive macro", `{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}`},
 		{"mutual recursion", `{%- macro a() -%}{{ b() }}{%- endmacro -%}{%- macro b() -%}{{ a() }}{%- endmacro -%}{{ a() }}`},
 		{"recursion through alias", `{% macro a() %}{{ f() }}{% endmacro %}{% set f = a %}{{ a() }}`},
-		{"negative repetition", `{{ 'a' * -1 }}`},
+		{"huge repetition", `{{ 'x' * 10**10 }}`},
+		{"repetition doubling", `{% set s = namespace(v='x') %}{% for i in range(64) %}{% set s.v = s.v ~ s.v %}{% endfor %}{{ s.v | length }}`},
+		{"list repetition", `{{ ([1] * 10**8) | length }}`},
+		{"join of repeated strings", `{{ (['x' * 10**6] * 10**6) | join }}`},
+		{"replace blow-up", `{{ ('x' * 10**6).replace('x', 'y' * 10**6) }}`},
+		{"integer overflow", `{{ 10 ** 100 }}`},
+		{"deep nesting", "{{ " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + " }}"},
+		{"deep blocks", strings.Repeat("{% if true %}", 100000) + strings.Repeat("{% endif %}", 100000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			done := make(chan error, 1)
@@ -100,8 +107,8 @@ func TestChatTemplateHostile(t *testing.T) {
 				if !strings.HasPrefix(err.Error(), "chat template: ") {
 					t.Errorf("error lacks context: %v", err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("ApplyChatTemplate did not return within 5 s")
+			case <-time.After(defaultRenderTimeout + 5*time.Second):
+				t.Fatal("ApplyChatTemplate did not return within the render time limit")
 			}
 		})
 	}
@@ -138,7 +145,7 @@ func TestChatTemplateLimitErrorsAreTyped(t *testing.T) {
 	if !errors.Is(err, ErrTemplateLimit) {
 		t.Errorf("err = %v, want ErrTemplateLimit", err)
 	}
-	_, err = hostileTokenizer(t, `{% macro m() %}{{ m() }}{% endmacro %}`).ApplyChatTemplate(nil)
+	_, err = hostileTokenizer(t, `{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}`).ApplyChatTemplate(nil)
 	if !errors.Is(err, ErrTemplateLimit) {
 		t.Errorf("err = %v, want ErrTemplateLimit", err)
 	}
