@@ -38,7 +38,7 @@ type q4Tiles struct {
 // once.
 type gemmPacked struct {
 	once  sync.Once
-	data  *byte // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
+	data  *byte                   // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
 	tiles atomic.Pointer[q4Tiles] // set once packed
 }
 
