@@ -77,6 +77,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 
 	var fromRegistry *registry.SourceResult
 	if registry.IsReference(source) {
+		if o.files != nil {
+			return nil, fmt.Errorf("%s: %s selects files of a Hugging Face Hub repository; this is a registry reference", source, o.files)
+		}
 		dir, rec, cleanup, err := fetchRegistrySource(ctx, source, out, o)
 		if err != nil {
 			return nil, err

@@ -22,6 +22,7 @@ type options struct {
 	force     bool
 	jobs      int
 	hub       *hub.Client
+	files     *hub.Filter // which Hub files may be fetched (nil: all)
 	registry  []registry.Option
 	progress  Progress
 	tool      string
