@@ -28,8 +28,14 @@ json_field() { sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p
 # same_model A B: B is the folder A as published. verify.json is published
 # without local paths (push rewrites its source and model paths to folder
 # names), so it is compared by its verdict and figures, never byte for byte.
+# local.json (the source's absolute path on this machine) is never
+# published, and no published file (config.symb.json included) may carry a
+# local absolute path.
 same_model() {
-  diff -r -x verify.json "$1" "$2" || return 1
+  diff -r -x verify.json -x local.json "$1" "$2" || return 1
+  [ ! -e "$2/local.json" ] || { echo "local.json travelled to $2"; return 1; }
+  leaks=$(grep -rl -e "$work/" -e "$PWD/" "$2" || true)
+  [ -z "$leaks" ] || { echo "published files carry a local absolute path: $leaks"; return 1; }
   [ -f "$1/verify.json" ] || return 0
   [ -f "$2/verify.json" ] || { echo "verify.json missing from $2"; return 1; }
   if grep -q "\"$work\|\"/" "$2/verify.json"; then echo "$2/verify.json carries a local absolute path"; return 1; fi

@@ -39,7 +39,7 @@ type Summary struct {
 	Tensors       int     `json:"tensors"`
 	Files         int     `json:"files"`
 	BytesIn       int64   `json:"bytes_in"`  // stored bytes of the source tensors read
-	BytesOut      int64   `json:"bytes_out"` // all files of the output folder
+	BytesOut      int64   `json:"bytes_out"` // the model's files (local.json aside)
 	Params        int64   `json:"params"`
 	BitsPerWeight float64 `json:"bits_per_weight"` // tensor files only, headers included
 	Seconds       float64 `json:"seconds"`
@@ -77,6 +77,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 
 	var fromRegistry *registry.SourceResult
 	if registry.IsReference(source) {
+		if o.files != nil {
+			return nil, fmt.Errorf("%s: %s selects files of a Hugging Face Hub repository; this is a registry reference", source, o.files)
+		}
 		dir, rec, cleanup, err := fetchRegistrySource(ctx, source, out, o)
 		if err != nil {
 			return nil, err
@@ -156,13 +159,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		Architecture: src.adapter.Name(),
 		Model:        cfg,
 		Quantization: tu.record(record(items, specs)),
-		Source: symb.Source{
-			ID: src.id, Revision: src.revision, Path: src.path,
-			Architectures: src.hf.Architectures, ModelType: src.hf.ModelType,
-			DType: sourceDType(items),
-		},
-		Tool:       symb.Tool{Name: o.tool, Version: o.version},
-		Generation: src.gen,
+		Source:       src.record(sourceDType(items)),
+		Tool:         symb.Tool{Name: o.tool, Version: o.version},
+		Generation:   src.gen,
 	}
 	if err := symb.WriteConfig(tmp, c); err != nil {
 		return nil, err
@@ -177,6 +176,11 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	}
 	if err := symb.WriteManifest(tmp, m); err != nil {
 		return nil, err
+	}
+	if src.path != "" {
+		if err := symb.WriteLocal(tmp, &symb.Local{SourcePath: src.path}); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, err

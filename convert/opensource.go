@@ -54,10 +54,9 @@ func sourceConfig(src *source, cfg symb.ModelConfig, items []*item, o *options) 
 		Architecture: src.adapter.Name(),
 		Model:        cfg,
 		Quantization: symb.Quantization{Weights: dt, Embeddings: dt, Norms: dt},
-		Source: symb.Source{ID: src.id, Revision: src.revision, Path: src.path,
-			Architectures: src.hf.Architectures, ModelType: src.hf.ModelType, DType: dt},
-		Tool:       symb.Tool{Name: o.tool, Version: o.version},
-		Generation: src.gen,
+		Source:       src.record(dt),
+		Tool:         symb.Tool{Name: o.tool, Version: o.version},
+		Generation:   src.gen,
 	}
 	if !cfg.TieEmbeddings {
 		c.Quantization.LMHead = dt

@@ -22,6 +22,7 @@ type options struct {
 	force     bool
 	jobs      int
 	hub       *hub.Client
+	files     *hub.Filter // which Hub files may be fetched (nil: all)
 	registry  []registry.Option
 	progress  Progress
 	tool      string
@@ -184,15 +185,19 @@ func WithAWQ(on bool) Option { return func(o *options) error { o.awq = on; retur
 // withChunkElems sets the work unit size (tests only).
 func withChunkElems(n int) Option { return func(o *options) error { o.chunk = max(n, 1); return nil } }
 
-func (o *options) hubClient() *hub.Client {
+func (o *options) hubClient() (*hub.Client, error) {
 	if o.hub == nil {
 		var hopts []hub.Option
 		if p := o.progress; p != nil {
 			hopts = append(hopts, hub.WithProgress(p.Download))
 		}
-		o.hub = hub.NewFromEnv(hopts...)
+		c, err := hub.NewFromEnv(hopts...)
+		if err != nil {
+			return nil, err
+		}
+		o.hub = c
 	}
-	return o.hub
+	return o.hub, nil
 }
 
 // PolicyRequest is a storage policy as the command line spells it.

@@ -278,6 +278,11 @@ func download(ctx context.Context, c *client, m *remoteModel, layers []pullLayer
 		sizes[e.Path] = e.Size
 	}
 	for _, l := range rest {
+		if l.title == symb.LocalFile {
+			// local.json names paths of the machine it was written on:
+			// never taken from a registry.
+			return fmt.Errorf("%s: layer %s is machine-local and never published: %w", m.ref, l.title, ErrNotModel)
+		}
 		if size, ok := sizes[l.title]; !l.tar && !symb.Unlisted(l.title) && (!ok || size != l.desc.Size) {
 			return fmt.Errorf("%s: layer %s (%d bytes) is not a file of %s", m.ref, l.title, l.desc.Size, symb.ManifestFile)
 		}

@@ -59,65 +59,197 @@ func (s *Session) parallel(items, work, scratchLen int, fn func(w, lo, hi int)) 
 	s.m.pool.Run(items, 1, int64(work), fn)
 }
 
-// attend computes causal softmax attention for the n new tokens of layer li
-// against the KV cache, writing [n][heads·head_dim] to s.b.att. Query heads
-// share key/value heads in groups (GQA). Each (token, head) pair is
-// independent, so the split across workers does not change the result.
-func (s *Session) attend(li, n int) {
-	m, L := s.m, &s.m.layers[li]
-	d := m.dims
-	qk, vw, heads := d.qk, d.v, d.heads
-	qr, kr, vr, or := d.qRow(), d.kRow(), d.vRow(), d.outRow()
-	group := heads / d.kvHeads
-	keys, vals := s.kc[li], s.vc[li]
-	scale := m.attnScale
-	softcap := float32(m.mc.AttentionSoftcap)
-	end := s.pos + n
-	s.parallel(n*heads, n*heads*end*(qk+vw), end, func(w, lo, hi int) {
-		scratch := s.scratch[w]
-		for it := lo; it < hi; it++ {
-			t, h := it/heads, it%heads
-			p := s.pos + t // this query's position: it sees keys first..p
-			first := 0
-			if L.window > 0 {
-				first = max(0, p-L.window+1)
-			}
-			qh := s.b.q[t*qr+h*qk : t*qr+(h+1)*qk]
-			out := s.b.att[t*or+h*vw : t*or+(h+1)*vw]
-			kOff, vOff := (h/group)*qk, (h/group)*vw
-			attendHead(qh, out, keys[first*kr+kOff:], vals[first*vr+vOff:], kr, vr, scratch[:p+1-first], scale, softcap)
+// Blocked attention: the query rows of one key/value head (a block of
+// tokens times the query heads of its group) meet the keys in blocks of
+// attnKeyBlock positions. Scores and outputs are dense products
+// (kernels.MulAddT), and the softmax is computed online (a running maximum
+// and sum per row, the partial output rescaled when the maximum grows), so
+// scratch memory does not depend on the context length.
+const (
+	attnKeyBlock  = 128 // key positions per block; a multiple of 8
+	attnRowTarget = 64  // query rows per work item, at least one token
+)
+
+// attnItem is a run of query rows [lo, hi) of one sequence at consecutive
+// positions pos, pos+1, ...; table is its KV cache block table when the
+// cache is paged.
+type attnItem struct {
+	lo, hi, pos int
+	table       []int
+}
+
+// kvSource reads one layer's past keys and values for blocked attention.
+type kvSource interface {
+	// keys returns the keys of positions [p0, p1) of key/value head g as
+	// rows of qk floats every stride floats: a view of the cache when it
+	// holds float32 in that shape, else dst filled.
+	keys(dst []float32, table []int, g, p0, p1 int) (k []float32, stride int)
+	// valuesT writes the values of positions [p0, p1) of key/value head g
+	// transposed: element c of position p goes to dst[c*ld+p-p0].
+	valuesT(dst []float32, ld int, table []int, g, p0, p1 int)
+}
+
+// attnTokens is how many query tokens one work item takes.
+func (d attnDims) attnTokens() int { return max(1, attnRowTarget/(d.heads/d.kvHeads)) }
+
+// attnScratch is the scratch one attention worker needs, in floats.
+func (d attnDims) attnScratch() int {
+	rows, kb := d.attnTokens()*(d.heads/d.kvHeads), attnKeyBlock
+	return rows*d.qk + kb*d.qk + d.v*kb + rows*kb + rows*d.v + 2*rows
+}
+
+// splitItems appends to dst the rows [lo, hi) at positions pos, ... cut
+// into work items of at most d.attnTokens() tokens.
+func (d attnDims) splitItems(dst []attnItem, lo, hi, pos int, table []int) []attnItem {
+	step := d.attnTokens()
+	for t := lo; t < hi; t += step {
+		dst = append(dst, attnItem{lo: t, hi: min(t+step, hi), pos: pos + t - lo, table: table})
+	}
+	return dst
+}
+
+// attendItems computes causal softmax attention of layer li for the query
+// rows of items (in s.b.q) against src, writing s.b.att. Work is split by
+// (key/value head, item); each pair is independent, so the split across
+// workers does not change the result.
+func (s *Session) attendItems(li int, items []attnItem, src kvSource) {
+	d := s.m.dims
+	window := s.m.layers[li].window
+	work := 0
+	for _, it := range items {
+		last := it.pos + it.hi - it.lo
+		work += (it.hi - it.lo) * (last - firstKey(it.pos, window)) * d.heads * (d.qk + d.v)
+	}
+	scale, capAt := s.m.attnScale, float32(s.m.mc.AttentionSoftcap)
+	s.parallel(len(items)*d.kvHeads, work, d.attnScratch(), func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			attendBlocked(&s.b, d, i/len(items), items[i%len(items)], window, src, scale, capAt, s.scratch[w])
 		}
 	})
 }
 
-// attendHead is softmax attention of one query head: scores[j] = q·key_j ·
-// scale (soft-capped when softcap > 0) over the len(scores) positions whose
-// keys start every kStride floats of keys and values every vStride of vals,
-// and out = Σ softmax(scores)_j · value_j. Every engine path computes a head
-// through here, so a batched pass gives the same numbers as a single one.
-func attendHead(q, out, keys, vals []float32, kStride, vStride int, scores []float32, scale, softcap float32) {
-	qk, vw := len(q), len(out)
-	mx := float32(math.Inf(-1))
-	for j := range scores {
-		r := j * kStride
-		x := kernels.Dot(q, keys[r:r+qk]) * scale
-		if softcap > 0 {
-			x = softcap * float32(math.Tanh(float64(x/softcap)))
+// firstKey is the first position a query at position p sees: 0, or the
+// start of its sliding window.
+func firstKey(p, window int) int {
+	if window > 0 {
+		return max(0, p-window+1)
+	}
+	return 0
+}
+
+// attendBlocked is the attention of the rows of it for the query heads of
+// key/value head g: scores[j] = q·key_j · scale (soft-capped when softcap >
+// 0) over the positions the row sees, and out = Σ softmax(scores)_j ·
+// value_j.
+func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src kvSource, scale, softcap float32, scratch []float32) {
+	qk, vw, group := d.qk, d.v, d.heads/d.kvHeads
+	qr, or := d.qRow(), d.outRow()
+	kb := attnKeyBlock
+	rows := (it.hi - it.lo) * group
+	take := func(n int) []float32 {
+		out := scratch[:n:n]
+		scratch = scratch[n:]
+		return out
+	}
+	q, kbuf, vt, sc, acc := take(rows*qk), take(kb*qk), take(vw*kb), take(rows*kb), take(rows*vw)
+	mx, sum := take(rows), take(rows)
+	// Row r is token it.lo + r/group, query head g·group + r%group; the
+	// group's heads are adjacent in a token's queries.
+	for t := it.lo; t < it.hi; t++ {
+		copy(q[(t-it.lo)*group*qk:], b.q[t*qr+g*group*qk:t*qr+(g+1)*group*qk])
+	}
+	clear(acc)
+	clear(sum)
+	for r := range mx {
+		mx[r] = float32(math.Inf(-1))
+	}
+	last := it.pos + it.hi - 1 - it.lo
+	// Key blocks start at multiples of kb, so a row meets the same blocks
+	// (and gives the same bits) whichever item it is in.
+	for k0 := firstKey(it.pos, window) / kb * kb; k0 <= last; k0 += kb {
+		k1 := min(k0+kb, last+1)
+		nk := k1 - k0
+		nkp := (nk + 7) &^ 7 // the value product takes whole vectors of keys
+		keys, ks := src.keys(kbuf, it.table, g, k0, k1)
+		src.valuesT(vt, kb, it.table, g, k0, k1)
+		if nkp > nk {
+			for c := range vw {
+				clear(vt[c*kb+nk : c*kb+nkp])
+			}
 		}
-		scores[j] = x
-		mx = max(mx, x)
+		for r := range rows {
+			clear(sc[r*kb : r*kb+nk])
+		}
+		kernels.MulAddT(sc, kb, q, qk, rows, keys, ks, nk, qk)
+		for r := range rows {
+			p := it.pos + r/group
+			row := sc[r*kb : r*kb+nkp]
+			lo, hi := max(firstKey(p, window)-k0, 0), min(p+1-k0, nk) // visible keys
+			if lo >= hi {
+				clear(row)
+				continue
+			}
+			m := float32(math.Inf(-1))
+			for j := lo; j < hi; j++ {
+				x := row[j] * scale
+				if softcap > 0 {
+					x = softcap * float32(math.Tanh(float64(x/softcap)))
+				}
+				row[j] = x
+				m = max(m, x)
+			}
+			if m > mx[r] {
+				if alpha := kernels.Exp(mx[r] - m); alpha != 1 {
+					kernels.Scale(alpha, acc[r*vw:(r+1)*vw])
+					sum[r] *= alpha
+				}
+				mx[r] = m
+			}
+			var e float32
+			for j := lo; j < hi; j++ {
+				row[j] = kernels.Exp(row[j] - mx[r])
+				e += row[j]
+			}
+			sum[r] += e
+			clear(row[:lo])
+			clear(row[hi:])
+		}
+		kernels.MulAddT(acc, vw, sc, kb, rows, vt, kb, vw, nkp)
 	}
-	var sum float32
-	for j, x := range scores {
-		e := float32(math.Exp(float64(x - mx)))
-		scores[j] = e
-		sum += e
+	for r := range rows {
+		t, h := it.lo+r/group, g*group+r%group
+		out := b.att[t*or+h*vw : t*or+(h+1)*vw]
+		inv := 1 / sum[r]
+		for c, v := range acc[r*vw : (r+1)*vw] {
+			out[c] = v * inv
+		}
 	}
-	clear(out)
-	inv := 1 / sum
-	for j, e := range scores {
-		r := j * vStride
-		kernels.Axpy(e*inv, vals[r:r+vw], out)
+}
+
+// attend computes attention for the n new tokens of layer li against the
+// session's float32 KV cache, writing [n][heads·v] to s.b.att.
+func (s *Session) attend(li, n int) {
+	d := s.m.dims
+	s.items = d.splitItems(s.items[:0], 0, n, s.pos, nil)
+	s.attendItems(li, s.items, flatKV{k: s.kc[li], v: s.vc[li], kr: d.kRow(), vr: d.vRow(), qk: d.qk, vw: d.v})
+}
+
+// flatKV is a float32 cache of [positions][kv_heads·width] rows.
+type flatKV struct {
+	k, v           []float32
+	kr, vr, qk, vw int
+}
+
+func (f flatKV) keys(_ []float32, _ []int, g, p0, _ int) ([]float32, int) {
+	return f.k[p0*f.kr+g*f.qk:], f.kr
+}
+
+func (f flatKV) valuesT(dst []float32, ld int, _ []int, g, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		o := p*f.vr + g*f.vw
+		for c, x := range f.v[o : o+f.vw] {
+			dst[c*ld+p-p0] = x
+		}
 	}
 }
 

@@ -112,52 +112,33 @@ func (bt *batcher) step(ctx context.Context, segs []batchSeg) ([]float32, error)
 
 // attend stores the keys and values of the n rows in s.b.k and s.b.v in the
 // cache and computes causal attention of each row against its own
-// sequence. Work is split by (segment, key/value head): a worker gathers
-// the head's keys and values of the segment's positions once (converting
-// them to float32) for all of the segment's rows and the query heads of
-// the group.
+// sequence (attendItems over the cache's blocks, converted to float32 a key
+// block at a time).
 func (bt *batcher) attend(s *Session, li, n int) {
-	m, c, b := bt.m, bt.cache, &s.b
-	d := m.dims
-	qk, vw, kvHeads := d.qk, d.v, d.kvHeads
-	qr, kr, vr, or := d.qRow(), d.kRow(), d.vRow(), d.outRow()
-	group := d.heads / kvHeads
-	window := m.layers[li].window
-	first := func(p int) int {
-		if window > 0 {
-			return max(0, p-window+1)
-		}
-		return 0
-	}
-	longest, work := 0, 0
+	c, b, d := bt.cache, &s.b, bt.m.dims
+	kr, vr := d.kRow(), d.vRow()
 	for t, r := range bt.rows[:n] {
 		c.write(r.table[r.pos/kvBlockTokens], li, r.pos%kvBlockTokens, b.k[t*kr:(t+1)*kr], b.v[t*vr:(t+1)*vr])
-		work += (r.pos + 1 - first(r.pos)) * d.heads * (qk + vw)
 	}
+	s.items = s.items[:0]
 	for _, sp := range bt.spans {
-		lo, hi := bt.rows[sp.lo].pos, bt.rows[sp.hi-1].pos
-		longest = max(longest, hi+1-first(lo))
+		r := bt.rows[sp.lo]
+		s.items = d.splitItems(s.items, sp.lo, sp.hi, r.pos, r.table)
 	}
-	scale, capAt := m.attnScale, float32(m.mc.AttentionSoftcap)
-	s.parallel(len(bt.spans)*kvHeads, work, longest*(qk+vw+1), func(w, lo, hi int) {
-		scratch := s.scratch[w]
-		for it := lo; it < hi; it++ {
-			sp, g := bt.spans[it/kvHeads], it%kvHeads
-			table := bt.rows[sp.lo].table
-			f0, end := first(bt.rows[sp.lo].pos), bt.rows[sp.hi-1].pos+1
-			span := end - f0
-			keys, vals := scratch[:span*qk], scratch[span*qk:span*(qk+vw)]
-			c.gather(keys, table, li, f0, end, g*qk, qk, false)
-			c.gather(vals, table, li, f0, end, g*vw, vw, true)
-			for t := sp.lo; t < sp.hi; t++ {
-				p := bt.rows[t].pos
-				f := first(p) - f0 // this row sees positions first(p)..p
-				scores := scratch[span*(qk+vw) : span*(qk+vw)+p+1-first(p)]
-				for h := g * group; h < (g+1)*group; h++ {
-					attendHead(b.q[t*qr+h*qk:t*qr+(h+1)*qk], b.att[t*or+h*vw:t*or+(h+1)*vw],
-						keys[f*qk:], vals[f*vw:], qk, vw, scores, scale, capAt)
-				}
-			}
-		}
-	})
+	s.attendItems(li, s.items, pagedKV{c: c, li: li, qk: d.qk, vw: d.v})
+}
+
+// pagedKV reads layer li of a paged cache.
+type pagedKV struct {
+	c          *kvCache
+	li, qk, vw int
+}
+
+func (p pagedKV) keys(dst []float32, table []int, g, p0, p1 int) ([]float32, int) {
+	p.c.gather(dst, table, p.li, p0, p1, g*p.qk, p.qk, false)
+	return dst, p.qk
+}
+
+func (p pagedKV) valuesT(dst []float32, ld int, table []int, g, p0, p1 int) {
+	p.c.gatherT(dst, ld, table, p.li, p0, p1, g*p.vw, p.vw)
 }

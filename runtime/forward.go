@@ -32,7 +32,8 @@ type Session struct {
 	last    []float32 // logits of the last position processed
 	broken  bool      // a pass was interrupted half-way; only Reset repairs it
 	b       buffers
-	scratch [][]float32 // per attention worker: scores
+	scratch [][]float32 // per attention worker (attendBlocked)
+	items   []attnItem  // attention work items of the current pass
 }
 
 // buffers are per-chunk activations, reused across calls.

@@ -224,6 +224,24 @@ func (c *kvCache) gather(dst []float32, table []int, li, first, end, lo, w int, 
 	}
 }
 
+// gatherT writes elements [lo, lo+w) of the value rows of positions
+// [first, end) transposed into dst: element c of position p goes to
+// dst[c*ld+p-first].
+func (c *kvCache) gatherT(dst []float32, ld int, table []int, li, first, end, lo, w int) {
+	for p := first; p < end; p++ {
+		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens, c.vRow) + lo
+		if c.v16 != nil {
+			for i, h := range c.v16[o : o+w] {
+				dst[i*ld+p-first] = quantize.F16ToF32(h)
+			}
+		} else {
+			for i, x := range c.v32[o : o+w] {
+				dst[i*ld+p-first] = x
+			}
+		}
+	}
+}
+
 // String describes the budget for logs.
 func (c *kvCache) String() string {
 	return fmt.Sprintf("%d blocks of %d tokens (%s)", c.blocks, kvBlockTokens, c.dtype)

@@ -43,8 +43,9 @@ type ManifestEntry struct {
 	SHA256 string `json:"sha256"` // lowercase hex
 }
 
-// Unlisted reports whether a folder-relative path is one the manifest leaves out.
-func Unlisted(rel string) bool { return rel == ManifestFile || rel == ReportFile }
+// Unlisted reports whether a folder-relative path is one the manifest leaves
+// out: manifest.json, verify.json and local.json.
+func Unlisted(rel string) bool { return rel == ManifestFile || rel == ReportFile || rel == LocalFile }
 
 // ListFiles returns the folder-relative paths of all regular files under dir
 // that the manifest covers, sorted. Symlinks and other special files are errors.

@@ -110,16 +110,20 @@ func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport,
 	return rep, nil
 }
 
-// recordedSource returns the source recorded in the config when it is
-// available without a network: the local folder, or a Hub id (the converter's
-// reader resolves it from the Hugging Face cache when offline).
+// recordedSource returns the source folder recorded for the model when it
+// is available on this machine: local.json's absolute path (convert writes
+// it; it is never published), else an absolute source.path that folders of
+// older versions recorded in config.symb.json. A Hub id is looked up in the
+// Hugging Face cache by findSource.
 func recordedSource(cfg *symb.Config, dir string) string {
-	if p := cfg.Source.Path; p != "" {
-		// convert records the folder relative to the model folder, so
-		// that no absolute local path travels with the model.
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
+	var cands []string
+	if l, err := symb.ReadLocal(dir); err == nil && filepath.IsAbs(l.SourcePath) {
+		cands = append(cands, l.SourcePath)
+	}
+	if p := cfg.Source.Path; filepath.IsAbs(p) {
+		cands = append(cands, p)
+	}
+	for _, p := range cands {
 		if _, err := os.Stat(filepath.Join(p, "config.json")); err == nil {
 			return p
 		}
@@ -164,7 +168,11 @@ func referenceCase(ctx context.Context, cand runner, path string) (*Case, error)
 }
 
 func sourceCases(ctx context.Context, m *runtime.Model, source string, o options) ([]Case, error) {
-	scfg, w, err := convert.OpenSource(ctx, source, openSourceOptions()...)
+	opts, err := openSourceOptions()
+	if err != nil {
+		return nil, err
+	}
+	scfg, w, err := convert.OpenSource(ctx, source, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}

@@ -50,10 +50,13 @@ func recordingRegistry(t *testing.T) (host string, seen func() string) {
 	}
 }
 
-// TestPushedArtifactHasNoAbsolutePaths: nothing pushed but the
-// config.symb.json layer (manifest, annotations, ModelPack config,
-// verify.json) carries a local absolute path, neither the source
-// checkpoint's nor the model folder's.
+// TestPushedArtifactHasNoAbsolutePaths: a folder converted from a local
+// checkpoint records only the checkpoint's name in config.symb.json (the
+// absolute path stays in local.json, which is never pushed), so nothing
+// pushed (layers, manifest, annotations, ModelPack config, verify.json)
+// carries a local absolute path, neither the source's nor the model
+// folder's; the pulled folder equals the pushed one and verify still finds
+// the source of the local folder.
 func TestPushedArtifactHasNoAbsolutePaths(t *testing.T) {
 	src, err := filepath.Abs(filepath.Join("..", "..", "testdata", "models", "stories260k"))
 	if err != nil {
@@ -63,6 +66,16 @@ func TestPushedArtifactHasNoAbsolutePaths(t *testing.T) {
 	if _, stderr, code := symbcRun(t, "convert", src, out, "--quiet", "--quantize", "int8"); code != 0 {
 		t.Fatalf("convert: %s", stderr)
 	}
+	localCfg, err := os.ReadFile(filepath.Join(out, "config.symb.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(localCfg), src) || !strings.Contains(string(localCfg), `"path": "stories260k"`) {
+		t.Errorf("config.symb.json must name the source folder only:\n%s", localCfg)
+	}
+	if local, err := os.ReadFile(filepath.Join(out, "local.json")); err != nil || !strings.Contains(string(local), src) {
+		t.Errorf("local.json must keep the source path on this machine: %q %v", local, err)
+	}
 	if _, stderr, code := symbcRun(t, "verify", out, "--reference", filepath.Join(src, "reference.safetensors"), "--save"); code != 0 {
 		t.Fatalf("verify --reference: %s", stderr)
 	}
@@ -70,14 +83,7 @@ func TestPushedArtifactHasNoAbsolutePaths(t *testing.T) {
 	if _, stderr, err := registryCLI("", "push", out, host+"/m:v1", "--quiet"); err != nil {
 		t.Fatalf("push: %v %s", err, stderr)
 	}
-	// Known gap: config.symb.json is pushed byte for byte (a pulled folder
-	// must equal the pushed one), and it still records the absolute source
-	// path; everything else must not carry a local path.
-	localCfg, err := os.ReadFile(filepath.Join(out, "config.symb.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := strings.ReplaceAll(seen(), string(localCfg), "")
+	sent := seen()
 	for _, p := range []string{src, out, filepath.Dir(out), os.TempDir() + "/"} {
 		if strings.Contains(sent, p) {
 			i := strings.Index(sent, p)
@@ -85,18 +91,28 @@ func TestPushedArtifactHasNoAbsolutePaths(t *testing.T) {
 		}
 	}
 	if !strings.Contains(sent, `"path": "stories260k"`) {
-		t.Error("the pushed verify.json does not name its source folder")
+		t.Error("the pushed config.symb.json does not name its source folder")
 	}
-	// The rewritten config still matches the pushed manifest.json.
 	pulled := filepath.Join(t.TempDir(), "pulled")
 	if _, stderr, err := registryCLI("", "pull", host+"/m:v1", pulled, "--quiet"); err != nil {
 		t.Fatalf("pull: %v %s", err, stderr)
 	}
+	if _, err := os.Stat(filepath.Join(pulled, "local.json")); err == nil {
+		t.Error("local.json travelled through push and pull")
+	}
+	if got, err := os.ReadFile(filepath.Join(pulled, "config.symb.json")); err != nil || string(got) != string(localCfg) {
+		t.Errorf("the pulled config.symb.json differs from the pushed one (%v)", err)
+	}
 	if stdout, stderr, code := symbcRun(t, "verify", pulled, "--reference", filepath.Join(src, "reference.safetensors")); code != 0 {
 		t.Errorf("verify of the pulled folder: %s %s", stdout, stderr)
 	}
-	// Locally, verify still finds the source by its recorded path.
-	if stdout, stderr, code := symbcRun(t, "verify", out); code != 0 || !strings.Contains(stdout, "stories260k") {
+	// The pulled copy names its source, which is not on this machine under
+	// that name: verify says so instead of guessing.
+	if stdout, _, _ := symbcRun(t, "verify", pulled); !strings.Contains(stdout, "stories260k is not available on this machine") {
+		t.Errorf("verify of the pulled folder without a reference: %s", stdout)
+	}
+	// Locally, verify still finds the source through local.json.
+	if stdout, stderr, code := symbcRun(t, "verify", out); code != 0 || !strings.Contains(stdout, "source stories260k") {
 		t.Errorf("verify with the recorded source: %s %s", stdout, stderr)
 	}
 }

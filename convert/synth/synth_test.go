@@ -156,3 +156,18 @@ func TestLookup(t *testing.T) {
 		t.Error("unknown shape accepted")
 	}
 }
+
+// Options given a value they cannot take fail Write before it writes.
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	s := Shape{Name: "t", Layers: 1, Hidden: 16, Intermediate: 32, Heads: 2, KVHeads: 1, Vocab: 32, Tied: true}
+	for name, opt := range map[string]Option{"dtype": WithDType("F8"), "shard": WithShardBytes(0)} {
+		dir := filepath.Join(t.TempDir(), "m")
+		if err := Write(context.Background(), dir, s, opt); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: wrote %s", name, dir)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package kernels
+
+import "fmt"
+
+// Small dense products for attention, which works on float32 blocks of
+// queries, keys and values rather than on stored weights.
+
+// MulAddT adds x·wᵀ to y: y[i*ys+j] += Σ_{c<k} x[i*xs+c]·w[j*ws+c] for
+// i < nx and j < nw. Attention computes scores (queries × keys) and outputs
+// (probabilities × transposed values) with it. When k is a multiple of 8
+// (up to maxTailK for a last partial group of w rows) every element goes
+// through the register-blocked four-row product MatMul uses, else through
+// Dot; either way an element's value does not depend on nx, nw or its
+// position, so a row gives the same bits in any block. It panics if a
+// slice is too short.
+func MulAddT(y []float32, ys int, x []float32, xs, nx int, w []float32, ws, nw, k int) {
+	if nx <= 0 || nw <= 0 || k <= 0 {
+		return
+	}
+	if len(y) < (nx-1)*ys+nw || len(x) < (nx-1)*xs+k || len(w) < (nw-1)*ws+k {
+		panic(fmt.Sprintf("kernels: MulAddT of %d×%d by %d×%d: slices too short", nx, k, nw, k))
+	}
+	gemm := gemm4Go
+	if haveSIMD {
+		gemm = gemm4SIMD
+	}
+	j := 0
+	if k%8 == 0 {
+		for ; j+4 <= nw; j += 4 {
+			gemm(w[j*ws:], ws, x, xs, nx, k, y[j:], ys)
+		}
+		if j < nw && k <= maxTailK {
+			// The last rows, padded with zero rows to four.
+			var pad [4 * maxTailK]float32
+			var out [4]float32
+			for r := j; r < nw; r++ {
+				copy(pad[(r-j)*k:(r-j+1)*k], w[r*ws:r*ws+k])
+			}
+			for i := range nx {
+				out = [4]float32{}
+				gemm(pad[:], k, x[i*xs:], xs, 1, k, out[:], 4)
+				for r := j; r < nw; r++ {
+					y[i*ys+r] += out[r-j]
+				}
+			}
+			return
+		}
+	}
+	for ; j < nw; j++ {
+		wr := w[j*ws : j*ws+k]
+		for i := range nx {
+			y[i*ys+j] += Dot(x[i*xs:i*xs+k], wr)
+		}
+	}
+}
+
+// maxTailK bounds the width MulAddT pads on the stack.
+const maxTailK = 256
+
+// F16ToF32 converts len(dst) half-precision values of src to float32 with
+// the F16C/NEON conversion when there is one. It panics if src is shorter.
+func F16ToF32(dst []float32, src []uint16) {
+	src = src[:len(dst)]
+	nw := 0
+	if haveSIMD {
+		nw = cvtF16SIMD(dst, src)
+	}
+	for i := nw; i < len(src); i++ {
+		dst[i] = f16(src[i])
+	}
+}

@@ -1,0 +1,66 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMulAddT checks the blocked product against a float64 loop on shapes
+// that take the four-row path, its tail and the Dot fallback (k not a
+// multiple of 8), with strides wider than the rows.
+func TestMulAddT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sh := range []struct{ nx, nw, k int }{{1, 1, 1}, {5, 9, 16}, {3, 4, 64}, {7, 13, 12}, {64, 128, 128}, {2, 3, 5}} {
+		xs, ws, ys := sh.k+3, sh.k+1, sh.nw+2
+		x := randVec(rng, (sh.nx-1)*xs+sh.k)
+		w := randVec(rng, (sh.nw-1)*ws+sh.k)
+		y := randVec(rng, (sh.nx-1)*ys+sh.nw)
+		want := make([]float64, len(y))
+		for i := range y {
+			want[i] = float64(y[i])
+		}
+		for i := range sh.nx {
+			for j := range sh.nw {
+				var s float64
+				for c := range sh.k {
+					s += float64(x[i*xs+c]) * float64(w[j*ws+c])
+				}
+				want[i*ys+j] += s
+			}
+		}
+		block := append([]float32(nil), y...)
+		MulAddT(block, ys, x, xs, sh.nx, w, ws, sh.nw, sh.k)
+		// Element by element, the same bits as the whole block.
+		for i := range sh.nx {
+			for j := range sh.nw {
+				MulAddT(y[i*ys+j:], ys, x[i*xs:], xs, 1, w[j*ws:], ws, 1, sh.k)
+				if math.Float32bits(y[i*ys+j]) != math.Float32bits(block[i*ys+j]) {
+					t.Fatalf("%+v: element (%d, %d) alone %g, in the block %g", sh, i, j, y[i*ys+j], block[i*ys+j])
+				}
+			}
+		}
+		for i := range y {
+			if d := math.Abs(float64(y[i]) - want[i]); d > 1e-5*(1+math.Abs(want[i]))*float64(sh.k+1) {
+				t.Fatalf("%+v: y[%d] = %g, want %g", sh, i, y[i], want[i])
+			}
+		}
+	}
+}
+
+// TestF16ToF32 checks the vector conversion against the scalar one on every
+// half-precision bit pattern, with a length that leaves a tail.
+func TestF16ToF32(t *testing.T) {
+	src := make([]uint16, 1<<16+5)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src))
+	F16ToF32(dst, src)
+	for i, h := range src {
+		want := f16(h)
+		if math.Float32bits(dst[i]) != math.Float32bits(want) && !(want != want && dst[i] != dst[i]) {
+			t.Fatalf("f16 %#04x: got %g, want %g", h, dst[i], want)
+		}
+	}
+}
