@@ -400,3 +400,45 @@ func TestHubConvertUnsupportedArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestHubConvertIncludeExclude: --include/--exclude patterns decide which
+// of the files a conversion reads are fetched; optional ones are skipped,
+// required ones are refused by name before any weight is fetched.
+func TestHubConvertIncludeExclude(t *testing.T) {
+	srv := hubtest.New(t)
+	srv.AddRepo(storiesID, storiesRepo(t))
+	cache := t.TempDir()
+	client := newHubClient(t, srv, cache)
+	ctx := context.Background()
+
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := convert.Convert(ctx, storiesID, out, convert.WithHub(client), convert.WithFiles([]string{"*.json", "*.safetensors"}, []string{"README*"})); err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, out)
+	got := resolvedFiles(srv.Requests())
+	// The index is asked for and absent; README.md is never asked for.
+	if want := []string{"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"}; !slices.Equal(got, want) {
+		t.Errorf("fetched %v, want %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(out, "README.md")); err == nil {
+		t.Error("the excluded model card was copied")
+	}
+
+	srv.ResetLog()
+	out2 := filepath.Join(t.TempDir(), "out")
+	_, err := convert.Convert(ctx, storiesID, out2, convert.WithHub(newHubClient(t, srv, t.TempDir())), convert.WithFiles(nil, []string{"model*.safetensors"}))
+	if err == nil || !strings.Contains(err.Error(), "model.safetensors is needed") || !strings.Contains(err.Error(), "--exclude model*.safetensors") {
+		t.Fatalf("excluding the weights: %v", err)
+	}
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r, "GET /cdn/") {
+			t.Errorf("weights fetched although refused: %s", r)
+		}
+	}
+	assertNoOutput(t, out2)
+
+	if _, err := convert.Convert(ctx, storiesDir, filepath.Join(t.TempDir(), "out"), convert.WithFiles([]string{"*"}, nil)); err == nil || !strings.Contains(err.Error(), "local folder") {
+		t.Errorf("patterns on a local folder: %v", err)
+	}
+}

@@ -4,12 +4,15 @@
 //
 //	<cache>/models--org--name/refs/<revision>          commit id of a branch or tag
 //	<cache>/models--org--name/snapshots/<commit>/<path> relative symlink to the blob
-//	<cache>/models--org--name/blobs/<etag>             file content (<etag>.incomplete while downloading)
+//	<cache>/models--org--name/blobs/<etag>             file content (<etag>.incomplete while downloading;
+//	                                                   <etag>.ranged and .ranged.parts for a file fetched in parts)
 //	<cache>/models--org--name/trees/<commit>.json      file list of the commit
 //	<cache>/models--org--name/.no_exist/<commit>/<path> marker for a file known to be absent
 //	<cache>/.locks/models--org--name/<etag>.lock       held while a blob is written
 //
-// A file already in the cache is used without any network request.
+// A file already in the cache is used without any network request. Files
+// that huggingface_hub fetched through Xet storage sit in the same layout
+// (Xet's own ~/.cache/huggingface/xet holds deduplication chunks, not files).
 package hub
 
 import (
@@ -41,6 +44,9 @@ type Client struct {
 	progress  func(file string, done, total int64)
 	jobs      int
 	userAgent string
+
+	connections int   // ranged requests at once for one large file
+	partSize    int64 // files larger than this are fetched in parts of this size
 
 	metaTimeout  time.Duration // bound on one metadata request (API, HEAD)
 	stallTimeout time.Duration // a download receiving nothing this long is retried
@@ -100,6 +106,19 @@ func WithJobs(n int) Option {
 	}
 }
 
+// WithConnections sets how many HTTP Range requests download one large
+// file at once (default 4; 1 turns parallel parts off). Files larger than
+// 64 MiB are fetched in 64 MiB parts, each resumed where it stopped.
+func WithConnections(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return fmt.Errorf("hub connections %d: want at least 1", n)
+		}
+		c.connections = n
+		return nil
+	}
+}
+
 // WithUserAgent replaces the User-Agent header (default "symbc/<version>; go/<version>").
 func WithUserAgent(ua string) Option { return func(c *Client) error { c.userAgent = ua; return nil } }
 
@@ -110,6 +129,8 @@ func New(opts ...Option) (*Client, error) {
 	c := &Client{
 		endpoint:     DefaultEndpoint,
 		jobs:         8,
+		connections:  defaultConnections,
+		partSize:     defaultPartSize,
 		metaTimeout:  10 * time.Second,
 		stallTimeout: 10 * time.Second,
 		retries:      5,
