@@ -41,7 +41,7 @@ func (p *Pool) MatMul(Y, X []float32, n int, w *symb.Tensor) {
 		p.MatVec(Y, X, w)
 		return
 	}
-	if p.useGEMM(&v, n) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{Y}, X, n) {
+	if p.useGEMM(w, &v, n) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{Y}, X, n) {
 		return
 	}
 	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{Y}, X, n) {
@@ -80,7 +80,7 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 				w.Name, n, len(X), len(Ys[j]), v.cols, v.rows))
 		}
 		fused = fused && p.useVNNI(v) && sameInput(v, &vs[0])
-		gemm = gemm && p.useGEMM(v, n) && sameInput(v, &vs[0])
+		gemm = gemm && p.useGEMM(w, v, n) && sameInput(v, &vs[0])
 	}
 	if gemm && p.matMulGEMM(ws, vs, Ys, X, n) {
 		return

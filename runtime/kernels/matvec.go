@@ -22,6 +22,9 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 	if len(y) != v.rows || len(x) != v.cols {
 		panic(fmt.Sprintf("kernels: MatVec %s: len(y)=%d len(x)=%d, want %d and %d", w.Name, len(y), len(x), v.rows, v.cols))
 	}
+	if p.useGEMM(w, &v, 1) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{y}, x, 1) {
+		return
+	}
 	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{y}, x, 1) {
 		return
 	}
