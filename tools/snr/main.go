@@ -92,7 +92,7 @@ func run(src, out string, all bool) error {
 		k.noise += noise
 		k.n += got.Elements()
 		k.specs[spec] += got.Elements()
-		if s := 10 * math.Log10(sig/noise); s < k.worst {
+		if s := 10 * math.Log10(sig/noise); s <= k.worst {
 			k.worst, k.worstName = s, name
 		}
 	}
