@@ -311,6 +311,9 @@ func infoFor(spec quantize.Spec, shape []int) (symb.Info, error) {
 	default:
 		return in, fmt.Errorf("unknown storage type %s", spec.Type)
 	}
+	// The quantizer stores a short tail group in only the 32-element
+	// blocks it needs (FORMAT.md §3, version 1.1).
+	in = in.WithPackedTail()
 	return in, in.Validate()
 }
 
