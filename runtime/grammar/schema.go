@@ -508,6 +508,8 @@ type ToolError struct {
 	Err      error
 }
 
-func (e *ToolError) Error() string { return fmt.Sprintf("function %q: parameters: %v", e.Function, e.Err) }
+func (e *ToolError) Error() string {
+	return fmt.Sprintf("function %q: parameters: %v", e.Function, e.Err)
+}
 
 func (e *ToolError) Unwrap() error { return e.Err }
