@@ -52,7 +52,7 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 			}
 			opts = append(opts, tuned...)
 			if !quiet {
-				opts = append(opts, convert.WithProgress(convert.NewProgress(cmd.ErrOrStderr())))
+				opts = append(opts, convert.WithProgress(convertProgress(cmd.ErrOrStderr())))
 			}
 			sum, err := convert.Convert(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {

@@ -101,6 +101,10 @@ func TestMatMulBlocking(t *testing.T) {
 		{dt: symb.F32, rows: 10, cols: 1030},
 		{dt: symb.INT4, scheme: symb.SchemeAsym, g: 1024, rows: 5, cols: 1500},
 		{dt: symb.INT8, scheme: symb.SchemeSym, g: 512, rows: 6, cols: 1100},
+		// FORMAT.md 1.1 packed tail groups across K blocks.
+		{dt: symb.INT4, scheme: symb.SchemeSym, g: 128, rows: 11, cols: 1100, packed: true},
+		{dt: symb.INT4, scheme: symb.SchemeAsym, g: 1024, rows: 5, cols: 1500, packed: true},
+		{dt: symb.INT8, scheme: symb.SchemeSym, g: 512, rows: 6, cols: 1100, packed: true},
 	}
 	const n = xBlock + 5
 	for _, s := range specs {

@@ -47,6 +47,11 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		opts = append(opts, runtime.WithConstraint(c))
 	}
 	ids, err := s.m.EncodeChat(r.Context(), msgs, chatOpts...)
+	if err != nil && r.Context().Err() != nil {
+		// The client left while the template rendered; the render stopped.
+		infoOf(r).canceled = true
+		return
+	}
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {

@@ -31,7 +31,7 @@ const (
 // of each macro, the bytes expressions make in total, and macro nesting
 // (which bounds recursion, as Python's recursion limit does in Jinja2).
 var renderLimits = jinja.Limits{
-	MaxSteps:  50_000_000,
+	MaxSteps:  4_000_000,
 	MaxOutput: maxChatOutput,
 	MaxAlloc:  16 * maxChatOutput,
 	MaxDepth:  256,
