@@ -11,19 +11,13 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/symbc/symbc/internal/sttest"
 )
 
 func load(t *testing.T, path string) safetensors.SafeTensors {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return st
+	return sttest.Read(t, path)
 }
 
 func stats(v safetensors.TensorView) (mean, std float64) {

@@ -101,29 +101,25 @@ func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
 // requests wait for a slot, or until their client gives up. 0 keeps the
 // default; a negative count is an error.
 func WithMaxConcurrent(n int) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("max concurrent generations %d, want 0 (the default) or more", n)
-		}
-		if n > 0 {
-			c.maxConcurrent = n
-		}
-		return nil
-	}
+	return func(c *config) error { return setPositive(&c.maxConcurrent, n, "max concurrent generations") }
 }
 
 // WithMaxBodyBytes limits request bodies (default 4 MiB); larger ones get
 // 413. 0 keeps the default; a negative size is an error.
 func WithMaxBodyBytes(n int64) Option {
-	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("max body size %d bytes, want 0 (the default) or more", n)
-		}
-		if n > 0 {
-			c.maxBodyBytes = n
-		}
-		return nil
+	return func(c *config) error { return setPositive(&c.maxBodyBytes, n, "max body bytes") }
+}
+
+// setPositive sets *dst to n when n is positive; 0 keeps the default and a
+// negative n is an error naming what.
+func setPositive[T int | int64](dst *T, n T, what string) error {
+	if n < 0 {
+		return fmt.Errorf("%s is %d, want 0 (the default) or more", what, n)
 	}
+	if n > 0 {
+		*dst = n
+	}
+	return nil
 }
 
 // WithRequestLog writes one line per request to w: method, path, status,
