@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nlpodyssey/safetensors"
-
+	"github.com/symbc/symbc/internal/sttest"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -123,16 +122,8 @@ func checkSources(t *testing.T, ms []Mapping, path string) {
 
 func readHeaders(t *testing.T, path string) map[string][]int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]int{}
-	for _, nt := range st.Tensors() {
+	for _, nt := range sttest.Read(t, path).Tensors() {
 		var s []int
 		for _, d := range nt.TensorView.Shape() {
 			s = append(s, int(d))

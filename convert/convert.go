@@ -58,7 +58,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 		return nil, err
 	}
 	if o.progress != nil {
-		defer o.progress.Finish()
+		defer o.progress(Event{Kind: EventFinish})
 	}
 	start := time.Now()
 	if out == "" {
@@ -77,6 +77,9 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 
 	var fromRegistry *registry.SourceResult
 	if registry.IsReference(source) {
+		if o.files != nil {
+			return nil, fmt.Errorf("%s: %s selects files of a Hugging Face Hub repository; this is a registry reference", source, o.files)
+		}
 		dir, rec, cleanup, err := fetchRegistrySource(ctx, source, out, o)
 		if err != nil {
 			return nil, err
@@ -139,7 +142,7 @@ func Convert(ctx context.Context, source, out string, opts ...Option) (sum *Summ
 	}()
 
 	if o.progress != nil {
-		o.progress.Start(len(items), bytesIn)
+		o.progress(Event{Kind: EventStart, Count: len(items), Total: bytesIn})
 	}
 	p := &pipeline{dir: tmp, jobs: o.jobs, chunk: o.chunk, specs: specs, hess: tu.hess, progress: o.progress}
 	ws, err := p.run(ctx, items)

@@ -175,24 +175,19 @@ func TestExistingOutput(t *testing.T) {
 	}
 }
 
-// cancelOnTensor cancels the conversion when the first tensor is written.
-type cancelOnTensor struct {
-	once   sync.Once
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnTensor) Download(string, int64, int64) {}
-func (c *cancelOnTensor) Start(int, int64)              {}
-func (c *cancelOnTensor) Advance(int64)                 {}
-func (c *cancelOnTensor) Tensor(string, string, int64)  { c.once.Do(c.cancel) }
-func (c *cancelOnTensor) Finish()                       {}
-
 func TestCancelLeavesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "out")
+	// Cancelled when the first tensor is written.
+	var once sync.Once
+	cancelOnTensor := func(e Event) {
+		if e.Kind == EventTensor {
+			once.Do(cancel)
+		}
+	}
 	_, err := Convert(ctx, filepath.Join(fixtures, "stories260k"), out,
-		WithProgress(&cancelOnTensor{cancel: cancel}), withChunkElems(64), WithJobs(2))
+		WithProgress(cancelOnTensor), withChunkElems(64), WithJobs(2))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled conversion: %v", err)
 	}

@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +19,7 @@ import (
 	"github.com/nlpodyssey/safetensors"
 
 	"github.com/symbc/symbc/convert"
-	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/internal/sttest"
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/symb"
 )
@@ -81,39 +80,12 @@ func (t ftensor) ropeHalves(stride, off, dim int) ftensor {
 // readFloats decodes every tensor of a safetensors file to float32.
 func readFloats(t *testing.T, path string) map[string]ftensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	out := map[string]ftensor{}
-	for _, nt := range st.Tensors() {
-		v := nt.TensorView
-		var x ftensor
-		for _, d := range v.Shape() {
-			x.shape = append(x.shape, int(d))
-		}
-		raw := v.Data()
-		switch v.DType() {
-		case safetensors.BF16:
-			for i := 0; i+1 < len(raw); i += 2 {
-				x.v = append(x.v, math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[i:]))<<16))
-			}
-		case safetensors.F32:
-			for i := 0; i+3 < len(raw); i += 4 {
-				x.v = append(x.v, math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])))
-			}
-		case safetensors.F16:
-			for i := 0; i+1 < len(raw); i += 2 {
-				x.v = append(x.v, quantize.F16ToF32(binary.LittleEndian.Uint16(raw[i:])))
-			}
-		default:
-			continue // the reference's I64 ids are read by readRef
-		}
-		out[nt.Name] = x
+	for name, x := range sttest.ReadAll(t, path) {
+		switch x.DType {
+		case safetensors.F32, safetensors.F16, safetensors.BF16:
+			out[name] = ftensor{shape: x.Shape, v: x.F32}
+		} // the reference's I64 ids are read by readRef
 	}
 	return out
 }
@@ -299,28 +271,8 @@ type reference struct {
 
 func readRef(t *testing.T, dir string) reference {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "reference.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := func(name string) []int {
-		v, ok := st.Tensor(name)
-		if !ok || v.DType() != safetensors.I64 {
-			t.Fatalf("reference: no I64 %s", name)
-		}
-		var out []int
-		for d := v.Data(); len(d) >= 8; d = d[8:] {
-			out = append(out, int(int64(binary.LittleEndian.Uint64(d))))
-		}
-		return out
-	}
-	r := reference{input: ids("input_ids"), prompt: ids("prompt_ids"), greedy: ids("greedy_ids")}
-	r.logits = readFloats(t, filepath.Join(dir, "reference.safetensors"))["logits"].v
-	return r
+	r := sttest.ReadReference(t, dir)
+	return reference{input: r.Input, prompt: r.Prompt, greedy: r.Greedy, logits: r.Logits}
 }
 
 // numerics runs m over the reference input and greedy prompt. It returns

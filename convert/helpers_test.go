@@ -1,10 +1,8 @@
 package convert
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +10,7 @@ import (
 
 	"github.com/nlpodyssey/safetensors"
 
-	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/internal/sttest"
 )
 
 const fixtures = "../testdata/models"
@@ -28,36 +26,9 @@ type stTensor struct {
 
 func readST(t *testing.T, path string) map[string]*stTensor {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	out := map[string]*stTensor{}
-	for _, nt := range st.Tensors() {
-		v := nt.TensorView
-		x := &stTensor{dtype: v.DType(), raw: v.Data()}
-		for _, d := range v.Shape() {
-			x.shape = append(x.shape, int(d))
-		}
-		switch v.DType() {
-		case safetensors.F32:
-			for i := 0; i < len(x.raw); i += 4 {
-				x.f32 = append(x.f32, math.Float32frombits(binary.LittleEndian.Uint32(x.raw[i:])))
-			}
-		case safetensors.BF16:
-			for i := 0; i < len(x.raw); i += 2 {
-				x.f32 = append(x.f32, quantize.BF16ToF32(binary.LittleEndian.Uint16(x.raw[i:])))
-			}
-		case safetensors.F16:
-			for i := 0; i < len(x.raw); i += 2 {
-				x.f32 = append(x.f32, quantize.F16ToF32(binary.LittleEndian.Uint16(x.raw[i:])))
-			}
-		}
-		out[nt.Name] = x
+	for name, x := range sttest.ReadAll(t, path) {
+		out[name] = &stTensor{dtype: x.DType, shape: x.Shape, raw: x.Raw, f32: x.F32}
 	}
 	return out
 }

@@ -68,8 +68,13 @@ func storiesRepo(t *testing.T) hubtest.Repo {
 	return r
 }
 
-func newHubClient(srv *hubtest.Server, cache string, opts ...hub.Option) *hub.Client {
-	return hub.New(append([]hub.Option{hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache), hub.WithToken(e2eToken)}, opts...)...)
+func newHubClient(t testing.TB, srv *hubtest.Server, cache string, opts ...hub.Option) *hub.Client {
+	t.Helper()
+	c, err := hub.New(append([]hub.Option{hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache), hub.WithToken(e2eToken)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // assertNoOutput checks that a failed conversion left neither the output
@@ -160,7 +165,7 @@ func TestHubConvertEndToEnd(t *testing.T) {
 	cache := t.TempDir()
 	outs := t.TempDir()
 	out := filepath.Join(outs, "stories")
-	client := newHubClient(srv, cache)
+	client := newHubClient(t, srv, cache)
 	weightSHA := repo.ETag("model.safetensors")
 	repoDir := filepath.Join(cache, "models--karpathy--stories260k")
 
@@ -303,7 +308,10 @@ func TestHubConvertEndToEnd(t *testing.T) {
 	// 4. Offline mode, as HF_HUB_OFFLINE sets it: the cache answers, and an
 	// uncached model fails saying why, with no request made.
 	t.Setenv("HF_HUB_OFFLINE", "1")
-	offline := hub.NewFromEnv(hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache), hub.WithToken(e2eToken))
+	offline, err := hub.NewFromEnv(hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache), hub.WithToken(e2eToken))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := convert.Convert(context.Background(), storiesID, filepath.Join(outs, "offline"), convert.WithHub(offline)); err != nil {
 		t.Fatalf("offline conversion from the cache: %v", err)
 	}
@@ -330,7 +338,7 @@ func TestHubConvertGatedModel(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 
 	for _, token := range []string{"", e2eToken} {
-		client := newHubClient(srv, cache, hub.WithToken(token))
+		client := newHubClient(t, srv, cache, hub.WithToken(token))
 		_, err := convert.Convert(context.Background(), id, out, convert.WithHub(client))
 		if !errors.Is(err, hub.ErrGated) {
 			t.Fatalf("token %v: %v, want ErrGated", token != "", err)
@@ -353,7 +361,7 @@ func TestHubConvertGatedModel(t *testing.T) {
 
 	// Once the license is accepted the same call succeeds.
 	srv.Grant(e2eToken)
-	if _, err := convert.Convert(context.Background(), id, out, convert.WithHub(newHubClient(srv, cache))); err != nil {
+	if _, err := convert.Convert(context.Background(), id, out, convert.WithHub(newHubClient(t, srv, cache))); err != nil {
 		t.Fatalf("after accepting the license: %v", err)
 	}
 }
@@ -366,7 +374,7 @@ func TestHubConvertUnsupportedArchitecture(t *testing.T) {
 	srv.AddRepo(id, repo)
 	out := filepath.Join(t.TempDir(), "out")
 
-	_, err := convert.Convert(context.Background(), id, out, convert.WithHub(newHubClient(srv, t.TempDir())))
+	_, err := convert.Convert(context.Background(), id, out, convert.WithHub(newHubClient(t, srv, t.TempDir())))
 	if !errors.Is(err, arch.ErrUnsupported) || !strings.Contains(err.Error(), "MambaForCausalLM") {
 		t.Fatalf("got %v, want ErrUnsupported naming MambaForCausalLM", err)
 	}
@@ -390,5 +398,47 @@ func TestHubConvertUnsupportedArchitecture(t *testing.T) {
 		if !strings.HasSuffix(r, "/resolve/main/config.json") {
 			t.Errorf("request before the architecture was rejected: %s", r)
 		}
+	}
+}
+
+// TestHubConvertIncludeExclude: --include/--exclude patterns decide which
+// of the files a conversion reads are fetched; optional ones are skipped,
+// required ones are refused by name before any weight is fetched.
+func TestHubConvertIncludeExclude(t *testing.T) {
+	srv := hubtest.New(t)
+	srv.AddRepo(storiesID, storiesRepo(t))
+	cache := t.TempDir()
+	client := newHubClient(t, srv, cache)
+	ctx := context.Background()
+
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := convert.Convert(ctx, storiesID, out, convert.WithHub(client), convert.WithFiles([]string{"*.json", "*.safetensors"}, []string{"README*"})); err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, out)
+	got := resolvedFiles(srv.Requests())
+	// The index is asked for and absent; README.md is never asked for.
+	if want := []string{"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"}; !slices.Equal(got, want) {
+		t.Errorf("fetched %v, want %v", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(out, "README.md")); err == nil {
+		t.Error("the excluded model card was copied")
+	}
+
+	srv.ResetLog()
+	out2 := filepath.Join(t.TempDir(), "out")
+	_, err := convert.Convert(ctx, storiesID, out2, convert.WithHub(newHubClient(t, srv, t.TempDir())), convert.WithFiles(nil, []string{"model*.safetensors"}))
+	if err == nil || !strings.Contains(err.Error(), "model.safetensors is needed") || !strings.Contains(err.Error(), "--exclude model*.safetensors") {
+		t.Fatalf("excluding the weights: %v", err)
+	}
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r, "GET /cdn/") {
+			t.Errorf("weights fetched although refused: %s", r)
+		}
+	}
+	assertNoOutput(t, out2)
+
+	if _, err := convert.Convert(ctx, storiesDir, filepath.Join(t.TempDir(), "out"), convert.WithFiles([]string{"*"}, nil)); err == nil || !strings.Contains(err.Error(), "local folder") {
+		t.Errorf("patterns on a local folder: %v", err)
 	}
 }

@@ -22,8 +22,9 @@ type options struct {
 	force     bool
 	jobs      int
 	hub       *hub.Client
+	files     *hub.Filter // which Hub files may be fetched (nil: all)
 	registry  []registry.Option
-	progress  Progress
+	progress  func(Event)
 	tool      string
 	version   string
 	chunk     int // elements per work unit; tests shrink it to force many chunks
@@ -88,11 +89,14 @@ func WithJobs(n int) Option {
 }
 
 // WithHub sets the Hub client for model ids (default hub.NewFromEnv, with
-// download progress sent to the Progress).
+// download progress sent to WithProgress's function).
 func WithHub(c *hub.Client) Option { return func(o *options) error { o.hub = c; return nil } }
 
-// WithProgress sets where progress goes (default: nowhere).
-func WithProgress(p Progress) Option { return func(o *options) error { o.progress = p; return nil } }
+// WithProgress sends progress events to fn (default: nowhere). fn is called
+// from several goroutines at once; Hub downloads report through it too.
+func WithProgress(fn func(Event)) Option {
+	return func(o *options) error { o.progress = fn; return nil }
+}
 
 // WithTool records the writing program in config.symb.json.
 func WithTool(name, version string) Option {
@@ -184,15 +188,21 @@ func WithAWQ(on bool) Option { return func(o *options) error { o.awq = on; retur
 // withChunkElems sets the work unit size (tests only).
 func withChunkElems(n int) Option { return func(o *options) error { o.chunk = max(n, 1); return nil } }
 
-func (o *options) hubClient() *hub.Client {
+func (o *options) hubClient() (*hub.Client, error) {
 	if o.hub == nil {
 		var hopts []hub.Option
-		if p := o.progress; p != nil {
-			hopts = append(hopts, hub.WithProgress(p.Download))
+		if fn := o.progress; fn != nil {
+			hopts = append(hopts, hub.WithProgress(func(file string, done, total int64) {
+				fn(Event{Kind: EventDownload, Name: file, Bytes: done, Total: total})
+			}))
 		}
-		o.hub = hub.NewFromEnv(hopts...)
+		c, err := hub.NewFromEnv(hopts...)
+		if err != nil {
+			return nil, err
+		}
+		o.hub = c
 	}
-	return o.hub
+	return o.hub, nil
 }
 
 // PolicyRequest is a storage policy as the command line spells it.

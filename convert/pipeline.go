@@ -43,7 +43,7 @@ type pipeline struct {
 	chunk    int             // elements per work unit
 	specs    []quantize.Spec // per item
 	hess     []*moment       // per item: input second moment for GPTQ, or nil
-	progress Progress
+	progress func(Event)
 }
 
 type tensorJob struct {
@@ -147,7 +147,7 @@ func (p *pipeline) run(ctx context.Context, items []*item) ([]written, error) {
 					return err
 				}
 				if p.progress != nil {
-					p.progress.Advance(int64(c.r1-c.r0) * c.t.it.inBytes / int64(c.t.it.Rows()))
+					p.progress(Event{Kind: EventAdvance, Bytes: int64(c.r1-c.r0) * c.t.it.inBytes / int64(c.t.it.Rows())})
 				}
 				if c.t.remaining.Add(-1) > 0 {
 					continue
@@ -161,7 +161,7 @@ func (p *pipeline) run(ctx context.Context, items []*item) ([]written, error) {
 				openMu.Unlock()
 				out[c.t.index] = w
 				if p.progress != nil {
-					p.progress.Tensor(w.name, w.spec.String(), w.bytes)
+					p.progress(Event{Kind: EventTensor, Name: w.name, Spec: w.spec.String(), Bytes: w.bytes})
 				}
 				<-slots
 			}
@@ -311,6 +311,9 @@ func infoFor(spec quantize.Spec, shape []int) (symb.Info, error) {
 	default:
 		return in, fmt.Errorf("unknown storage type %s", spec.Type)
 	}
+	// The quantizer stores a short tail group in only the 32-element
+	// blocks it needs (FORMAT.md §3, version 1.1).
+	in = in.WithPackedTail()
 	return in, in.Validate()
 }
 

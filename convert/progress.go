@@ -1,131 +1,30 @@
 package convert
 
-import (
-	"fmt"
-	"io"
-	"os"
-	"sync"
-	"time"
+// EventKind is what happened in a conversion.
+type EventKind int
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
-	"github.com/symbc/symbc/convert/hub"
+// Kinds of Event.
+const (
+	// EventDownload: Bytes of the Total bytes of Hub file Name are on disk
+	// (a resumed part included).
+	EventDownload EventKind = iota
+	// EventStart: the conversion proper starts, Count tensors from Total
+	// input bytes.
+	EventStart
+	// EventAdvance: Bytes more input bytes were consumed.
+	EventAdvance
+	// EventTensor: tensor Name was written as Spec, Bytes bytes.
+	EventTensor
+	// EventFinish: the conversion ended, successfully or not; the last event.
+	EventFinish
 )
 
-// Progress is told what a conversion is doing. Advance and Tensor are
-// called from several goroutines.
-type Progress interface {
-	// Download reports Hub transfer progress of one file.
-	Download(file string, done, total int64)
-	// Start announces the conversion proper: tensors to write and their
-	// input bytes.
-	Start(tensors int, inputBytes int64)
-	// Advance adds input bytes consumed.
-	Advance(bytes int64)
-	// Tensor reports one output tensor written.
-	Tensor(name, spec string, bytes int64)
-	// Finish is called once at the end, successful or not.
-	Finish()
+// Event reports progress to the function given with WithProgress.
+type Event struct {
+	Kind  EventKind
+	Name  string // EventDownload: the repository file; EventTensor: the tensor
+	Spec  string // EventTensor: its storage, e.g. "int4-sym-rtn-g128"
+	Bytes int64
+	Total int64
+	Count int
 }
-
-// NewProgress renders progress on w: a bar of input bytes when w is a
-// terminal, otherwise (or with HF_HUB_DISABLE_PROGRESS_BARS set, as the
-// Hub's tools honour it) one plain line per tensor (for logs and CI).
-func NewProgress(w io.Writer) Progress {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !hub.ProgressBarsDisabled() {
-		return &barProgress{w: w}
-	}
-	return &lineProgress{w: w}
-}
-
-type barProgress struct {
-	w   io.Writer
-	mu  sync.Mutex
-	bar *progressbar.ProgressBar
-	dl  string // file being downloaded
-	dlb *progressbar.ProgressBar
-}
-
-func (p *barProgress) Download(file string, done, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dlb == nil || p.dl != file {
-		if p.dlb != nil {
-			_ = p.dlb.Finish()
-		}
-		p.dl = file
-		p.dlb = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription("download "+file), progressbar.OptionShowBytes(true),
-			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-	}
-	_ = p.dlb.Set64(done)
-}
-
-func (p *barProgress) Start(tensors int, inputBytes int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dlb != nil {
-		_ = p.dlb.Finish()
-		p.dlb = nil
-	}
-	p.bar = progressbar.NewOptions64(inputBytes, progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("convert %d tensors", tensors)),
-		progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-}
-
-func (p *barProgress) Advance(n int64) {
-	if p.bar != nil {
-		_ = p.bar.Add64(n)
-	}
-}
-
-func (p *barProgress) Tensor(string, string, int64) {}
-
-func (p *barProgress) Finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, b := range []*progressbar.ProgressBar{p.dlb, p.bar} {
-		if b != nil {
-			_ = b.Finish()
-		}
-	}
-}
-
-type lineProgress struct {
-	w     io.Writer
-	mu    sync.Mutex
-	n, of int
-	dl    map[string]bool
-}
-
-func (p *lineProgress) Download(file string, done, total int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if done == total && !p.dl[file] {
-		if p.dl == nil {
-			p.dl = map[string]bool{}
-		}
-		p.dl[file] = true
-		fmt.Fprintf(p.w, "downloaded %s (%d bytes)\n", file, total)
-	}
-}
-
-func (p *lineProgress) Start(tensors int, inputBytes int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.of = tensors
-	fmt.Fprintf(p.w, "converting %d tensors (%d input bytes)\n", tensors, inputBytes)
-}
-
-func (p *lineProgress) Advance(int64) {}
-
-func (p *lineProgress) Tensor(name, spec string, bytes int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.n++
-	fmt.Fprintf(p.w, "[%d/%d] %s %s %d bytes\n", p.n, p.of, name, spec, bytes)
-}
-
-func (p *lineProgress) Finish() {}

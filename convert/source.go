@@ -44,6 +44,9 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("%s: not a folder (want a Hugging Face model folder with config.json)", s)
 		}
+		if o.files != nil {
+			return nil, fmt.Errorf("%s: %s selects files of a Hugging Face Hub repository; this is a local folder", s, o.files)
+		}
 		abs, err := filepath.Abs(s)
 		if err != nil {
 			return nil, err
@@ -58,7 +61,13 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no such folder, and not a Hugging Face model id (org/name)", s)
 	}
-	client := o.hubClient()
+	if err := needFile(repo, "config.json", o.files); err != nil {
+		return nil, err
+	}
+	client, err := o.hubClient()
+	if err != nil {
+		return nil, err
+	}
 	cfgPath, err := client.File(ctx, repo, o.revision, "config.json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", repo, err)
@@ -73,7 +82,7 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	}
 	want := map[string]bool{"config.json": true}
 	for _, f := range tokenizerFiles {
-		want[f] = true
+		want[f] = o.files.Allows(f)
 	}
 	rev := o.revision
 	if commitRE.MatchString(src.revision) {
@@ -85,13 +94,18 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
-		want[indexFile] = true
-		for _, n := range shards {
+		for _, n := range append([]string{indexFile}, shards...) {
+			if err := needFile(repo, n, o.files); err != nil {
+				return nil, err
+			}
 			want[n] = true
 		}
 	case errors.Is(err, hub.ErrEntryNotFound), errors.Is(err, hub.ErrOffline):
 		// Offline, an index that is not cached cannot be asked for: the
 		// single file is then the only layout the cache can hold complete.
+		if err := needFile(repo, singleFile, o.files); err != nil {
+			return nil, err
+		}
 		want[singleFile] = true
 	default:
 		return nil, fmt.Errorf("%s: %w", repo, err)
@@ -102,7 +116,8 @@ func resolve(ctx context.Context, s string, o *options) (*source, error) {
 	}
 	// Licence, notice and model card travel with the model when the Hub
 	// has them; a cache filled without them still converts offline.
-	switch _, err := client.Snapshot(ctx, repo, rev, isDocFile); {
+	docs := func(name string) bool { return isDocFile(name) && o.files.Allows(name) }
+	switch _, err := client.Snapshot(ctx, repo, rev, docs); {
 	case err == nil, errors.Is(err, hub.ErrEntryNotFound), errors.Is(err, hub.ErrOffline):
 	default:
 		return nil, fmt.Errorf("%s: %w", repo, err)

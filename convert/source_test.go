@@ -117,7 +117,10 @@ func TestHubSourceFromCache(t *testing.T) {
 	if err := os.Rename(copyDir(t, filepath.Join(fixtures, "stories260k")), snap); err != nil {
 		t.Fatal(err)
 	}
-	client := hub.New(hub.WithCacheDir(cache), hub.WithOffline(true))
+	client, err := hub.New(hub.WithCacheDir(cache), hub.WithOffline(true))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "out")
 	sum, err := Convert(context.Background(), "acme/tiny-llama", out, WithHub(client))
 	if err != nil {

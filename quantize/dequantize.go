@@ -66,11 +66,12 @@ func dequantRow(spec Spec, data, scales, mins []byte, dst []float32) {
 		if asym {
 			m = F16ToF32(getU16(mins[2*gi:]))
 		}
-		codes := data[gi*groupBytes : (gi+1)*groupBytes]
+		codes := data[gi*groupBytes : min((gi+1)*groupBytes, len(data))]
 		out := dst[c0:min(c0+g, len(dst))]
 		full := len(out) == g
 		if !full {
-			out = tmp[:g] // decode the padded group, copy the real part below
+			// Decode the tail group's whole blocks, copy the real part below.
+			out = tmp[:len(codes)*g/groupBytes]
 		}
 		switch {
 		case spec.Type == INT4 && !asym:

@@ -151,6 +151,7 @@ func QuantizeRowsGPTQ(spec Spec, src []float32, cols int, f *GPTQFactor, data, s
 	if spec.Type == INT4 {
 		gb = g / 2
 	}
+	rowBytes := len(data) / rows
 	kern := kernelFor(spec)
 	asym := spec.Scheme == Asymmetric
 	var tmp [maxGroupSize]byte
@@ -180,7 +181,7 @@ func QuantizeRowsGPTQ(spec Spec, src []float32, cols int, f *GPTQFactor, data, s
 			} else {
 				mx, mn, _ = extremesSym(x)
 			}
-			db, mb, st := kern(x, mx, mn, tmp[:gb])
+			db, mb, st := kern(x, mx, mn, tmp[:len(rowGroupCodes(data, r, rowBytes, gi, gb))])
 			if st != statusOK {
 				return groupError(spec, st, x, r, c0)
 			}
@@ -208,8 +209,7 @@ func QuantizeRowsGPTQ(spec Spec, src []float32, cols int, f *GPTQFactor, data, s
 			n := min(g, cols-c0)
 			x := y[c0 : c0+n]
 			mx, mn, _ := extremes(x)
-			k := r*groups + gi
-			out := data[k*gb : (k+1)*gb]
+			out := rowGroupCodes(data, r, rowBytes, gi, gb)
 			switch {
 			case spec.Type == INT4 && asym:
 				encode4Asym(x, dq[gi], mq[gi], max(mx, mq[gi]), min(mn, mq[gi]), out)

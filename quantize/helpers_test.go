@@ -79,13 +79,17 @@ func (p packed) min(r, g int) float32 {
 	return F16ToF32(uint16(p.mins[k]) | uint16(p.mins[k+1])<<8)
 }
 
+// paddedCols is the stored row length: cols rounded up to a multiple of 32
+// (the tail group holds only the blocks its elements need).
+func (p packed) paddedCols() int { return (p.cols + 31) &^ 31 }
+
 // code reads the raw code of padded column c of row r straight from the
 // layout definition (independently of the package's own decoder): group
-// c/G, block (c%G)/32, byte (c%32)%16 of that block, high nibble for the
+// c/G at byte (c/G)·G/2 of the row, block (c%G)/32, byte (c%32)%16 of that block, high nibble for the
 // second half of the block.
 func (p packed) code(r, c int) int {
 	g := p.spec.GroupSize
-	kp := p.groups() * g
+	kp := p.paddedCols()
 	if p.spec.Type == INT8 {
 		b := p.data[r*kp+c]
 		if p.spec.Scheme == Symmetric {

@@ -118,6 +118,7 @@ func quantizeInt(spec Spec, rows, cols int, kind inputKind, src32 []float32, src
 	if spec.Type == INT4 {
 		groupBytes = g / 2
 	}
+	rowBytes := len(data) / max(rows, 1)
 	kern := kernelFor(spec)
 	asym := spec.Scheme == Asymmetric
 	var buf [maxGroupSize]float32
@@ -155,7 +156,7 @@ func quantizeInt(spec Spec, rows, cols int, kind inputKind, src32 []float32, src
 				return groupError(spec, statusNonFinite, x, r, c0)
 			}
 			k := r*groups + gi
-			d, m, st := kern(x, mx, mn, data[k*groupBytes:(k+1)*groupBytes])
+			d, m, st := kern(x, mx, mn, rowGroupCodes(data, r, rowBytes, gi, groupBytes))
 			if st != statusOK {
 				return groupError(spec, st, x, r, c0)
 			}
@@ -168,6 +169,13 @@ func quantizeInt(spec Spec, rows, cols int, kind inputKind, src32 []float32, src
 		}
 	}
 	return nil
+}
+
+// rowGroupCodes is the code bytes of group gi of row r: a whole group, or the
+// blocks of a row's shorter tail group.
+func rowGroupCodes(data []byte, r, rowBytes, gi, groupBytes int) []byte {
+	row := data[r*rowBytes : (r+1)*rowBytes]
+	return row[gi*groupBytes : min((gi+1)*groupBytes, rowBytes)]
 }
 
 // groupError turns a kernel status into an error naming the position.

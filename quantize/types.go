@@ -296,7 +296,10 @@ func (s Spec) Layout(rows, cols int) (dataBytes, scaleBytes, minBytes int, err e
 	if cols%s.GroupSize != 0 {
 		groups++
 	}
-	padded, ok := mulOK(groups, s.GroupSize) // overflows only for cols within G of MaxInt
+	// Rows are padded to a multiple of 32 elements: the tail group is
+	// stored in the blocks its own elements need (FORMAT.md §3, 1.1).
+	padded, ok := cols+31, cols <= math.MaxInt-31
+	padded &^= 31
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("tensor [%d, %d] as %s: %w", rows, cols, s, ErrTooLarge)
 	}

@@ -27,7 +27,7 @@ func FuzzExtractTar(f *testing.F) {
 		parent := t.TempDir()
 		root := filepath.Join(parent, "pull")
 		l := pullLayer{title: "layers/layer_00", tar: true, gzip: gz}
-		_ = extractTar(context.Background(), bytes.NewReader(data), l, root, sizes)
+		_ = extractTar(context.Background(), bytes.NewReader(data), l, root, tarRules{sizes: sizes})
 		filepath.WalkDir(parent, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				t.Fatal(err)

@@ -32,8 +32,9 @@ type pullLayer struct {
 	title  string
 	desc   v1.Descriptor
 	diffID v1.Hash
-	tar    bool // tar or tar+gzip of folder title
+	tar    bool // tar (or tar+gzip, tar+zstd) of folder title
 	gzip   bool
+	zstd   bool
 }
 
 // Pull downloads the model at ref (tag or digest) into the folder dir. It
@@ -254,7 +255,7 @@ func download(ctx context.Context, c *client, m *remoteModel, layers []pullLayer
 	var downloaded atomic.Int64
 	fetch := func(ctx context.Context, l pullLayer, sizes map[string]int64) error {
 		o.emit(Event{Phase: PhaseDownload, Kind: EventStart, Name: l.title, Size: l.desc.Size})
-		if err := fetchLayer(ctx, c, l, tmp, sizes); err != nil {
+		if err := fetchLayer(ctx, c, l, tmp, tarRules{sizes: sizes}); err != nil {
 			return fmt.Errorf("%s: %s: %w", m.ref, l.title, err)
 		}
 		downloaded.Add(l.desc.Size)
@@ -310,8 +311,9 @@ func download(ctx context.Context, c *client, m *remoteModel, layers []pullLayer
 	return nil
 }
 
-// fetchLayer downloads one layer into tmp, reporting progress.
-func fetchLayer(ctx context.Context, c *client, l pullLayer, tmp string, sizes map[string]int64) error {
+// fetchLayer downloads one layer into tmp, reporting progress; rules bound
+// what a tar layer writes.
+func fetchLayer(ctx context.Context, c *client, l pullLayer, tmp string, rules tarRules) error {
 	var got int64 // bytes reported for the current attempt
 	report := func(n int64) {
 		got += n
@@ -320,7 +322,7 @@ func fetchLayer(ctx context.Context, c *client, l pullLayer, tmp string, sizes m
 	if !l.tar && reuseFile(filepath.Join(tmp, filepath.FromSlash(l.title)), l.desc) {
 		return nil
 	}
-	if l.tar {
+	if l.tar && rules.sizes != nil {
 		// Whatever an earlier run extracted is replaced.
 		if err := os.RemoveAll(filepath.Join(tmp, filepath.FromSlash(l.title))); err != nil {
 			return err
@@ -334,7 +336,7 @@ func fetchLayer(ctx context.Context, c *client, l pullLayer, tmp string, sizes m
 		}
 		r = &progressReader{r: r, report: report}
 		if l.tar {
-			return extractTar(ctx, r, l, tmp, sizes)
+			return extractTar(ctx, r, l, tmp, rules)
 		}
 		return writeFile(ctx, filepath.Join(tmp, filepath.FromSlash(l.title)), r, -1)
 	})

@@ -166,7 +166,7 @@ func TestManifestFields(t *testing.T) {
 		"org.symbc.params":                strconv.FormatInt(want, 10),
 		"org.symbc.quantization":          "int4-sym-g32-rtn",
 		"org.symbc.source":                "symbc-test/random-llama@0000000",
-		"org.symbc.format_version":        "1.0",
+		"org.symbc.format_version":        "1.1",
 		"org.symbc.verify.pass":           "true",
 		"org.symbc.verify.mean_kld":       "0.0123",
 		"org.symbc.verify.top1_agreement": "0.975",

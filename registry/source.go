@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -25,9 +27,13 @@ type SourceResult struct {
 // PullSource downloads the files of a ModelPack artifact of any model format
 // (a Hugging Face checkpoint in safetensors that modctl, KitOps or oras
 // pushed) into dir, which must not exist yet: it is the way in for a
-// conversion, not a .symb pull. Every layer must be a raw file layer whose
-// title is a safe path, each title once; every blob is checked against its
-// digest. On error dir is removed.
+// conversion, not a .symb pull. A layer is a raw file, whose title is a
+// safe path, or a tar (plain, gzip or zstd) of files and folders, unpacked
+// as it streams in: every entry a safe relative path, no links or devices,
+// no file from two layers, and no more bytes than the layer's size allows
+// (maxUnpacked). Every blob is checked against its digest, and a tar's
+// content against the config's DiffID when it lists one. On error dir is
+// removed.
 func PullSource(ctx context.Context, ref, dir string, opts ...Option) (res *SourceResult, err error) {
 	o, r, c, err := connect(ctx, ref, opts)
 	if err != nil {
@@ -49,14 +55,26 @@ func PullSource(ctx context.Context, ref, dir string, opts ...Option) (res *Sour
 			os.RemoveAll(dir)
 		}
 	}()
-	res = &SourceResult{Ref: refName(r), Digest: m.digest.String(), Format: m.config.Config.Format, Files: len(layers)}
+	res = &SourceResult{Ref: refName(r), Digest: m.digest.String(), Format: m.config.Config.Format}
 	var total atomic.Int64
+	cl := &claims{owner: map[string]int{}}
+	for i, l := range layers {
+		if !l.tar {
+			if err := cl.claim(i, l.title); err != nil {
+				return nil, fmt.Errorf("%s: %w", m.ref, err)
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.jobs)
-	for _, l := range layers {
+	for i, l := range layers {
 		g.Go(func() error {
 			o.emit(Event{Phase: PhaseDownload, Kind: EventStart, Name: l.title, Size: l.desc.Size})
-			if err := fetchLayer(gctx, c, l, dir, nil); err != nil {
+			rules := tarRules{claim: func(name string) error { return cl.claim(i, name) }, maxBytes: maxUnpacked(l)}
+			// A config without DiffIDs leaves only the blob digest to check
+			// a compressed layer by; for a plain tar the two are the same.
+			rules.noDiffID = (l.gzip || l.zstd) && l.diffID == l.desc.Digest
+			if err := fetchLayer(gctx, c, l, dir, rules); err != nil {
 				return fmt.Errorf("%s: %s: %w", m.ref, l.title, err)
 			}
 			total.Add(l.desc.Size)
@@ -68,7 +86,46 @@ func PullSource(ctx context.Context, ref, dir string, opts ...Option) (res *Sour
 		return nil, err
 	}
 	res.Bytes = total.Load()
+	res.Files = len(cl.owner)
 	return res, nil
+}
+
+// Bounds on what a source's tar layer may unpack to: a plain tar holds its
+// files' bytes, so the layer's size bounds them; a compressed one may hold
+// up to maxSourceRatio times its size (safetensors weights compress by
+// about 1.1, text by up to 10; gzip and zstd bombs reach 1000 and more).
+const (
+	maxSourceRatio = 32
+	maxSourceSlack = 64 << 20
+)
+
+func maxUnpacked(l pullLayer) int64 {
+	if l.gzip || l.zstd {
+		return l.desc.Size*maxSourceRatio + maxSourceSlack
+	}
+	return l.desc.Size
+}
+
+// claims records which layer wrote each file of a source, so that no file
+// comes from two layers (a retried layer may write its own files again).
+type claims struct {
+	mu    sync.Mutex
+	owner map[string]int
+}
+
+func (c *claims) claim(layer int, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if _, ok := c.owner[d]; ok {
+			return fmt.Errorf("%q lies inside the file %q", name, d)
+		}
+	}
+	if o, ok := c.owner[name]; ok && o != layer {
+		return fmt.Errorf("%q comes from two layers (%d and %d)", name, o, layer)
+	}
+	c.owner[name] = layer
+	return nil
 }
 
 // sourceLayers checks every layer of a source artifact before anything is
@@ -83,12 +140,35 @@ func sourceLayers(m *remoteModel) ([]pullLayer, error) {
 		if !strings.HasPrefix(mt, "application/vnd.cncf.model.") {
 			return nil, fmt.Errorf("%s: media type %s is not a ModelPack layer: %w", what, mt, ErrNotModel)
 		}
-		if !strings.HasSuffix(mt, ".raw") {
-			return nil, fmt.Errorf("%s: media type %s: a source for conversion must have one raw layer per file", what, mt)
+		l := pullLayer{desc: d, diffID: d.Digest}
+		if ids := m.config.ModelFS.DiffIDs; len(ids) == len(m.manifest.Layers) {
+			l.diffID = ids[i]
+		}
+		switch {
+		case strings.HasSuffix(mt, ".tar"):
+			l.tar = true
+		case strings.HasSuffix(mt, ".tar+gzip"):
+			l.tar, l.gzip = true, true
+		case strings.HasSuffix(mt, ".tar+zstd"):
+			l.tar, l.zstd = true, true
+		case !strings.HasSuffix(mt, ".raw"):
+			return nil, fmt.Errorf("%s: media type %s is not supported (raw, tar, tar+gzip and tar+zstd are)", what, mt)
+		}
+		if d.Size < 0 {
+			return nil, fmt.Errorf("%s: size %d", what, d.Size)
 		}
 		title := d.Annotations[AnnotationTitle]
 		if title == "" {
 			title = d.Annotations[AnnotationFilepath]
+		}
+		if l.tar {
+			// The entries name the files; the title is for messages.
+			if title == "" {
+				title = fmt.Sprintf("layer %d", i)
+			}
+			l.title = title
+			out = append(out, l)
+			continue
 		}
 		if title == "" {
 			return nil, fmt.Errorf("%s: no %s annotation, so no file name", what, AnnotationTitle)
@@ -99,11 +179,9 @@ func sourceLayers(m *remoteModel) ([]pullLayer, error) {
 		if titles[title] {
 			return nil, fmt.Errorf("%s: %q is the title of two layers", what, title)
 		}
-		if d.Size < 0 {
-			return nil, fmt.Errorf("%s: size %d", what, d.Size)
-		}
 		titles[title] = true
-		out = append(out, pullLayer{title: title, desc: d, diffID: d.Digest})
+		l.title = title
+		out = append(out, l)
 	}
 	for t := range titles {
 		for d := filepath.ToSlash(filepath.Dir(t)); d != "."; d = filepath.ToSlash(filepath.Dir(d)) {

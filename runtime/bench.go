@@ -3,12 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/symbc/symbc/internal/humanize"
 )
@@ -140,46 +137,4 @@ func (m *Model) weightsType() string {
 		return q
 	}
 	return m.layers[0].o.DType.String()
-}
-
-// WriteTable prints the result as a Markdown table in llama-bench's style.
-func (r *BenchResult) WriteTable(w io.Writer) error {
-	rows := [][]string{{"model", "weights", "size", "params", "engine", "kernels", "threads", "test", "t/s"}}
-	left := []bool{true, true, false, false, true, true, false, true, false} // text left, numbers right
-	for _, t := range r.Tests {
-		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanize.Count(r.Params), r.Engine.String(),
-			r.Kernels, fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
-	}
-	width := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	var b strings.Builder
-	line := func(row []string) {
-		for i, c := range row {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if left[i] {
-				fmt.Fprintf(&b, "| %s%s ", c, pad)
-			} else {
-				fmt.Fprintf(&b, "| %s%s ", pad, c)
-			}
-		}
-		b.WriteString("|\n")
-	}
-	line(rows[0])
-	for i, wd := range width {
-		if left[i] {
-			fmt.Fprintf(&b, "| %s ", strings.Repeat("-", wd))
-		} else {
-			fmt.Fprintf(&b, "| %s: ", strings.Repeat("-", wd-1))
-		}
-	}
-	b.WriteString("|\n")
-	for _, row := range rows[1:] {
-		line(row)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

@@ -3,13 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/symbc/symbc/internal/humanize"
 )
 
 // ParallelBenchOptions configures BenchParallel; zero fields take the
@@ -45,6 +41,7 @@ type ParallelTest struct {
 	// from the first stream's first token to the last stream's end.
 	PerStreamTokensPerSecond float64   `json:"per_stream_tokens_per_second"`
 	AggregateTokensPerSecond float64   `json:"aggregate_tokens_per_second"`
+	AggregateStdDev          float64   `json:"aggregate_stddev_tokens_per_second"`
 	AggregateSamples         []float64 `json:"aggregate_samples_tokens_per_second"`
 }
 
@@ -109,7 +106,7 @@ func BenchParallel(ctx context.Context, m *Model, opts ParallelBenchOptions) (*P
 		}
 		reps := float64(opts.Repetitions)
 		test.TTFTMillis, test.TTFTMaxMillis, test.PerStreamTokensPerSecond = ttft/reps, ttftMax/reps, per/reps
-		test.AggregateTokensPerSecond, _ = meanStd(test.AggregateSamples)
+		test.AggregateTokensPerSecond, test.AggregateStdDev = meanStd(test.AggregateSamples)
 		res.Tests = append(res.Tests, test)
 	}
 	return res, nil
@@ -169,21 +166,6 @@ func runStreams(ctx context.Context, sch *Scheduler, prompts [][]int, gen int) (
 	return r, nil
 }
 
-// WriteTable prints the result as a Markdown table.
-func (r *ParallelBenchResult) WriteTable(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %s, %s, %d threads\n\n", r.Model, r.Weights, humanize.Bytes(r.SizeBytes), r.Threads)
-	b.WriteString("| streams | TTFT mean ms | TTFT max ms | per-stream t/s | aggregate t/s |\n")
-	b.WriteString("| ------: | -----------: | ----------: | -------------: | ------------: |\n")
-	for _, t := range r.Tests {
-		agg, sd := meanStd(t.AggregateSamples)
-		fmt.Fprintf(&b, "| %7d | %12.0f | %11.0f | %14.2f | %6.2f ± %4.2f |\n", t.Streams, t.TTFTMillis, t.TTFTMaxMillis,
-			t.PerStreamTokensPerSecond, agg, sd)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 // ChatTurnResult measures the prompt-prefix cache on a two-turn chat: a
 // first turn of FirstPrompt tokens, then a second whose prompt is the first
 // prompt, the reply and NewTokens more.
@@ -238,12 +220,4 @@ func BenchChatTurn(ctx context.Context, m *Model, firstPrompt, newTokens, gen in
 	}
 	return &ChatTurnResult{FirstPromptTokens: len(first), FirstTTFTMillis: ttft1,
 		SecondPromptTokens: len(second), SecondCachedTokens: r2.CachedTokens, SecondTTFTMillis: ttft2}, nil
-}
-
-// WriteTable prints the two turns.
-func (r *ChatTurnResult) WriteTable(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "| turn | prompt tokens | cached tokens | TTFT ms |\n| ---: | ---: | ---: | ---: |\n"+
-		"| 1 | %d | 0 | %.0f |\n| 2 | %d | %d | %.0f |\n",
-		r.FirstPromptTokens, r.FirstTTFTMillis, r.SecondPromptTokens, r.SecondCachedTokens, r.SecondTTFTMillis)
-	return err
 }

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -18,16 +17,9 @@ func TestBenchParallel(t *testing.T) {
 	}
 	for _, tt := range res.Tests {
 		if tt.TTFTMillis <= 0 || tt.TTFTMaxMillis < tt.TTFTMillis || tt.PerStreamTokensPerSecond <= 0 ||
-			tt.AggregateTokensPerSecond <= 0 || len(tt.AggregateSamples) != 2 {
+			tt.AggregateTokensPerSecond <= 0 || len(tt.AggregateSamples) != 2 || tt.AggregateStdDev < 0 {
 			t.Errorf("%d streams: implausible figures %+v", tt.Streams, tt)
 		}
-	}
-	var b strings.Builder
-	if err := res.WriteTable(&b); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "|       3 |") {
-		t.Errorf("table lacks the 3-stream row:\n%s", b.String())
 	}
 	if _, err := BenchParallel(context.Background(), m, ParallelBenchOptions{Streams: []int{0}}); err == nil {
 		t.Error("0 streams: no error")

@@ -2,13 +2,12 @@ package runtime
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 
-	"github.com/nlpodyssey/safetensors"
+	"github.com/symbc/symbc/internal/sttest"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -67,14 +66,7 @@ func hfSparseModel(t testing.TB, dir string, b []byte) (*symb.Config, hfWeights)
 	if err := json.Unmarshal(b, &hc); err != nil {
 		t.Fatalf("%s/config.json: %v", dir, err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(raw)
-	if err != nil {
-		t.Fatalf("%s/model.safetensors: %v", dir, err)
-	}
+	st := sttest.Read(t, filepath.Join(dir, "model.safetensors"))
 	src := map[string]*symb.Tensor{}
 	for _, nt := range st.Tensors() {
 		src[nt.Name] = stTensor(t, nt.Name, nt.TensorView)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/symbc/symbc/internal/sttest"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -146,14 +148,7 @@ func hfModel(t testing.TB, dir string) (*symb.Config, hfWeights) {
 	}
 	cfg := &symb.Config{Format: "symb", FormatVersion: "1.0", Architecture: hc.ModelType, Model: mc}
 
-	raw, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(raw)
-	if err != nil {
-		t.Fatalf("%s/model.safetensors: %v", dir, err)
-	}
+	st := sttest.Read(t, filepath.Join(dir, "model.safetensors"))
 	layerRe := regexp.MustCompile(`^model\.layers\.(\d+)\.(.+)$`)
 	names := map[string]string{
 		"self_attn.q_proj.weight": symb.AttnQ, "self_attn.k_proj.weight": symb.AttnK,
@@ -218,38 +213,6 @@ type reference struct {
 
 func loadReference(t testing.TB, dir string) reference {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "reference.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(raw)
-	if err != nil {
-		t.Fatalf("%s/reference.safetensors: %v", dir, err)
-	}
-	ints := func(name string) []int {
-		v, ok := st.Tensor(name)
-		if !ok || v.DType() != safetensors.I64 {
-			t.Fatalf("%s/reference.safetensors: no I64 tensor %s", dir, name)
-		}
-		d := v.Data()
-		out := make([]int, len(d)/8)
-		for i := range out {
-			var x uint64
-			for j := range 8 {
-				x |= uint64(d[8*i+j]) << (8 * j)
-			}
-			out[i] = int(int64(x))
-		}
-		return out
-	}
-	v, ok := st.Tensor("logits")
-	if !ok || v.DType() != safetensors.F32 {
-		t.Fatalf("%s/reference.safetensors: no F32 logits", dir)
-	}
-	lt := stTensor(t, "logits", v)
-	logits, err := lt.Float32s()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reference{inputIDs: ints("input_ids"), promptIDs: ints("prompt_ids"), greedyIDs: ints("greedy_ids"), logits: logits}
+	r := sttest.ReadReference(t, dir)
+	return reference{inputIDs: r.Input, promptIDs: r.Prompt, greedyIDs: r.Greedy, logits: r.Logits}
 }

@@ -193,6 +193,7 @@ func quantized(t *testing.T, w hfWeights, spec quantize.Spec) hfWeights {
 		if spec.Scheme == quantize.Asymmetric {
 			q.Scheme, q.Mins = symb.SchemeAsym, make([]byte, mn)
 		}
+		q.Info = q.Info.WithPackedTail() // the quantizer packs tail groups
 		if err := quantize.QuantizeRows(spec, src, cols, q.Data, q.Scales, q.Mins); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/symbc/symbc/internal/fileio"
 	"github.com/symbc/symbc/internal/workers"
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/runtime/tokenizer"
@@ -160,6 +162,7 @@ type Model struct {
 	eos     []int
 	inputs  LinearInputs
 	closer  io.Closer
+	weights []*symb.Tensor // every tensor loaded, once
 
 	emb       *symb.Tensor
 	lmHead    *symb.Tensor // the embeddings when tied
@@ -229,6 +232,7 @@ func Load(dir string, opts ...Option) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m.closer = sm
+	m.prepare(true)
 	return m, nil
 }
 
@@ -241,7 +245,27 @@ func New(cfg *symb.Config, w Weights, opts ...Option) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newModel(cfg, w, o)
+	m, err := newModel(cfg, w, o)
+	if err != nil {
+		return nil, err
+	}
+	m.prepare(false)
+	return m, nil
+}
+
+// prepare repacks the weights the kernels read in a layout of their own now
+// (kernels.Pool.Prepare: the INT4 weights of the AVX-512 GEMM), so that no
+// request pays for it. The embeddings are only looked up, unless they are
+// the LM head too. With mapped true (weights from Load), each packed
+// weight's mapped pages leave resident memory as soon as it is packed: the
+// kernels read the copy from then on, and a rare read of the original (an
+// embedding lookup) faults its pages back from the page cache.
+func (m *Model) prepare(mapped bool) {
+	for _, t := range m.weights {
+		if (t != m.emb || m.lmHead == m.emb) && m.pool.Prepare(t) && mapped {
+			fileio.DontNeed(t.Data)
+		}
+	}
 }
 
 func applyOptions(opts []Option) (options, error) {
@@ -421,7 +445,11 @@ func (m *Model) loadWeights(w Weights) error {
 	if e := mc.MoE; e != nil {
 		m.mlpWidth = max(m.mlpWidth, e.ExpertIntermediate, e.NumShared*e.ExpertIntermediate)
 	}
-	return l.err
+	if l.err != nil {
+		return l.err
+	}
+	m.weights = slices.Collect(maps.Keys(l.seen))
+	return nil
 }
 
 // checkConfig refuses a config that is invalid (symb.ModelConfig.Validate,

@@ -99,14 +99,13 @@ func (s *Store) fetch(ctx context.Context, name string, have func(*index) *nameE
 			return s.Lookup(name)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(s.root, tmpDir), 0o755); err != nil {
-		return nil, err
-	}
-	work, err := os.MkdirTemp(filepath.Join(s.root, tmpDir), "fetch-")
+	// What crashed runs left in tmp/ goes first.
+	s.sweepTmp()
+	work, release, err := s.workDir(ctx, "fetch-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	defer release()
 	dir := filepath.Join(work, "model")
 	e, err := get(ctx, dir)
 	if err != nil {

@@ -9,7 +9,9 @@
 // verify.Integrity passed on it. index.json maps names to digests; it is
 // rewritten atomically under a lock file, and fetching a name holds a lock
 // of its own, so concurrent commands on one store wait for each other
-// instead of fetching twice or losing an update.
+// instead of fetching twice or losing an update. Fetches and removals work
+// in tmp/, each folder owned through a lock file; what a crashed run left
+// there is removed by the next fetch or removal (tmp.go).
 //
 // Start with Resolve (resolve.go), which every command uses to turn its
 // model argument into a folder.
@@ -326,6 +328,7 @@ func digestPrefix(s string) (string, bool) {
 // it) and, once no name points at it any more, the model folder. It returns
 // the names removed.
 func (s *Store) Remove(ctx context.Context, name string) ([]string, error) {
+	s.sweepTmp()
 	var removed []string
 	err := s.update(ctx, func(ix *index) error {
 		removed = nil
@@ -370,18 +373,15 @@ func (s *Store) prune(ix *index) error {
 	return nil
 }
 
-// discard renames dir into tmp/ and deletes it there.
+// discard renames dir into tmp/ and deletes it there (a crash meanwhile
+// leaves it to the next sweep of tmp/).
 func (s *Store) discard(dir string) error {
-	if err := os.MkdirAll(filepath.Join(s.root, tmpDir), 0o755); err != nil {
-		return err
-	}
-	gone, err := os.MkdirTemp(filepath.Join(s.root, tmpDir), "rm-")
+	gone, release, err := s.workDir(context.Background(), "rm-")
 	if err != nil {
 		return err
 	}
-	target := filepath.Join(gone, "model")
-	if err := os.Rename(dir, target); err != nil && !errors.Is(err, os.ErrNotExist) {
-		os.Remove(gone)
+	defer release()
+	if err := os.Rename(dir, filepath.Join(gone, "model")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return os.RemoveAll(gone)

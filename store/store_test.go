@@ -199,7 +199,10 @@ func TestConvertHubID(t *testing.T) {
 	}
 	srv.AddRepo("karpathy/stories260k", repo)
 	cache := t.TempDir()
-	client := hub.New(hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache))
+	client, err := hub.New(hub.WithEndpoint(srv.URL()), hub.WithCacheDir(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := Open(t.TempDir(), WithConvertOptions(convert.WithHub(client)))
 	ctx := context.Background()
 

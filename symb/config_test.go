@@ -37,7 +37,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	if err := WriteConfig(dir, c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Format != "symb" || c.FormatVersion != "1.0" {
+	if c.Format != "symb" || c.FormatVersion != "1.1" {
 		t.Errorf("defaults not filled: %q %q", c.Format, c.FormatVersion)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, ConfigFile))

@@ -12,7 +12,7 @@ import (
 const (
 	Magic        = "SYMB"
 	MajorVersion = 1
-	MinorVersion = 0
+	MinorVersion = 1   // the newest minor this package reads and writes (1.1: FlagPackedTail)
 	HeaderSize   = 128 // bytes of a version 1.0 header
 	Alignment    = 64  // every section starts at a multiple of this
 	MaxRank      = 4
@@ -33,7 +33,29 @@ type Info struct {
 	Scheme    Scheme
 	GroupSize int   // elements per quantization group; 0 for float dtypes
 	Shape     []int // 1 to MaxRank dimensions, each ≥ 1
+	// PackedTail: the last group of a row is stored in the 32-element
+	// blocks its real elements need, not padded to a whole group (FORMAT.md
+	// §3, version 1.1). Only quantized tensors whose layout it changes set it.
+	PackedTail bool
 }
+
+// FlagPackedTail is the header flags bit of Info.PackedTail (version 1.1).
+const FlagPackedTail = 1
+
+// WithPackedTail returns in with PackedTail set when that stores fewer
+// bytes: a quantized tensor whose row length is not a whole number of
+// groups and whose tail group needs fewer 32-element blocks than a group
+// has. Writers call it; the result is what they write.
+func (in Info) WithPackedTail() Info {
+	in.PackedTail = false
+	if in.DType.Quantized() && in.GroupSize > 0 && len(in.Shape) > 0 {
+		in.PackedTail = in.padded32() < in.GroupsPerRow()*in.GroupSize
+	}
+	return in
+}
+
+// padded32 is Cols rounded up to a multiple of 32.
+func (in Info) padded32() int { return (in.Cols() + 31) &^ 31 }
 
 // Rows is the product of all dimensions but the last (1 for a vector).
 func (in Info) Rows() int {
@@ -55,10 +77,15 @@ func (in Info) GroupsPerRow() int {
 	return (in.Cols() + in.GroupSize - 1) / in.GroupSize
 }
 
-// PaddedCols is the stored row length: Cols rounded up to a whole number of groups.
+// PaddedCols is the stored row length: Cols rounded up to a whole number of
+// groups, or with PackedTail to a multiple of 32 (the tail group then
+// holds fewer blocks than the others).
 func (in Info) PaddedCols() int {
 	if !in.DType.Quantized() {
 		return in.Cols()
+	}
+	if in.PackedTail {
+		return in.padded32()
 	}
 	return in.GroupsPerRow() * in.GroupSize
 }
@@ -101,6 +128,9 @@ func (in Info) SectionSizes() (data, scales, mins int64, err error) {
 	}
 	gpr := uint64(in.GroupsPerRow())
 	kp := gpr * uint64(in.GroupSize)
+	if in.PackedTail {
+		kp = (cols + 31) &^ 31
+	}
 	if in.DType == INT4 {
 		data, err = mul(rows, kp/2)
 	} else {
@@ -140,8 +170,8 @@ func (in Info) Validate() error {
 		}
 		return nil
 	}
-	if in.Scheme != SchemeNone || in.GroupSize != 0 {
-		return fmt.Errorf("%w: float dtype %s with scheme %s and group size %d", ErrCorrupt, in.DType, in.Scheme, in.GroupSize)
+	if in.Scheme != SchemeNone || in.GroupSize != 0 || in.PackedTail {
+		return fmt.Errorf("%w: float dtype %s with scheme %s, group size %d, packed tail %v", ErrCorrupt, in.DType, in.Scheme, in.GroupSize, in.PackedTail)
 	}
 	return nil
 }
@@ -163,7 +193,12 @@ func NewHeader(in Info) (Header, error) {
 	if err != nil {
 		return Header{}, err
 	}
-	h := Header{Major: MajorVersion, Minor: MinorVersion, Info: in}
+	// A file that needs no 1.1 feature stays a 1.0 file, readable by
+	// every 1.x reader.
+	h := Header{Major: MajorVersion, Minor: 0, Info: in}
+	if in.PackedTail {
+		h.Minor = 1
+	}
 	h.Shape = append([]int(nil), in.Shape...)
 	h.DataOffset, h.DataSize = alignUp(HeaderSize), d
 	end := h.DataOffset + d
@@ -210,6 +245,12 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	}
 	b[15] = byte(len(h.Shape))
 	le.PutUint32(b[16:], uint32(h.GroupSize))
+	if h.PackedTail {
+		if h.Minor < 1 {
+			return nil, fmt.Errorf("%w: packed tail groups need format version 1.1, header says %d.%d", ErrCorrupt, h.Major, h.Minor)
+		}
+		le.PutUint32(b[20:], FlagPackedTail)
+	}
 	for i, d := range h.Shape {
 		le.PutUint64(b[24+8*i:], uint64(d))
 	}
@@ -249,9 +290,11 @@ func ParseHeader(b []byte, fileSize int64) (Header, error) {
 		return h, fmt.Errorf("%w: rank %d (want 1..%d)", ErrCorrupt, rank, MaxRank)
 	}
 	h.GroupSize = int(le.Uint32(b[16:]))
-	if flags := le.Uint32(b[20:]); flags != 0 && h.Minor == 0 {
+	flags := le.Uint32(b[20:])
+	if flags != 0 && h.Minor == 0 {
 		return h, fmt.Errorf("%w: reserved flags %#x set", ErrCorrupt, flags)
 	}
+	h.PackedTail = flags&FlagPackedTail != 0 // other bits: later 1.x additions, ignored
 	h.Shape = make([]int, rank)
 	for i := 0; i < MaxRank; i++ {
 		d := le.Uint64(b[24+8*i:])

@@ -50,7 +50,7 @@ func roundTripQuantized(t *testing.T, rng *rand.Rand, path string, dt symb.DType
 			src[i] += 0.3 // an outlier now and then
 		}
 	}
-	info := symb.Info{DType: dt, Scheme: sc, GroupSize: g, Shape: []int{rows, cols}}
+	info := symb.Info{DType: dt, Scheme: sc, GroupSize: g, Shape: []int{rows, cols}}.WithPackedTail()
 	ds, ss, ms, err := info.SectionSizes()
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +94,57 @@ func roundTripQuantized(t *testing.T, rng *rand.Rand, path string, dt symb.DType
 		}
 	}
 	checkPadding(t, got)
+	if !info.PackedTail {
+		return
+	}
+	// The same codes in the 1.0 layout (tail group padded to a whole
+	// group) must still read, as a 1.0 file, to the same values.
+	old := padToGroups(got)
+	oldPath := path + ".v10"
+	if err := symb.WriteFile(oldPath, old); err != nil {
+		t.Fatal(err)
+	}
+	of, err := symb.Open(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close()
+	if h := of.Header; h.Minor != 0 || h.PackedTail || h.DataSize <= int64(len(got.Data)) {
+		t.Fatalf("1.0 layout file: version 1.%d, packed %v, data %d bytes (packed %d)", h.Minor, h.PackedTail, h.DataSize, len(got.Data))
+	}
+	if h := f.Header; h.Minor != 1 || !h.PackedTail {
+		t.Fatalf("packed file: version 1.%d, packed %v; want 1.1 with the flag", h.Minor, h.PackedTail)
+	}
+	oldVals, _ := decodeFromSpec(of.Tensor())
+	for i := range oldVals {
+		if oldVals[i] != viaSpec[i] {
+			t.Fatalf("element %d: 1.0 layout reads %g, 1.1 layout %g", i, oldVals[i], viaSpec[i])
+		}
+	}
+	checkPadding(t, of.Tensor())
+}
+
+// padToGroups rewrites a packed-tail tensor in the version 1.0 layout: every
+// row padded to a whole number of groups with the padding code.
+func padToGroups(tn *symb.Tensor) *symb.Tensor {
+	in := tn.Info
+	in.PackedTail = false
+	out := &symb.Tensor{Info: in, Scales: tn.Scales, Mins: tn.Mins}
+	pad := byte(0)
+	if in.DType == symb.INT4 && in.Scheme == symb.SchemeSym {
+		pad = 0x88
+	}
+	ob, nb := tn.PaddedCols(), in.PaddedCols()
+	if in.DType == symb.INT4 {
+		ob, nb = ob/2, nb/2
+	}
+	for r := range in.Rows() {
+		out.Data = append(out.Data, tn.Data[r*ob:(r+1)*ob]...)
+		for range nb - ob {
+			out.Data = append(out.Data, pad)
+		}
+	}
+	return out
 }
 
 // decodeFromSpec implements FORMAT.md §2–§3 directly. It returns the values
@@ -101,7 +152,7 @@ func roundTripQuantized(t *testing.T, rng *rand.Rand, path string, dt symb.DType
 func decodeFromSpec(t *symb.Tensor) (vals, steps []float32) {
 	rows, cols, g := t.Rows(), t.Cols(), t.GroupSize
 	groups := (cols + g - 1) / g
-	padded := groups * g
+	padded := t.PaddedCols() // groups·g, or a multiple of 32 with a packed tail
 	f16 := func(b []byte, i int) float32 { return quantize.F16ToF32(binary.LittleEndian.Uint16(b[2*i:])) }
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
@@ -165,5 +216,45 @@ func checkPadding(t *testing.T, tn *symb.Tensor) {
 				t.Fatalf("row %d padding column %d has code %d, want %d", r, c, q, want)
 			}
 		}
+	}
+}
+
+// TestPackedTailHeader: the 1.1 flag round-trips through the header, is
+// written only where it changes the layout, and is refused on a float tensor.
+func TestPackedTailHeader(t *testing.T) {
+	in := symb.Info{DType: symb.INT4, Scheme: symb.SchemeSym, GroupSize: 128, Shape: []int{2, 64}}.WithPackedTail()
+	if !in.PackedTail || in.PaddedCols() != 64 {
+		t.Fatalf("64 columns at G=128: packed %v, padded %d; want true, 64", in.PackedTail, in.PaddedCols())
+	}
+	for _, cols := range []int{256, 96 + 128} { // whole groups; a tail of 96 needs 3 blocks, G=128 has 4
+		x := symb.Info{DType: symb.INT4, Scheme: symb.SchemeSym, GroupSize: 128, Shape: []int{2, cols}}.WithPackedTail()
+		if want := cols%128 != 0; x.PackedTail != want {
+			t.Errorf("%d columns: packed %v, want %v", cols, x.PackedTail, want)
+		}
+	}
+	h, err := symb.NewHeader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint16(b[6:]) != 1 || binary.LittleEndian.Uint32(b[20:]) != symb.FlagPackedTail {
+		t.Fatalf("minor %d flags %d; want 1.1 with flag 1", binary.LittleEndian.Uint16(b[6:]), binary.LittleEndian.Uint32(b[20:]))
+	}
+	got, err := symb.ParseHeader(b, h.FileSize())
+	if err != nil || !got.PackedTail || got.DataSize != 2*32 {
+		t.Fatalf("parsed %+v, %v", got, err)
+	}
+	f, err := symb.NewHeader(symb.Info{DType: symb.F16, Shape: []int{2, 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, _ := f.MarshalBinary()
+	binary.LittleEndian.PutUint16(fb[6:], 1)
+	binary.LittleEndian.PutUint32(fb[20:], symb.FlagPackedTail)
+	if _, err := symb.ParseHeader(fb, f.FileSize()); err == nil {
+		t.Error("a float tensor with the packed-tail flag was accepted")
 	}
 }

@@ -168,7 +168,11 @@ func referenceCase(ctx context.Context, cand runner, path string) (*Case, error)
 }
 
 func sourceCases(ctx context.Context, m *runtime.Model, source string, o options) ([]Case, error) {
-	scfg, w, err := convert.OpenSource(ctx, source, openSourceOptions()...)
+	opts, err := openSourceOptions()
+	if err != nil {
+		return nil, err
+	}
+	scfg, w, err := convert.OpenSource(ctx, source, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}

@@ -82,7 +82,10 @@ func findSource(ctx context.Context, cfg *symb.Config, dir string) (string, stri
 		if rev == "" {
 			rev = "main"
 		}
-		c := hub.NewFromEnv(hub.WithOffline(true))
+		c, err := hub.NewFromEnv(hub.WithOffline(true))
+		if err != nil {
+			return "", err.Error()
+		}
 		if _, err := c.File(ctx, id, rev, "config.json"); err == nil {
 			return id, ""
 		}
@@ -96,8 +99,12 @@ func findSource(ctx context.Context, cfg *symb.Config, dir string) (string, stri
 
 // openSourceOptions are the converter options verify uses to read a source:
 // offline, so verification never downloads a model.
-func openSourceOptions() []convert.Option {
-	return []convert.Option{convert.WithHub(hub.NewFromEnv(hub.WithOffline(true)))}
+func openSourceOptions() ([]convert.Option, error) {
+	c, err := hub.NewFromEnv(hub.WithOffline(true))
+	if err != nil {
+		return nil, err
+	}
+	return []convert.Option{convert.WithHub(c)}, nil
 }
 
 // Save writes the report to dir/verify.json (outside the manifest, FORMAT.md §6).

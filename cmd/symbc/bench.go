@@ -65,7 +65,7 @@ cached tokens and time to first token.
 				if err != nil {
 					return err
 				}
-				return printResult(cmd, asJSON, res, res.WriteTable)
+				return printResult(cmd, asJSON, res, func(w io.Writer) error { return chatTurnTable(w, res) })
 			}
 			if len(parallel) > 0 {
 				if prompt == 0 || gen == 0 {
@@ -78,7 +78,7 @@ cached tokens and time to first token.
 				if err != nil {
 					return err
 				}
-				return printResult(cmd, asJSON, res, res.WriteTable)
+				return printResult(cmd, asJSON, res, func(w io.Writer) error { return parallelTable(w, res) })
 			}
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
@@ -87,7 +87,7 @@ cached tokens and time to first token.
 			if err != nil {
 				return err
 			}
-			return printResult(cmd, asJSON, res, res.WriteTable)
+			return printResult(cmd, asJSON, res, func(w io.Writer) error { return benchTable(w, res) })
 		},
 	}
 	f := cmd.Flags()

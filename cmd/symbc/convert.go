@@ -22,6 +22,7 @@ func newConvertCmd() *cobra.Command {
 		calibration          string
 		bits, maxKLD         float64
 		check, awq           bool
+		include, exclude     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "convert SOURCE OUT",
@@ -42,13 +43,16 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 				convert.WithPolicy(policy), convert.WithArch(archName), convert.WithRevision(revision),
 				convert.WithForce(force), convert.WithJobs(threads), convert.WithTool("symbc", toolVersion()),
 			}
+			if len(include)+len(exclude) > 0 {
+				opts = append(opts, convert.WithFiles(include, exclude))
+			}
 			tuned, err := tuneOptions(cmd, req, calibration, bits, maxKLD, awq)
 			if err != nil {
 				return err
 			}
 			opts = append(opts, tuned...)
 			if !quiet {
-				opts = append(opts, convert.WithProgress(convert.NewProgress(cmd.ErrOrStderr())))
+				opts = append(opts, convert.WithProgress(convertProgress(cmd.ErrOrStderr())))
 			}
 			sum, err := convert.Convert(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
@@ -90,6 +94,8 @@ Supported architectures: ` + strings.Join(arch.Supported(), ", "),
 	f.BoolVar(&check, "verify", false, "verify OUT against the source when done (bound: --max-kld if given, else verify's default); a miss removes OUT and exits 1")
 	f.StringVar(&archName, "arch", "", "architecture to use instead of the one config.json names")
 	f.StringVar(&revision, "revision", "", "Hub branch, tag or commit (default main)")
+	f.StringArrayVar(&include, "include", nil, "fetch only the Hub files matching this glob (fnmatch, as huggingface_hub's allow_patterns; repeatable)")
+	f.StringArrayVar(&exclude, "exclude", nil, "do not fetch the Hub files matching this glob (as ignore_patterns; repeatable)")
 	f.BoolVar(&force, "force", false, "replace OUT if it exists (only once the new folder is complete)")
 	addThreadsFlag(f, &threads)
 	addQuietFlag(f, &quiet)

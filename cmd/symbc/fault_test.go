@@ -209,3 +209,47 @@ func TestSecondInterruptExits(t *testing.T) {
 		t.Fatal("two interrupts did not end the process")
 	}
 }
+
+// TestStorePullSurvivesSIGKILL kills `symbc pull REF` into the model store
+// at random points and checks that the next pull succeeds and that the
+// store's tmp/ is empty afterwards: the dead run's folder is swept.
+func TestStorePullSurvivesSIGKILL(t *testing.T) {
+	var gets atomic.Int64
+	host := slowRegistry(t, &gets)
+	model, _ := convertStories(t)
+	ref := host + "/m:v1"
+	if _, stderr, err := registryCLI("", "push", model, ref, "--quiet"); err != nil {
+		t.Fatalf("push: %v\n%s", err, stderr)
+	}
+	args := []string{"pull", ref, "--quiet", "--jobs", "2"}
+	measure := symbcProcess(args...)
+	measure.Env = append(measure.Env, "SYMBC_MODELS="+t.TempDir())
+	start := time.Now()
+	if b, err := measure.CombinedOutput(); err != nil {
+		t.Fatalf("pull: %v\n%s", err, b)
+	}
+	took := time.Since(start)
+	for seed := range uint64(4) {
+		store := t.TempDir()
+		run := func() *exec.Cmd {
+			cmd := symbcProcess(args...)
+			cmd.Env = append(cmd.Env, "SYMBC_MODELS="+store)
+			return cmd
+		}
+		d := time.Duration(rand.New(rand.NewPCG(seed, 56)).Int64N(int64(took)))
+		killAfter(t, run(), d)
+		if b, err := run().CombinedOutput(); err != nil {
+			t.Fatalf("seed %d (killed after %v): the next pull failed: %v\n%s", seed, d, err, b)
+		}
+		if ents, err := os.ReadDir(filepath.Join(store, "tmp")); err == nil && len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("seed %d (killed after %v): tmp/ still holds %v", seed, d, names)
+		}
+		if b, err := run().CombinedOutput(); err != nil {
+			t.Fatalf("seed %d: a third pull failed: %v\n%s", seed, err, b)
+		}
+	}
+}

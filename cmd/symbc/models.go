@@ -31,7 +31,7 @@ func openStore(cmd *cobra.Command, reg []registry.Option) (*store.Store, error) 
 	}
 	return store.Open(root,
 		store.WithRegistryOptions(reg...),
-		store.WithConvertOptions(convert.WithTool("symbc", toolVersion()), convert.WithProgress(convert.NewProgress(cmd.ErrOrStderr()))),
+		store.WithConvertOptions(convert.WithTool("symbc", toolVersion()), convert.WithProgress(convertProgress(cmd.ErrOrStderr()))),
 	), nil
 }
 

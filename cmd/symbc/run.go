@@ -33,8 +33,8 @@ of {"role", "content"} objects, always templated) or --prompt-ids with token
 ids. Sampling is greedy unless --temperature is above 0.
 
 Without any of them, a terminal on standard input gets an interactive chat
-(` + chatHelp + `), and anything else on standard input is read
-whole as the prompt.
+(` + chatHelp + `; the up and down arrows recall earlier lines), and
+anything else on standard input is read whole as the prompt.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),

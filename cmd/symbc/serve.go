@@ -96,15 +96,18 @@ then streams still going end with an error event (code server_shutdown).
 			if err != nil {
 				return err
 			}
+			stderr := cmd.ErrOrStderr()
+			h, err := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
+				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
+				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs),
+				server.WithCORSOrigins(corsOrigins...))
+			if err != nil {
+				return err
+			}
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			stderr := cmd.ErrOrStderr()
-			h := server.New(m, server.WithModelName(modelName), server.WithScheduler(sch),
-				server.WithRequestLog(stderr), server.WithAPIKeys(keys...), server.WithAliases(aliases...),
-				server.WithGenerationDefaults(defaults), server.WithChatTemplateKwargs(kwargs),
-				server.WithCORSOrigins(corsOrigins...))
 			fmt.Fprintf(stderr, "serving %s as %q on http://%s/v1 (%d threads, context %d, %d parallel, KV cache %s = %d tokens)\n",
 				dir, modelName, l.Addr(), m.Threads(), m.MaxContext(), sch.Slots(), humanize.Bytes(sch.KVCacheBytes()), sch.KVCacheTokens())
 			if len(keys) > 0 {

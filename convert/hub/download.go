@@ -82,29 +82,7 @@ func (c *Client) fetchBlob(ctx context.Context, rc repoCache, w what, meta *file
 	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
 		return false, fmt.Errorf("create blob folder for %s: %w", w, err)
 	}
-	partial := blob + ".incomplete"
-	f, err := os.OpenFile(partial, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return false, fmt.Errorf("open %s: %w", partial, err)
-	}
-	d := &transfer{c: c, w: w, f: f, url: meta.location, size: meta.size}
-	if sha256Pattern.MatchString(meta.etag) {
-		d.sum = sha256.New()
-	}
-	err = d.run(ctx)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("write %s: %w", partial, cerr)
-	}
-	if err == nil && d.sum != nil {
-		if got := hex.EncodeToString(d.sum.Sum(nil)); got != meta.etag {
-			err = fmt.Errorf("%w: %s has SHA-256 %s, expected %s; the partial file was deleted, run again to download it anew",
-				ErrChecksum, w, got, meta.etag)
-		}
-	}
-	if errors.Is(err, ErrChecksum) {
-		// Bytes that fail verification must not be resumed from.
-		os.Remove(partial)
-	}
+	partial, err := c.download(ctx, w, blob, meta)
 	if err != nil {
 		return false, err
 	}
@@ -117,6 +95,105 @@ func (c *Client) fetchBlob(ctx context.Context, rc repoCache, w what, meta *file
 		return false, fmt.Errorf("store blob of %s: %w", w, err)
 	}
 	return true, nil
+}
+
+// Partial files next to blobs/<etag>: the Hub's own client resumes
+// <etag>.incomplete from its length, so only sequential downloads write
+// there; parallel parts go to <etag>.ranged (preallocated, so its length
+// says nothing) with their progress in <etag>.ranged.parts.
+const (
+	incompleteSuffix = ".incomplete"
+	rangedSuffix     = ".ranged"
+	partsSuffix      = ".ranged.parts"
+)
+
+// download fetches the file into a partial file next to blob and returns
+// its name: in parallel ranged parts when the file is large (unless a
+// sequential download left a partial file to resume), else, or when the
+// server ignores Range, as one stream resumed from the partial file's
+// length. The result is checked against the SHA-256 that an LFS file's etag
+// is; bytes that fail the check are deleted, never resumed from.
+func (c *Client) download(ctx context.Context, w what, blob string, meta *fileMeta) (string, error) {
+	verify := sha256Pattern.MatchString(meta.etag)
+	if c.splits(meta.size) {
+		_, serr := os.Stat(blob + partsSuffix)
+		st, ierr := os.Stat(blob + incompleteSuffix)
+		if serr == nil || ierr != nil || st.Size() == 0 {
+			got, err := c.rangedFile(ctx, w, blob, meta, verify)
+			if err == nil {
+				return blob + rangedSuffix, checkSum(w, got, meta.etag, verify, blob+rangedSuffix, blob+partsSuffix)
+			}
+			if !errors.Is(err, errNoRanges) {
+				return "", err
+			}
+		}
+	}
+	partial := blob + incompleteSuffix
+	f, err := os.OpenFile(partial, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", partial, err)
+	}
+	d := &transfer{c: c, w: w, f: f, url: meta.location, size: meta.size}
+	if verify {
+		d.sum = sha256.New()
+	}
+	err = d.run(ctx)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write %s: %w", partial, cerr)
+	}
+	if errors.Is(err, ErrChecksum) {
+		os.Remove(partial)
+	}
+	if err != nil {
+		return "", err
+	}
+	var got string
+	if verify {
+		got = hex.EncodeToString(d.sum.Sum(nil))
+	}
+	return partial, checkSum(w, got, meta.etag, verify, partial)
+}
+
+// rangedFile runs a parallel download into blob.ranged and returns the
+// SHA-256 of the result when verify is set. With errNoRanges, both partial
+// files are gone.
+func (c *Client) rangedFile(ctx context.Context, w what, blob string, meta *fileMeta, verify bool) (string, error) {
+	name := blob + rangedSuffix
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", name, err)
+	}
+	err = c.rangedDownload(ctx, w, f, blob+partsSuffix, meta)
+	var got string
+	if err == nil && verify {
+		if got, err = hashFile(f, meta.size); err != nil {
+			err = fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write %s: %w", name, cerr)
+	}
+	if errors.Is(err, errNoRanges) || errors.Is(err, ErrChecksum) {
+		os.Remove(name)
+		os.Remove(blob + partsSuffix)
+	}
+	if err == nil {
+		os.Remove(blob + partsSuffix)
+	}
+	return got, err
+}
+
+// checkSum compares the SHA-256 of a finished download with the etag and
+// deletes the partial files when they differ.
+func checkSum(w what, got, etag string, verify bool, partials ...string) error {
+	if !verify || got == etag {
+		return nil
+	}
+	for _, p := range partials {
+		os.Remove(p)
+	}
+	return fmt.Errorf("%w: %s has SHA-256 %s, expected %s; the partial file was deleted, run again to download it anew",
+		ErrChecksum, w, got, etag)
 }
 
 // errStalled marks a transfer that received nothing for stallTimeout.
@@ -152,32 +229,9 @@ func (d *transfer) run(ctx context.Context) error {
 			return fmt.Errorf("read partial download of %s: %w", d.w, err)
 		}
 	}
-	failures := 0
-	for d.offset < d.size {
-		before := d.offset
-		err := d.attempt(ctx)
-		if ctx.Err() != nil {
-			return fmt.Errorf("download of %s interrupted: %w", d.w, ctx.Err())
-		}
-		if err != nil && !retryable(err) {
-			return err
-		}
-		if d.offset >= d.size {
-			break
-		}
-		if err == nil {
-			err = fmt.Errorf("%w: %s: the connection closed at byte %d of %d", ErrNetwork, d.w, d.offset, d.size)
-		}
-		if d.offset > before {
-			failures = 0 // progress was made: the connection is flaky, not dead
-		}
-		failures++
-		if failures > d.c.retries {
-			return err
-		}
-		if err := sleep(ctx, backoff(failures)); err != nil {
-			return fmt.Errorf("download of %s interrupted: %w", d.w, err)
-		}
+	err = d.c.retrying(ctx, d.w, func() int64 { return d.offset }, d.size, d.attempt)
+	if err != nil {
+		return err
 	}
 	d.progress()
 	return nil
@@ -196,80 +250,112 @@ func (d *transfer) restart() error {
 }
 
 // attempt runs one GET from d.offset and appends what arrives.
-func (d *transfer) attempt(parent context.Context) error {
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	stall := time.AfterFunc(d.c.stallTimeout, func() { cancel(errStalled) })
-	defer stall.Stop()
-
-	var header http.Header
-	if d.offset > 0 {
-		header = http.Header{"Range": {"bytes=" + strconv.FormatInt(d.offset, 10) + "-"}}
-	}
-	resp, err := d.c.do(ctx, http.MethodGet, d.url, header, false, d.w)
-	if err != nil {
-		if context.Cause(ctx) == errStalled {
-			return fmt.Errorf("%w: %s: no answer for %s", ErrNetwork, d.w, d.c.stallTimeout)
-		}
-		return err
-	}
-	defer resp.Body.Close()
-
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		if d.offset > 0 {
+func (d *transfer) attempt(ctx context.Context) error {
+	err := d.c.fetchRange(ctx, d.w, d.url, d.offset, -1, func(whole bool) error {
+		if whole && d.offset > 0 {
 			// The server ignored Range: start over rather than append the
 			// file's beginning to its middle.
 			if err := d.restart(); err != nil {
 				return err
 			}
 		}
-	case resp.StatusCode == http.StatusPartialContent:
-		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
-		if !ok || start != d.offset {
-			return fmt.Errorf("%w: %s: asked for bytes from %d, got range %q", ErrHTTP, d.w, d.offset, resp.Header.Get("Content-Range"))
+		if _, err := d.f.Seek(d.offset, io.SeekStart); err != nil {
+			return fmt.Errorf("seek in partial download of %s: %w", d.w, err)
 		}
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && d.offset > 0:
+		d.progress()
+		return nil
+	}, func(p []byte) error {
+		if d.offset+int64(len(p)) > d.size {
+			return fmt.Errorf("%w: %s: the server sent more than the expected %d bytes", ErrChecksum, d.w, d.size)
+		}
+		if _, err := d.f.Write(p); err != nil {
+			return fmt.Errorf("write partial download of %s: %w", d.w, err)
+		}
+		if d.sum != nil {
+			d.sum.Write(p)
+		}
+		d.offset += int64(len(p))
+		d.progress()
+		return nil
+	})
+	if errors.Is(err, errRangeRefused) {
 		if err := d.restart(); err != nil {
 			return err
 		}
 		return fmt.Errorf("%w: %s: the server refused to resume, starting over", ErrNetwork, d.w)
+	}
+	return err
+}
+
+// errRangeRefused marks a 416 answer to a ranged request.
+var errRangeRefused = errors.New("the server refused the byte range")
+
+// fetchRange GETs the bytes from..to (to < 0: to the end; from 0 to the end
+// sends no Range header) of u. begin is called once the answer is known
+// good, before any byte, with whole set when the server sent the whole file
+// (200) instead of the range; write gets the body as it arrives. A transfer
+// receiving nothing for the stall timeout is abandoned with ErrNetwork.
+func (c *Client) fetchRange(parent context.Context, w what, u *url.URL, from, to int64,
+	begin func(whole bool) error, write func([]byte) error) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	stall := time.AfterFunc(c.stallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
+
+	var header http.Header
+	if from > 0 || to >= 0 {
+		r := "bytes=" + strconv.FormatInt(from, 10) + "-"
+		if to >= 0 {
+			r += strconv.FormatInt(to, 10)
+		}
+		header = http.Header{"Range": {r}}
+	}
+	resp, err := c.do(ctx, http.MethodGet, u, header, false, w)
+	if err != nil {
+		if context.Cause(ctx) == errStalled {
+			return fmt.Errorf("%w: %s: no answer for %s", ErrNetwork, w, c.stallTimeout)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+
+	whole := false
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		whole = true
+	case resp.StatusCode == http.StatusPartialContent && header != nil:
+		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+		if !ok || start != from {
+			return fmt.Errorf("%w: %s: asked for bytes from %d, got range %q", ErrHTTP, w, from, resp.Header.Get("Content-Range"))
+		}
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && header != nil:
+		return fmt.Errorf("%s: %w", w, errRangeRefused)
 	default:
-		return d.c.statusError(resp, d.w)
+		return c.statusError(resp, w)
 	}
 	if enc := resp.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return fmt.Errorf("%w: %s: the server sent %s-encoded content although none was accepted", ErrHTTP, d.w, enc)
+		return fmt.Errorf("%w: %s: the server sent %s-encoded content although none was accepted", ErrHTTP, w, enc)
 	}
-	if _, err := d.f.Seek(d.offset, io.SeekStart); err != nil {
-		return fmt.Errorf("seek in partial download of %s: %w", d.w, err)
+	if err := begin(whole); err != nil {
+		return err
 	}
-
-	d.progress()
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
-			stall.Reset(d.c.stallTimeout)
-			if d.offset+int64(n) > d.size {
-				return fmt.Errorf("%w: %s: the server sent more than the expected %d bytes", ErrChecksum, d.w, d.size)
+			stall.Reset(c.stallTimeout)
+			if err := write(buf[:n]); err != nil {
+				return err
 			}
-			if _, err := d.f.Write(buf[:n]); err != nil {
-				return fmt.Errorf("write partial download of %s: %w", d.w, err)
-			}
-			if d.sum != nil {
-				d.sum.Write(buf[:n])
-			}
-			d.offset += int64(n)
-			d.progress()
 		}
 		if rerr == io.EOF {
 			return nil
 		}
 		if rerr != nil {
 			if context.Cause(ctx) == errStalled && parent.Err() == nil {
-				return fmt.Errorf("%w: %s: %v for %s at byte %d", ErrNetwork, d.w, errStalled, d.c.stallTimeout, d.offset)
+				return fmt.Errorf("%w: %s: %v for %s", ErrNetwork, w, errStalled, c.stallTimeout)
 			}
-			return d.c.netError(parent, rerr, resp.Request, d.w)
+			return c.netError(parent, rerr, resp.Request, w)
 		}
 	}
 }

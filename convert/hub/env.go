@@ -18,8 +18,9 @@ import (
 //	HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE  "1", "ON", "YES" or "TRUE" forbid network access
 //	HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT  seconds (default 10)
 //
-// opts are applied after the environment, so explicit options win.
-func NewFromEnv(opts ...Option) *Client {
+// opts are applied after the environment, so explicit options win. A bad
+// HF_ENDPOINT is an error.
+func NewFromEnv(opts ...Option) (*Client, error) {
 	home, _ := os.UserHomeDir()
 	env := envOptions(os.Getenv, os.ReadFile, home)
 	return New(append(env, opts...)...)
@@ -85,10 +86,10 @@ func envOptions(getenv func(string) string, readFile func(string) ([]byte, error
 		opts = append(opts, WithOffline(true))
 	}
 	if s := seconds(getenv("HF_HUB_ETAG_TIMEOUT")); s > 0 {
-		opts = append(opts, func(c *Client) { c.metaTimeout = s })
+		opts = append(opts, func(c *Client) error { c.metaTimeout = s; return nil })
 	}
 	if s := seconds(getenv("HF_HUB_DOWNLOAD_TIMEOUT")); s > 0 {
-		opts = append(opts, func(c *Client) { c.stallTimeout = s })
+		opts = append(opts, func(c *Client) error { c.stallTimeout = s; return nil })
 	}
 	return opts
 }

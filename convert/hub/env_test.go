@@ -3,6 +3,8 @@ package hub
 import (
 	"io/fs"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,7 +62,7 @@ func TestEnvOptions(t *testing.T) {
 				}
 				return nil, fs.ErrNotExist
 			}
-			c := New(envOptions(getenv, readFile, home)...)
+			c := mustNew(t, envOptions(getenv, readFile, home)...)
 			abs, _ := filepath.Abs(filepath.FromSlash(tc.want.cache))
 			if c.cacheDir != abs || c.endpoint != tc.want.endpoint || c.token != tc.want.token || c.offline != tc.want.offline {
 				t.Errorf("got cache=%q endpoint=%q token=%q offline=%v; want %+v", c.cacheDir, c.endpoint, c.token, c.offline, tc.want)
@@ -72,11 +74,30 @@ func TestEnvOptions(t *testing.T) {
 func TestEnvTimeoutsAndOptionOrder(t *testing.T) {
 	env := map[string]string{"HF_HUB_ETAG_TIMEOUT": "3", "HF_HUB_DOWNLOAD_TIMEOUT": "42", "HF_TOKEN": "hf_env"}
 	opts := envOptions(func(k string) string { return env[k] }, func(string) ([]byte, error) { return nil, fs.ErrNotExist }, "/h")
-	c := New(append(opts, WithToken("hf_explicit"))...)
+	c := mustNew(t, append(opts, WithToken("hf_explicit"))...)
 	if c.metaTimeout != 3*time.Second || c.stallTimeout != 42*time.Second {
 		t.Errorf("timeouts = %s, %s", c.metaTimeout, c.stallTimeout)
 	}
 	if c.token != "hf_explicit" {
 		t.Errorf("explicit option should win over the environment, token = %q", c.token)
+	}
+}
+
+// Options given a value they cannot take make New fail; a bad HF_ENDPOINT
+// is such a value.
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Option{WithEndpoint("huggingface.co"), WithEndpoint("ftp://hf.example"), WithEndpoint("https://"), WithJobs(-1)} {
+		if c, err := New(o); err == nil {
+			t.Errorf("accepted: %+v", c)
+		}
+	}
+	env := map[string]string{"HF_ENDPOINT": "hf.local:8080"}
+	opts := envOptions(func(k string) string { return env[k] }, func(string) ([]byte, error) { return nil, fs.ErrNotExist }, "/h")
+	if _, err := New(opts...); err == nil || !strings.Contains(err.Error(), "hf.local:8080") {
+		t.Errorf("HF_ENDPOINT hf.local:8080: %v", err)
+	}
+	if c := mustNew(t, WithJobs(0)); c.jobs != runtime.GOMAXPROCS(0) {
+		t.Errorf("WithJobs(0): %d jobs, want one per CPU", c.jobs)
 	}
 }

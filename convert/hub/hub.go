@@ -4,24 +4,30 @@
 //
 //	<cache>/models--org--name/refs/<revision>          commit id of a branch or tag
 //	<cache>/models--org--name/snapshots/<commit>/<path> relative symlink to the blob
-//	<cache>/models--org--name/blobs/<etag>             file content (<etag>.incomplete while downloading)
+//	<cache>/models--org--name/blobs/<etag>             file content (<etag>.incomplete while downloading;
+//	                                                   <etag>.ranged and .ranged.parts for a file fetched in parts)
 //	<cache>/models--org--name/trees/<commit>.json      file list of the commit
 //	<cache>/models--org--name/.no_exist/<commit>/<path> marker for a file known to be absent
 //	<cache>/.locks/models--org--name/<etag>.lock       held while a blob is written
 //
-// A file already in the cache is used without any network request.
+// A file already in the cache is used without any network request. Files
+// that huggingface_hub fetched through Xet storage sit in the same layout
+// (Xet's own ~/.cache/huggingface/xet holds deduplication chunks, not files).
 package hub
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/symbc/symbc/internal/workers"
 )
 
 // DefaultEndpoint is the public Hub.
@@ -39,54 +45,92 @@ type Client struct {
 	jobs      int
 	userAgent string
 
+	connections int   // ranged requests at once for one large file
+	partSize    int64 // files larger than this are fetched in parts of this size
+
 	metaTimeout  time.Duration // bound on one metadata request (API, HEAD)
 	stallTimeout time.Duration // a download receiving nothing this long is retried
 	retries      int           // attempts to resume a transfer that broke mid-body
 }
 
-// Option configures a Client.
-type Option func(*Client)
+// Option configures a Client; an option given a value it cannot take makes
+// New fail.
+type Option func(*Client) error
 
-// WithEndpoint sets the Hub URL (default https://huggingface.co).
-func WithEndpoint(url string) Option {
-	return func(c *Client) { c.endpoint = strings.TrimRight(url, "/") }
+// WithEndpoint sets the Hub URL (default https://huggingface.co): an
+// http or https URL with a host.
+func WithEndpoint(endpoint string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("hub endpoint %q: want an http or https URL with a host", endpoint)
+		}
+		c.endpoint = strings.TrimRight(endpoint, "/")
+		return nil
+	}
 }
 
 // WithToken sets the access token sent as a Bearer credential; empty means
 // anonymous access.
-func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+func WithToken(token string) Option { return func(c *Client) error { c.token = token; return nil } }
 
 // WithCacheDir sets the cache folder (the Hub cache root, holding models--*).
-func WithCacheDir(dir string) Option { return func(c *Client) { c.cacheDir = dir } }
+func WithCacheDir(dir string) Option { return func(c *Client) error { c.cacheDir = dir; return nil } }
 
 // WithOffline forbids all network access: only the cache answers.
-func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
+func WithOffline(offline bool) Option {
+	return func(c *Client) error { c.offline = offline; return nil }
+}
 
 // WithHTTPClient sets the HTTP client (transport, proxy, TLS). Redirects are
 // always handled by this package, whatever the client's CheckRedirect says.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) error { c.http = hc; return nil } }
 
 // WithProgress sets a callback told of download progress: file is the
 // repository path, done the bytes on disk so far (including a resumed part),
 // total the expected size. It is called from several goroutines when more
 // than one job runs, and only for files that are transferred.
 func WithProgress(fn func(file string, done, total int64)) Option {
-	return func(c *Client) { c.progress = fn }
+	return func(c *Client) error { c.progress = fn; return nil }
 }
 
-// WithJobs sets how many files Snapshot downloads at once (default 8).
-func WithJobs(n int) Option { return func(c *Client) { c.jobs = n } }
+// WithJobs sets how many files Snapshot downloads at once (default 8; 0:
+// one per CPU; negative is an error).
+func WithJobs(n int) Option {
+	return func(c *Client) error {
+		if err := workers.Check("hub jobs", n); err != nil {
+			return err
+		}
+		c.jobs = workers.Count(n)
+		return nil
+	}
+}
+
+// WithConnections sets how many HTTP Range requests download one large
+// file at once (default 4; 1 turns parallel parts off). Files larger than
+// 64 MiB are fetched in 64 MiB parts, each resumed where it stopped.
+func WithConnections(n int) Option {
+	return func(c *Client) error {
+		if n < 1 {
+			return fmt.Errorf("hub connections %d: want at least 1", n)
+		}
+		c.connections = n
+		return nil
+	}
+}
 
 // WithUserAgent replaces the User-Agent header (default "symbc/<version>; go/<version>").
-func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+func WithUserAgent(ua string) Option { return func(c *Client) error { c.userAgent = ua; return nil } }
 
 // New builds a Client from options only; see NewFromEnv for the usual
 // environment variables. Without WithCacheDir the cache is
-// ~/.cache/huggingface/hub.
-func New(opts ...Option) *Client {
+// ~/.cache/huggingface/hub. The first option that fails is the error.
+func New(opts ...Option) (*Client, error) {
 	c := &Client{
 		endpoint:     DefaultEndpoint,
 		jobs:         8,
+		connections:  defaultConnections,
+		partSize:     defaultPartSize,
 		metaTimeout:  10 * time.Second,
 		stallTimeout: 10 * time.Second,
 		retries:      5,
@@ -95,10 +139,9 @@ func New(opts ...Option) *Client {
 		c.cacheDir = filepath.Join(home, ".cache", "huggingface", "hub")
 	}
 	for _, o := range opts {
-		o(c)
-	}
-	if c.jobs < 1 {
-		c.jobs = 1
+		if err := o(c); err != nil {
+			return nil, err
+		}
 	}
 	if c.cacheDir != "" {
 		if abs, err := filepath.Abs(c.cacheDir); err == nil {
@@ -117,7 +160,7 @@ func New(opts ...Option) *Client {
 	hc := *base
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.http = &hc
-	return c
+	return c, nil
 }
 
 func defaultUserAgent() string {

@@ -64,10 +64,20 @@ func (n noNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.New("network disabled in this test")
 }
 
-func newClient(f *hubtest.Server, cache string, opts ...Option) *Client {
+func newClient(t testing.TB, f *hubtest.Server, cache string, opts ...Option) *Client {
+	t.Helper()
 	base := []Option{WithEndpoint(f.URL()), WithCacheDir(cache), WithJobs(4)}
-	c := New(append(base, opts...)...)
+	c := mustNew(t, append(base, opts...)...)
 	c.stallTimeout = 5 * time.Second
+	return c
+}
+
+func mustNew(t testing.TB, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -85,7 +95,7 @@ func TestSnapshotCacheLayout(t *testing.T) {
 	repo := tinyRepo()
 	f.AddRepo(testRepo, repo)
 	cache := t.TempDir()
-	c := newClient(f, cache, WithToken(testToken))
+	c := newClient(t, f, cache, WithToken(testToken))
 
 	dir, err := c.Snapshot(context.Background(), testRepo, "", notReadme)
 	if err != nil {
@@ -183,7 +193,7 @@ func TestCachedRunMakesNoRequests(t *testing.T) {
 	f.AddRepo(testRepo, tinyRepo())
 	cache := t.TempDir()
 	ctx := context.Background()
-	c := newClient(f, cache)
+	c := newClient(t, f, cache)
 	if _, err := c.File(ctx, testRepo, "main", "config.json"); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +203,7 @@ func TestCachedRunMakesNoRequests(t *testing.T) {
 	}
 	f.ResetLog()
 
-	cached := newClient(f, cache, WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
+	cached := newClient(t, f, cache, WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
 	p, err := cached.File(ctx, testRepo, "main", "config.json")
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +237,7 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 	shard := "model-00001-of-00002.safetensors"
 	sha := repo.ETag(shard)
 	f.CutAt(testRepo, shard, 250_000)
-	c := newClient(f, t.TempDir())
+	c := newClient(t, f, t.TempDir())
 
 	p, err := c.File(context.Background(), testRepo, "main", shard)
 	if err != nil {
@@ -269,7 +279,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := newClient(f, cache, WithProgress(progress)).File(ctx, testRepo, "main", shard)
+		_, err := newClient(t, f, cache, WithProgress(progress)).File(ctx, testRepo, "main", shard)
 		errc <- err
 	}()
 	<-reached
@@ -305,7 +315,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	firstDone = nil
 	mu.Unlock()
 	f.ResetLog()
-	p, err := newClient(f, cache, WithProgress(progress)).File(context.Background(), testRepo, "main", shard)
+	p, err := newClient(t, f, cache, WithProgress(progress)).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +340,7 @@ func TestServerIgnoringRangeRestarts(t *testing.T) {
 	sha := repo.ETag(shard)
 	f.CutAt(testRepo, shard, 100_000)
 	f.IgnoreRange(true)
-	p, err := newClient(f, t.TempDir()).File(context.Background(), testRepo, "main", shard)
+	p, err := newClient(t, f, t.TempDir()).File(context.Background(), testRepo, "main", shard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +361,7 @@ func TestChecksumMismatch(t *testing.T) {
 	sha := repo.ETag(shard)
 	f.Corrupt(testRepo, shard, true)
 	cache := t.TempDir()
-	c := newClient(f, cache)
+	c := newClient(t, f, cache)
 
 	_, err := c.File(context.Background(), testRepo, "main", shard)
 	if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), shard) {
@@ -384,7 +394,7 @@ func TestGatedModel(t *testing.T) {
 	ctx := context.Background()
 
 	for _, token := range []string{"", testToken} {
-		c := newClient(f, t.TempDir(), WithToken(token))
+		c := newClient(t, f, t.TempDir(), WithToken(token))
 		_, err := c.File(ctx, "meta-llama/Llama-3.2-1B", "main", "config.json")
 		if !errors.Is(err, ErrGated) {
 			t.Fatalf("token %v: got %v, want ErrGated", token != "", err)
@@ -405,7 +415,7 @@ func TestGatedModel(t *testing.T) {
 		}
 	}
 	f.Grant(testToken)
-	if _, err := newClient(f, t.TempDir(), WithToken(testToken)).File(ctx, "meta-llama/Llama-3.2-1B", "main", "config.json"); err != nil {
+	if _, err := newClient(t, f, t.TempDir(), WithToken(testToken)).File(ctx, "meta-llama/Llama-3.2-1B", "main", "config.json"); err != nil {
 		t.Fatalf("with an accepted license: %v", err)
 	}
 }
@@ -417,7 +427,7 @@ func TestNotFoundErrors(t *testing.T) {
 	cache := t.TempDir()
 
 	for _, token := range []string{"", testToken} {
-		c := newClient(f, cache, WithToken(token))
+		c := newClient(t, f, cache, WithToken(token))
 		_, err := c.Snapshot(ctx, "acme/missing", "main", nil)
 		if !errors.Is(err, ErrRepoNotFound) || !strings.Contains(err.Error(), "acme/missing") {
 			t.Errorf("missing repo (token %v): %v", token != "", err)
@@ -429,7 +439,7 @@ func TestNotFoundErrors(t *testing.T) {
 			t.Errorf("File on a missing repo: %v", err)
 		}
 	}
-	c := newClient(f, cache)
+	c := newClient(t, f, cache)
 	if _, err := c.Snapshot(ctx, testRepo, "v9", nil); !errors.Is(err, ErrRevisionNotFound) {
 		t.Errorf("missing revision: %v", err)
 	}
@@ -454,7 +464,7 @@ func TestNetworkErrorIsOneLine(t *testing.T) {
 	f := hubtest.New(t)
 	url := f.URL()
 	f.Close()
-	c := New(WithEndpoint(url), WithCacheDir(t.TempDir()), WithToken(testToken))
+	c := mustNew(t, WithEndpoint(url), WithCacheDir(t.TempDir()), WithToken(testToken))
 	_, err := c.File(context.Background(), testRepo, "main", "config.json")
 	if !errors.Is(err, ErrNetwork) {
 		t.Fatalf("got %v, want ErrNetwork", err)
@@ -470,11 +480,11 @@ func TestOfflineMode(t *testing.T) {
 	f.AddRepo(testRepo, tinyRepo())
 	ctx := context.Background()
 	cache := t.TempDir()
-	if _, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", func(n string) bool { return strings.HasSuffix(n, ".json") }); err != nil {
+	if _, err := newClient(t, f, cache).Snapshot(ctx, testRepo, "main", func(n string) bool { return strings.HasSuffix(n, ".json") }); err != nil {
 		t.Fatal(err)
 	}
 
-	off := newClient(f, cache, WithOffline(true), WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
+	off := newClient(t, f, cache, WithOffline(true), WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
 	if _, err := off.File(ctx, testRepo, "main", "config.json"); err != nil {
 		t.Errorf("offline File from cache: %v", err)
 	}
@@ -489,7 +499,7 @@ func TestOfflineMode(t *testing.T) {
 	if !errors.Is(err, ErrOffline) || !strings.Contains(err.Error(), "offline mode is on") {
 		t.Errorf("offline File not in cache: %v", err)
 	}
-	empty := newClient(f, t.TempDir(), WithOffline(true), WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
+	empty := newClient(t, f, t.TempDir(), WithOffline(true), WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
 	if _, err := empty.Snapshot(ctx, testRepo, "main", nil); !errors.Is(err, ErrOffline) {
 		t.Errorf("offline Snapshot with an empty cache: %v", err)
 	}
@@ -504,7 +514,7 @@ func TestHostileNames(t *testing.T) {
 			f.OverrideListing([]string{"config.json", bad})
 			root := t.TempDir()
 			cache := filepath.Join(root, "cache")
-			_, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", nil)
+			_, err := newClient(t, f, cache).Snapshot(ctx, testRepo, "main", nil)
 			if !errors.Is(err, ErrUnsafeName) {
 				t.Fatalf("listing with %q: %v, want ErrUnsafeName", bad, err)
 			}
@@ -512,7 +522,7 @@ func TestHostileNames(t *testing.T) {
 				t.Errorf("a file was written outside the cache")
 			}
 			f.ResetLog()
-			if _, err := newClient(f, cache).File(ctx, testRepo, "main", bad); !errors.Is(err, ErrUnsafeName) {
+			if _, err := newClient(t, f, cache).File(ctx, testRepo, "main", bad); !errors.Is(err, ErrUnsafeName) {
 				t.Errorf("File(%q): %v", bad, err)
 			}
 			if reqs := f.Requests(); len(reqs) != 0 {
@@ -524,18 +534,18 @@ func TestHostileNames(t *testing.T) {
 		f := hubtest.New(t)
 		f.AddRepo(testRepo, tinyRepo())
 		f.OverrideETag("../../../evil")
-		_, err := newClient(f, t.TempDir()).File(ctx, testRepo, "main", "config.json")
+		_, err := newClient(t, f, t.TempDir()).File(ctx, testRepo, "main", "config.json")
 		if !errors.Is(err, ErrUnsafeName) {
 			t.Fatalf("hostile etag: %v", err)
 		}
 	})
 	t.Run("repo", func(t *testing.T) {
 		for _, id := range []string{"../etc", "a/b/c", "/abs", "org--x/y"} {
-			if _, err := New(WithCacheDir(t.TempDir())).File(ctx, id, "main", "config.json"); !errors.Is(err, ErrInvalidRepoID) {
+			if _, err := mustNew(t, WithCacheDir(t.TempDir())).File(ctx, id, "main", "config.json"); !errors.Is(err, ErrInvalidRepoID) {
 				t.Errorf("repo %q: %v", id, err)
 			}
 		}
-		if _, err := New(WithCacheDir(t.TempDir())).File(ctx, testRepo, "../../x", "config.json"); !errors.Is(err, ErrUnsafeName) {
+		if _, err := mustNew(t, WithCacheDir(t.TempDir())).File(ctx, testRepo, "../../x", "config.json"); !errors.Is(err, ErrUnsafeName) {
 			t.Errorf("revision ../../x: %v", err)
 		}
 	})
@@ -546,7 +556,7 @@ func TestRenamedRepoFollowsRelativeRedirect(t *testing.T) {
 	repo := tinyRepo()
 	f.AddRepo(testRepo, repo)
 	f.Rename("acme/old-name", testRepo)
-	c := newClient(f, t.TempDir())
+	c := newClient(t, f, t.TempDir())
 	for _, name := range []string{"config.json", "model-00002-of-00002.safetensors"} {
 		p, err := c.File(context.Background(), "acme/old-name", "main", name)
 		if err != nil {
@@ -569,7 +579,7 @@ func TestConcurrentClientsShareBlobs(t *testing.T) {
 	errs := make([]error, 3)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = newClient(f, cache).Snapshot(context.Background(), testRepo, "main", nil)
+			_, errs[i] = newClient(t, f, cache).Snapshot(context.Background(), testRepo, "main", nil)
 		})
 	}
 	wg.Wait()
@@ -597,15 +607,15 @@ func TestSnapshotCompletesAtSameCommit(t *testing.T) {
 	ctx := context.Background()
 	// Everything but the shard first, so the failing run below has exactly
 	// one file left to fetch and no parallel download it could interrupt.
-	if _, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", func(n string) bool { return n != shard }); err != nil {
+	if _, err := newClient(t, f, cache).Snapshot(ctx, testRepo, "main", func(n string) bool { return n != shard }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", notReadme); !errors.Is(err, ErrChecksum) {
+	if _, err := newClient(t, f, cache).Snapshot(ctx, testRepo, "main", notReadme); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("corrupted run: %v, want ErrChecksum", err)
 	}
 	f.Corrupt(testRepo, shard, false)
 	f.ResetLog()
-	dir, err := newClient(f, cache).Snapshot(ctx, testRepo, "main", notReadme)
+	dir, err := newClient(t, f, cache).Snapshot(ctx, testRepo, "main", notReadme)
 	if err != nil {
 		t.Fatal(err)
 	}

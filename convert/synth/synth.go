@@ -94,18 +94,36 @@ type options struct {
 	shardBytes int64
 }
 
-// Option configures Write.
-type Option func(*options)
+// Option configures Write; an option given a value it cannot take makes
+// Write fail before anything is written.
+type Option func(*options) error
 
 // WithSeed sets the random seed (default 1).
-func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+func WithSeed(seed uint64) Option { return func(o *options) error { o.seed = seed; return nil } }
 
-// WithDType sets the storage type (default BF16).
-func WithDType(d DType) Option { return func(o *options) { o.dtype = d } }
+// WithDType sets the storage type (default BF16): BF16, F16 or F32.
+func WithDType(d DType) Option {
+	return func(o *options) error {
+		if d != BF16 && d != F16 && d != F32 {
+			return fmt.Errorf("synth: dtype %q (want BF16, F16 or F32)", d)
+		}
+		o.dtype = d
+		return nil
+	}
+}
 
-// WithShardBytes sets the shard size limit (default DefaultShardBytes). A
-// checkpoint that fits in one shard is written as model.safetensors.
-func WithShardBytes(n int64) Option { return func(o *options) { o.shardBytes = n } }
+// WithShardBytes sets the shard size limit (default DefaultShardBytes),
+// which must be positive. A checkpoint that fits in one shard is written
+// as model.safetensors.
+func WithShardBytes(n int64) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("synth: shard size %d bytes, want a positive size", n)
+		}
+		o.shardBytes = n
+		return nil
+	}
+}
 
 // tensor is one weight to generate.
 type tensor struct {
@@ -163,10 +181,9 @@ func (s Shape) Bytes(d DType) int64 {
 func Write(ctx context.Context, dir string, s Shape, opts ...Option) error {
 	o := options{seed: 1, dtype: BF16, shardBytes: DefaultShardBytes}
 	for _, f := range opts {
-		f(&o)
-	}
-	if o.dtype != BF16 && o.dtype != F16 && o.dtype != F32 {
-		return fmt.Errorf("synth: dtype %q (want BF16, F16 or F32)", o.dtype)
+		if err := f(&o); err != nil {
+			return err
+		}
 	}
 	if s.Heads <= 0 || s.Hidden%s.Heads != 0 || s.KVHeads <= 0 || s.Heads%s.KVHeads != 0 {
 		return fmt.Errorf("synth: shape %s: heads %d / kv heads %d do not divide hidden %d", s.Name, s.Heads, s.KVHeads, s.Hidden)

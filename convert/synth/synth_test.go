@@ -11,19 +11,13 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/safetensors"
+
+	"github.com/symbc/symbc/internal/sttest"
 )
 
 func load(t *testing.T, path string) safetensors.SafeTensors {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := safetensors.Deserialize(b)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return st
+	return sttest.Read(t, path)
 }
 
 func stats(v safetensors.TensorView) (mean, std float64) {
@@ -154,5 +148,20 @@ func TestLookup(t *testing.T) {
 	}
 	if _, err := Lookup("gpt-5"); err == nil {
 		t.Error("unknown shape accepted")
+	}
+}
+
+// Options given a value they cannot take fail Write before it writes.
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	s := Shape{Name: "t", Layers: 1, Hidden: 16, Intermediate: 32, Heads: 2, KVHeads: 1, Vocab: 32, Tied: true}
+	for name, opt := range map[string]Option{"dtype": WithDType("F8"), "shard": WithShardBytes(0)} {
+		dir := filepath.Join(t.TempDir(), "m")
+		if err := Write(context.Background(), dir, s, opt); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: wrote %s", name, dir)
+		}
 	}
 }

@@ -45,3 +45,18 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 		}
 	}
 }
+
+// TryLock takes the lock on an existing file without waiting: ok is false
+// (and err nil) when another holder has it. It never creates path.
+func TryLock(path string) (unlock func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	ok, err = tryLock(f)
+	if err != nil || !ok {
+		f.Close()
+		return nil, false, err
+	}
+	return func() { unlockFile(f); f.Close() }, true, nil
+}

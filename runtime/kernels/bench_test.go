@@ -203,8 +203,13 @@ func BenchmarkMatMulRows(b *testing.B) {
 		w := benchWeight(b, k.dt, k.sc, k.g, rows, cols)
 		for _, set := range Available() {
 			p := newPool(1, set)
-			for _, n := range []int{1, 2, 4, 8, 16, 128} {
-				b.Run(fmt.Sprintf("%s/%s/n%d", k.name, set, n), func(b *testing.B) {
+			for _, n := range []int{1, -1, 2, 4, 8, 16, 128} {
+				name := fmt.Sprintf("%s/%s/n%d", k.name, set, n)
+				if n < 0 { // MatVec once the weight is packed (outside the timings), as every n ≥ 2 then
+					p.Prepare(w)
+					n, name = 1, fmt.Sprintf("%s/%s/n1packed", k.name, set)
+				}
+				b.Run(name, func(b *testing.B) {
 					X := randVec(rand.New(rand.NewPCG(1, 1)), n*cols)
 					Y := make([]float32, n*rows)
 					c0 := cpuTime()

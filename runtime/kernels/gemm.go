@@ -38,30 +38,59 @@ type q4Tiles struct {
 // once.
 type gemmPacked struct {
 	once  sync.Once
-	data  *byte // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
-	tiles *q4Tiles
+	data  *byte                   // the tensor's codes when packed: a tensor reusing its pointer with other data is packed again
+	tiles atomic.Pointer[q4Tiles] // set once packed
 }
 
-// useGEMM reports whether MatMul over n inputs with v runs the tiled kernels.
-func (p *Pool) useGEMM(v *wview, n int) bool {
-	return n >= 2 && p.useVNNI(v) && v.kp%q8Block == 0
+// useGEMM reports whether MatMul over n inputs with v runs the tiled kernels:
+// always for two or more inputs, and for one (MatVec) once w is packed, so
+// that a packed weight is read in one layout only.
+func (p *Pool) useGEMM(w *symb.Tensor, v *wview, n int) bool {
+	if !p.useVNNI(v) || v.kp%q8Block != 0 {
+		return false
+	}
+	if n >= 2 {
+		return true
+	}
+	e, ok := p.packs.Load(w)
+	return ok && e.(*gemmPacked).tiles.Load() != nil
+}
+
+// Prepare repacks the INT4 weights among ws that the GEMM kernels of p
+// would read, now rather than at their first product with several inputs
+// (which would then pay for it); other weights are left alone. The packed
+// copies, the size of the weights' codes and scales, live as long as p.
+// It reports whether it packed any: products with those no longer read the
+// weights' own codes (except for an input holding Inf or NaN).
+func (p *Pool) Prepare(ws ...*symb.Tensor) bool {
+	packed := false
+	for _, w := range ws {
+		if v := view(w); p.useGEMM(w, &v, 2) {
+			p.tilesFor(w, &v)
+			packed = true
+		}
+	}
+	return packed
 }
 
 // tilesFor returns v's repacked tiles, packing them on first use.
 func (p *Pool) tilesFor(w *symb.Tensor, v *wview) *q4Tiles {
 	e, _ := p.packs.LoadOrStore(w, &gemmPacked{})
 	g := e.(*gemmPacked)
-	g.once.Do(func() { g.data, g.tiles = &v.data[0], p.packQ4(v) })
+	g.once.Do(func() {
+		g.data = &v.data[0]
+		g.tiles.Store(p.packQ4(v))
+	})
 	if g.data != &v.data[0] {
 		return p.packQ4(v) // the tensor was rebuilt in place: never serve stale codes
 	}
-	return g.tiles
+	return g.tiles.Load()
 }
 
 // packQ4 repacks the INT4 weight v into tiles (in parallel on the pool).
 func (p *Pool) packQ4(v *wview) *q4Tiles {
 	t := &q4Tiles{tiles: (v.rows + gemmTile - 1) / gemmTile, nblocks: v.kp / q8Block, bpg: v.g / q8Block, ngroups: v.gpr}
-	t.w = make([]byte, t.tiles*t.nblocks*gemmBlockBytes)
+	t.w = bigBytes(t, t.tiles*t.nblocks*gemmBlockBytes)
 	t.sc = make([]uint16, t.tiles*t.ngroups*gemmTile)
 	if v.asym {
 		t.mn = make([]uint16, len(t.sc))
@@ -83,22 +112,23 @@ func packTile(t *q4Tiles, v *wview, ti int) {
 	rb := v.rowBytes()
 	le := binary.LittleEndian
 	const m = 0x0f0f0f0f
-	for l := range gemmTile {
-		r := ti*gemmTile + l
-		if r >= v.rows {
-			break // codes and scales stay zero: the lane computes 0
-		}
-		row := v.data[r*rb : (r+1)*rb]
-		tile := t.w[ti*t.nblocks*gemmBlockBytes : (ti+1)*t.nblocks*gemmBlockBytes]
-		for b := range t.nblocks {
-			src := row[16*b : 16*b+16]
-			dst := tile[b*gemmBlockBytes+4*l:]
+	nr := min(gemmTile, v.rows-ti*gemmTile) // rows past the last stay zero: the lane computes 0
+	src := v.data[ti*gemmTile*rb:]
+	tile := t.w[ti*t.nblocks*gemmBlockBytes : (ti+1)*t.nblocks*gemmBlockBytes]
+	// Block by block, so that the tile is written in order.
+	for b := range t.nblocks {
+		dst := tile[b*gemmBlockBytes : (b+1)*gemmBlockBytes]
+		for l := range nr {
+			s := src[l*rb+16*b : l*rb+16*b+16]
 			for h := range 2 { // bytes 0–7, then 8–15
-				lo, hi := le.Uint32(src[8*h:]), le.Uint32(src[8*h+4:])
-				le.PutUint32(dst[64*h:], lo&m|(hi&m)<<4)
-				le.PutUint32(dst[64*(h+2):], lo>>4&m|hi&^m)
+				lo, hi := le.Uint32(s[8*h:]), le.Uint32(s[8*h+4:])
+				le.PutUint32(dst[64*h+4*l:], lo&m|(hi&m)<<4)
+				le.PutUint32(dst[64*(h+2)+4*l:], lo>>4&m|hi&^m)
 			}
 		}
+	}
+	for l := range nr {
+		r := ti*gemmTile + l
 		for gi := range t.ngroups {
 			t.sc[(ti*t.ngroups+gi)*gemmTile+l] = v.scales[r*v.gpr+gi]
 			if v.asym {
@@ -207,12 +237,27 @@ func (p *Pool) quantizeGEMM(in *gemmInput, s *scratch, X []float32, n int, v *wv
 	return !bad.Load()
 }
 
+// minQ8 is the largest |x| of a block below which the block is rounded to
+// zeros: its share of any product is negligible, and 127/m would overflow.
+const minQ8 = 1e-30
+
 // quantizeRecords writes input a of a group of na into the block records
 // rec: each 32-element block of x (zero past its end) rounded to int8 with
-// scale max|block|/127, as q8Input.quantize rounds.
+// scale max|block|/127, rounding half away from zero as q8Input.quantize
+// does. The whole blocks run in assembly where the CPU has it.
 func quantizeRecords(rec []byte, na, a int, x []float32, nb int, sym bool) bool {
+	nfull := min(nb, len(x)/q8Block)
+	done, ok := quantizeRecordsAsm(rec, na, a, x, nfull, sym)
+	if !ok {
+		return false
+	}
+	return quantizeRecordsGo(rec, na, a, x, done, nb, sym)
+}
+
+// quantizeRecordsGo is quantizeRecords for blocks [b0, nb).
+func quantizeRecordsGo(rec []byte, na, a int, x []float32, b0, nb int, sym bool) bool {
 	le := binary.LittleEndian
-	for b := range nb {
+	for b := b0; b < nb; b++ {
 		r := rec[b*40*na:]
 		var blk [q8Block]float32
 		if b*q8Block < len(x) {
@@ -226,7 +271,7 @@ func quantizeRecords(rec []byte, na, a int, x []float32, nb int, sym bool) bool 
 			return false
 		}
 		var scale, inv float32
-		if m > 0 {
+		if m >= minQ8 {
 			scale, inv = m/127, 127/m
 		}
 		var sum int32

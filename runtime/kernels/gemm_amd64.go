@@ -1,6 +1,12 @@
 package kernels
 
-import "math/bits"
+//go:generate sh -c "python3 gemm_amd64_gen.py > gemm_amd64.s"
+
+import (
+	"math/bits"
+	"runtime"
+	"unsafe"
+)
 
 // Declarations of gemm_amd64.s; gemmKernel checks the bounds they rely on.
 
@@ -15,6 +21,28 @@ func gemmQ4x2(w *byte, sc, mn *uint16, xs *byte, xg *float32, nblocks, bpg int, 
 
 //go:noescape
 func gemmQ4x1(w *byte, sc, mn *uint16, xs *byte, xg *float32, nblocks, bpg int, y *float32, ystride int, mask uint64)
+
+//go:noescape
+func quantQ8Blocks(x *float32, nb int, q *byte, c *int32, d *float32, stride int, mul int32) (ok bool)
+
+// quantizeRecordsAsm runs quantizeRecords over the first nfull blocks (all
+// inside x) in assembly; it reports how many it did (0 without AVX-512) and
+// false when x holds Inf or NaN.
+func quantizeRecordsAsm(rec []byte, na, a int, x []float32, nfull int, sym bool) (int, bool) {
+	if !haveAVX512 || nfull == 0 {
+		return 0, true
+	}
+	if len(x) < nfull*q8Block || len(rec) < nfull*40*na || a >= na {
+		panic("kernels: quantizeRecordsAsm: buffers shorter than the blocks")
+	}
+	mul := int32(0)
+	if sym {
+		mul = -8
+	}
+	ok := quantQ8Blocks(&x[0], nfull, &rec[32*a], (*int32)(unsafe.Pointer(&rec[32*na+4*a])),
+		(*float32)(unsafe.Pointer(&rec[36*na+4*a])), 40*na, mul)
+	return nfull, ok
+}
 
 // gemmKernel runs tile ti of t against input group gi (na inputs) of in,
 // writing the rows of the tile selected by mask for each input a to
@@ -51,4 +79,5 @@ func gemmKernel(t *q4Tiles, ti int, in *gemmInput, gi, na int, y []float32, rows
 		panic("kernels: gemmKernel: unsupported input group width")
 	}
 	f(&w[0], &sc[0], mn, &rec[0], xg, t.nblocks, t.bpg, &y[0], 4*rows, mask)
+	runtime.KeepAlive(t) // t.w may be mapped memory that t's cleanup releases
 }

@@ -518,3 +518,112 @@ gemmQ4x1_done:
 	VMOVUPS Z8, K1, (DI)
 	VZEROUPPER
 	RET
+
+// func quantQ8Blocks(x *float32, nb int, q *byte, c *int32, d *float32, stride int, mul int32) (ok bool)
+// Rounds nb whole 32-element blocks of x to int8 as quantizeRecords does (the
+// same float32 operations, so the same codes and scales): per block the
+// codes go to q, mul × their sum to c and the scale to d, and q, c and d
+// advance by stride bytes per block. Blocks whose max|x| is below minQ8 get
+// zero codes and scale. It returns false when x holds Inf or NaN.
+TEXT ·quantQ8Blocks(SB), NOSPLIT, $0-57
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ c+24(FP), R8
+	MOVQ d+32(FP), R9
+	MOVQ stride+40(FP), R10
+	MOVL mul+48(FP), R11
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z31 // |x| mask
+	MOVL $0x7f800000, AX
+	VPBROADCASTD AX, Z30 // +Inf
+	MOVL $0x80000000, AX
+	VPBROADCASTD AX, Z29 // sign bit
+	MOVL $0x3f000000, AX
+	VPBROADCASTD AX, Z28 // 0.5
+	MOVL $127, AX
+	VPBROADCASTD AX, Z27 // 127 (int)
+	MOVL $-127, AX
+	VPBROADCASTD AX, Z26 // -127 (int)
+	MOVL $0x42fe0000, AX
+	VMOVD AX, X25        // 127.0
+	MOVL $0x0da24260, AX
+	VMOVD AX, X24        // minQ8 = 1e-30
+	KXORW K4, K4, K4     // Inf or NaN seen
+
+q8_loop:
+	TESTQ CX, CX
+	JZ    q8_done
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VANDPS  Z31, Z0, Z2
+	VANDPS  Z31, Z1, Z3
+	VCMPPS  $5, Z30, Z2, K2 // not less than +Inf: Inf or NaN
+	VCMPPS  $5, Z30, Z3, K3
+	KORW    K2, K4, K4
+	KORW    K3, K4, K4
+	VMAXPS  Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS  Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VMAXPS  X3, X2, X2
+	VPERMILPS $0x4e, X2, X3
+	VMAXPS  X3, X2, X2
+	VPERMILPS $0xb1, X2, X3
+	VMAXPS  X3, X2, X2 // m = max|x| in lane 0
+	VUCOMISS X24, X2
+	JAE     q8_scale
+	VPXORD  X0, X0, X0 // a zero (or negligible) block
+	VMOVDQU X0, (DI)
+	VMOVDQU X0, 16(DI)
+	MOVL    $0, (R8)
+	MOVL    $0, (R9)
+	JMP     q8_next
+
+q8_scale:
+	VDIVSS  X25, X2, X4 // scale = m/127
+	VDIVSS  X2, X25, X5 // inv = 127/m
+	VBROADCASTSS X5, Z5
+	VANDPS  Z29, Z0, Z6
+	VANDPS  Z29, Z1, Z7
+	VORPS   Z28, Z6, Z6 // ±0.5 with the sign of x
+	VORPS   Z28, Z7, Z7
+	VMULPS  Z5, Z0, Z0
+	VMULPS  Z5, Z1, Z1
+	VADDPS  Z6, Z0, Z0
+	VADDPS  Z7, Z1, Z1
+	VCVTTPS2DQ Z0, Z0
+	VCVTTPS2DQ Z1, Z1
+	VPMINSD Z27, Z0, Z0
+	VPMINSD Z27, Z1, Z1
+	VPMAXSD Z26, Z0, Z0
+	VPMAXSD Z26, Z1, Z1
+	VPMOVDB Z0, (DI)
+	VPMOVDB Z1, 16(DI)
+	VPADDD  Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD  Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD  X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDD  X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPADDD  X1, X0, X0
+	VMOVD   X0, AX
+	IMULL   R11, AX
+	MOVL    AX, (R8)
+	VMOVSS  X4, (R9)
+
+q8_next:
+	ADDQ $128, SI
+	ADDQ R10, DI
+	ADDQ R10, R8
+	ADDQ R10, R9
+	DECQ CX
+	JMP  q8_loop
+
+q8_done:
+	KORTESTW K4, K4
+	SETEQ    ok+56(FP)
+	VZEROUPPER
+	RET

@@ -226,3 +226,89 @@ func TestGEMMWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeRecordsAsm checks the assembly input quantization against the
+// Go loop bit for bit: codes, start values and scales, for sym and asym,
+// every position in a group of inputs, blocks with zeros, tiny values and
+// outliers, and that Inf or NaN anywhere is refused.
+func TestQuantizeRecordsAsm(t *testing.T) {
+	if !haveAVX512 {
+		t.Log("no AVX-512 VNNI on this CPU: the kernels are not reachable")
+		return
+	}
+	rng := rand.New(rand.NewPCG(57, 58))
+	const nb = 9
+	x := randVec(rng, nb*q8Block)
+	for k := 32; k < 64; k++ {
+		x[k] = 0
+	}
+	for k := 64; k < 96; k++ {
+		x[k] *= 1e-32 // below minQ8: a zero block
+	}
+	x[100], x[101] = 1e30, -0.5 // an outlier
+	x[140] = 0.5                // a tie after scaling is unlikely, but halves must round away from zero
+	for _, na := range []int{1, 2, 4, 8} {
+		for a := range na {
+			for _, sym := range []bool{true, false} {
+				got, want := make([]byte, nb*40*na), make([]byte, nb*40*na)
+				n, ok := quantizeRecordsAsm(got, na, a, x, nb, sym)
+				if n != nb || !ok {
+					t.Fatalf("asm did %d of %d blocks, ok %v", n, nb, ok)
+				}
+				if !quantizeRecordsGo(want, na, a, x, 0, nb, sym) {
+					t.Fatal("Go loop refused a finite input")
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("na=%d a=%d sym=%v: byte %d (block %d) is %#x, Go %#x", na, a, sym, i, i/(40*na), got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	for _, bad := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
+		y := append([]float32(nil), x...)
+		y[5*q8Block+7] = bad
+		if _, ok := quantizeRecordsAsm(make([]byte, nb*40), 1, 0, y, nb, true); ok {
+			t.Fatalf("%g accepted", bad)
+		}
+	}
+}
+
+// TestPreparedMatVec checks that once a weight is packed (Prepare, or a
+// first product with several inputs) MatVec reads the packed copy and
+// agrees bit for bit with MatMul over any number of inputs, which is what
+// lets batched decoding give the tokens of one sequence alone; and that
+// Prepare leaves weights the GEMM does not read alone.
+func TestPreparedMatVec(t *testing.T) {
+	if !haveAVX512 {
+		t.Log("no AVX-512 VNNI on this CPU: the kernels are not reachable")
+		return
+	}
+	rng := rand.New(rand.NewPCG(59, 60))
+	w, ref := makeWeight(t, spec{dt: symb.INT4, scheme: symb.SchemeAsym, g: 128, rows: 37, cols: 300}, rng)
+	p := newPool(2, AVX512)
+	if !p.Prepare(w) {
+		t.Fatal("Prepare did not pack an INT4 g128 weight")
+	}
+	for _, s := range []spec{{dt: symb.INT4, scheme: symb.SchemeSym, g: 64, rows: 4, cols: 128}, {dt: symb.F16, rows: 4, cols: 128}} {
+		other, _ := makeWeight(t, s, rng)
+		if p.Prepare(other) {
+			t.Errorf("Prepare packed %s", s.name())
+		}
+	}
+	const n = 11
+	X := randVec(rng, n*300)
+	Y := make([]float32, n*37)
+	p.MatMul(Y, X, n, w)
+	checkMatMul(t, p, spec{dt: symb.INT4, g: 128}, "prepared", Y, X, n, ref)
+	y := make([]float32, 37)
+	for i := range n {
+		p.MatVec(y, X[i*300:(i+1)*300], w)
+		for r := range y {
+			if math.Float32bits(y[r]) != math.Float32bits(Y[i*37+r]) {
+				t.Fatalf("input %d row %d: MatVec %g, MatMul %g", i, r, y[r], Y[i*37+r])
+			}
+		}
+	}
+}

@@ -66,7 +66,7 @@ func TestINT4FloatKernel(t *testing.T) {
 		in := vecInput{x: padInput(x, v.kp, make([]float32, v.kp))}
 		if v.asym {
 			in.xs = make([]float32, v.gpr)
-			groupSums(in.xs, in.x, v.g)
+			groupSumsTo(in.xs, in.x, v.g)
 		}
 		y := make([]float32, s.rows)
 		rowsDotSIMD(&v, y, 0, s.rows, &in)

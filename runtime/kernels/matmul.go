@@ -41,10 +41,16 @@ func (p *Pool) MatMul(Y, X []float32, n int, w *symb.Tensor) {
 		p.MatVec(Y, X, w)
 		return
 	}
-	if p.useGEMM(&v, n) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{Y}, X, n) {
+	if p.useGEMM(w, &v, n) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{Y}, X, n) {
 		return
 	}
 	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{Y}, X, n) {
+		return
+	}
+	if (p.kern == AVX2 || p.kern == AVX512) && v.dt == symb.INT4 && n <= matVecInputs {
+		for i := range n {
+			p.MatVec(Y[i*v.rows:(i+1)*v.rows], X[i*v.cols:(i+1)*v.cols], w)
+		}
 		return
 	}
 	kc := kBlock
@@ -80,7 +86,7 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 				w.Name, n, len(X), len(Ys[j]), v.cols, v.rows))
 		}
 		fused = fused && p.useVNNI(v) && sameInput(v, &vs[0])
-		gemm = gemm && p.useGEMM(v, n) && sameInput(v, &vs[0])
+		gemm = gemm && p.useGEMM(w, v, n) && sameInput(v, &vs[0])
 	}
 	if gemm && p.matMulGEMM(ws, vs, Ys, X, n) {
 		return
@@ -92,6 +98,13 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 		p.MatMul(Ys[j], X, n, w)
 	}
 }
+
+// matVecInputs is the input count up to which an INT4 MatMul that the
+// AVX-512 GEMM does not take runs one AVX2 MatVec per input: decoding a
+// panel of weights to float32 costs more than it saves until about 16
+// inputs share it (go test -bench MatMulRows/int4g128/avx2: 1693, 918, 709
+// and 506 µs per input for 2, 4, 8 and 16 inputs against 459 for MatVec).
+const matVecInputs = 16
 
 // xPad is added to the stride of packed input rows so that consecutive rows
 // do not map to the same cache sets (model widths are powers of two).

@@ -22,6 +22,9 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 	if len(y) != v.rows || len(x) != v.cols {
 		panic(fmt.Sprintf("kernels: MatVec %s: len(y)=%d len(x)=%d, want %d and %d", w.Name, len(y), len(x), v.rows, v.cols))
 	}
+	if p.useGEMM(w, &v, 1) && p.matMulGEMM([]*symb.Tensor{w}, []wview{v}, [][]float32{y}, x, 1) {
+		return
+	}
 	if p.useVNNI(&v) && p.matMulVNNI([]wview{v}, [][]float32{y}, x, 1) {
 		return
 	}
@@ -32,7 +35,7 @@ func (p *Pool) MatVec(y, x []float32, w *symb.Tensor) {
 		in.x = padInput(x, v.kp, b.f[:v.kp])
 		if v.asym {
 			in.xs = b.f[v.kp : v.kp+v.gpr]
-			groupSums(in.xs, in.x, v.g)
+			groupSumsTo(in.xs, in.x, v.g)
 		}
 		if p.simd() && v.dt == symb.INT4 {
 			b.ints(v.kp, 8*v.gpr)
@@ -71,8 +74,9 @@ type vecInput struct {
 // unusable, when x holds Inf or NaN.
 func quantizeInput16(q []int16, s []float32, c []int32, x []float32, g int, sym bool) bool {
 	for gi := range s {
-		xg := x[gi*g : (gi+1)*g]
-		qg := q[gi*g : (gi+1)*g]
+		end := min((gi+1)*g, len(x)) // a packed tail group is shorter
+		xg := x[gi*g : end]
+		qg := q[gi*g : end]
 		var m float32
 		for _, e := range xg {
 			m = max(m, abs32(e))
@@ -133,12 +137,13 @@ func rowDotGo(v *wview, r int, x, xs []float32) float32 {
 	var sum float32
 	for gi := range v.gpr {
 		d, m := v.scaleMin(r, gi)
-		xg := x[gi*v.g : (gi+1)*v.g]
+		end := min((gi+1)*v.g, v.kp) // a packed tail group is shorter
+		xg := x[gi*v.g : end]
 		var acc float32
 		if v.dt == symb.INT4 {
-			acc = dotQ4GroupGo(codes[gi*v.g/2:(gi+1)*v.g/2], xg, v.q4Table())
+			acc = dotQ4GroupGo(codes[gi*v.g/2:end/2], xg, v.q4Table())
 		} else {
-			acc = dotQ8GroupGo(codes[gi*v.g:(gi+1)*v.g], xg, !v.asym)
+			acc = dotQ8GroupGo(codes[gi*v.g:end], xg, !v.asym)
 		}
 		sum += d * acc
 		if v.asym {

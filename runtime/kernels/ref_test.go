@@ -21,12 +21,16 @@ type spec struct {
 	scheme     symb.Scheme
 	g          int
 	rows, cols int
+	packed     bool // FORMAT.md 1.1 packed tail group
 }
 
 func (s spec) name() string {
 	n := s.dt.String()
 	if s.dt.Quantized() {
 		n += "_" + s.scheme.String() + "_g" + itoa(s.g)
+	}
+	if s.packed {
+		n += "_packed"
 	}
 	return n + "_" + itoa(s.rows) + "x" + itoa(s.cols)
 }
@@ -85,6 +89,9 @@ func makeWeight(t testing.TB, s spec, rng *rand.Rand) (*symb.Tensor, [][]float64
 	if !s.dt.Quantized() {
 		info.Scheme, info.GroupSize = symb.SchemeNone, 0
 	}
+	if s.packed {
+		info = info.WithPackedTail()
+	}
 	dn, sn, mn, err := info.SectionSizes()
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +138,7 @@ func makeWeight(t testing.TB, s spec, rng *rand.Rand) (*symb.Tensor, [][]float64
 		return w, ref
 	}
 	gpr := info.GroupsPerRow()
-	kp := gpr * s.g
+	kp := info.PaddedCols()
 	asym := s.scheme == symb.SchemeAsym
 	for r := range ref {
 		ref[r] = make([]float64, s.cols)
@@ -144,7 +151,7 @@ func makeWeight(t testing.TB, s spec, rng *rand.Rand) (*symb.Tensor, [][]float64
 				le.PutUint16(w.Mins[2*(r*gpr+gi):], hm)
 				m = halfToFloat(hm)
 			}
-			for k := gi * s.g; k < (gi+1)*s.g; k++ {
+			for k := gi * s.g; k < min((gi+1)*s.g, kp); k++ {
 				var val float64
 				if s.dt == symb.INT4 {
 					q := rng.IntN(16)
@@ -292,7 +299,13 @@ func allSpecs() []spec {
 		for _, dt := range []symb.DType{symb.INT4, symb.INT8} {
 			for _, sc := range []symb.Scheme{symb.SchemeSym, symb.SchemeAsym} {
 				for _, g := range []int{32, 64, 128, 256} {
-					out = append(out, spec{dt: dt, scheme: sc, g: g, rows: sh[0], cols: sh[1]})
+					s := spec{dt: dt, scheme: sc, g: g, rows: sh[0], cols: sh[1]}
+					out = append(out, s)
+					// The 1.1 layout: rows padded to 32, the tail group short.
+					if (symb.Info{DType: dt, Scheme: sc, GroupSize: g, Shape: []int{1, sh[1]}}).WithPackedTail().PackedTail {
+						s.packed = true
+						out = append(out, s)
+					}
 				}
 			}
 		}

@@ -127,26 +127,46 @@ func rowDotSIMD(v *wview, r int, in *vecInput) float32 {
 	case symb.BF16:
 		return dotBF16SIMD(v.u16[row:row+v.cols], in.x)
 	}
-	gpr, gb := v.gpr, v.g/32
-	sc := v.scales[r*gpr : (r+1)*gpr]
-	x := in.x[:v.kp]
-	rb := v.rowBytes()
-	codes := v.data[r*rb : (r+1)*rb]
+	gpr := v.gpr
 	var s float32
-	switch {
-	case v.dt == symb.INT4 && in.x16 != nil:
-		s = dotQ4x16Asm(&codes[0], &sc[0], &in.x16[:v.kp][0], &in.x16s[:gpr][0], &in.x16c[:8*gpr][0], gpr, gb)
-	case v.dt == symb.INT4:
-		s = dotQ4Asm(&codes[0], &sc[0], &x[0], gpr, gb, v.int4Bias())
-	case v.asym:
-		s = dotQ8uAsm(&codes[0], &sc[0], &x[0], gpr, gb)
-	default:
-		s = dotQ8sAsm(&codes[0], &sc[0], &x[0], gpr, gb)
+	// Whole groups in one call; a packed (shorter) tail group in a second
+	// call as one group of its own blocks.
+	if t := v.tailStart(); t < v.kp {
+		if t > 0 {
+			s = dotGroupsSIMD(v, r, in, 0, gpr-1, v.g/32)
+		}
+		s += dotGroupsSIMD(v, r, in, gpr-1, 1, (v.kp-t)/32)
+	} else {
+		s = dotGroupsSIMD(v, r, in, 0, gpr, v.g/32)
 	}
 	if v.asym {
 		s += dotF16SIMD(v.mins[r*gpr:(r+1)*gpr], in.xs)
 	}
 	return s
+}
+
+// dotGroupsSIMD is the dot product over groups [g0, g0+ng) of row r, each of
+// gb 32-element blocks, without the asym min term.
+func dotGroupsSIMD(v *wview, r int, in *vecInput, g0, ng, gb int) float32 {
+	k0, k1 := g0*v.g, min((g0+ng)*v.g, v.kp)
+	sc := v.scales[r*v.gpr+g0 : r*v.gpr+g0+ng]
+	x := in.x[k0:k1]
+	rb := v.rowBytes()
+	row := v.data[r*rb : (r+1)*rb]
+	switch {
+	case v.dt == symb.INT4 && in.x16 != nil:
+		codes := row[k0/2 : k1/2]
+		return dotQ4x16Asm(&codes[0], &sc[0], &in.x16[k0:k1][0], &in.x16s[g0 : g0+ng][0], &in.x16c[8*g0 : 8*(g0+ng)][0], ng, gb)
+	case v.dt == symb.INT4:
+		codes := row[k0/2 : k1/2]
+		return dotQ4Asm(&codes[0], &sc[0], &x[0], ng, gb, v.int4Bias())
+	case v.asym:
+		codes := row[k0:k1]
+		return dotQ8uAsm(&codes[0], &sc[0], &x[0], ng, gb)
+	default:
+		codes := row[k0:k1]
+		return dotQ8sAsm(&codes[0], &sc[0], &x[0], ng, gb)
+	}
 }
 
 // dequantRangeSIMD is dequantRangeGo on the assembly path. For quantized
@@ -176,11 +196,19 @@ func dequantRangeSIMD(v *wview, r, k0, k1 int, dst []float32) {
 		}
 		return
 	}
-	if k0%v.g != 0 || (k1-k0)%v.g != 0 || k1 > v.kp || k1 == k0 {
+	gb := v.g / 32
+	if t := v.tailStart(); k1 == v.kp && t < v.kp && k0 <= t && k0%v.g == 0 {
+		// The range ends with a packed (shorter) tail group: whole groups,
+		// then the tail as one group of its own blocks.
+		if k0 < t {
+			dequantRangeSIMD(v, r, k0, t, dst[:t-k0])
+		}
+		dst, k0, gb = dst[t-k0:], t, (v.kp-t)/32
+	} else if k0%v.g != 0 || (k1-k0)%v.g != 0 || k1 > v.kp || k1 == k0 {
 		dequantRangeGo(v, r, k0, k1, dst)
 		return
 	}
-	g0, ng := k0/v.g, (k1-k0)/v.g
+	g0, ng := k0/v.g, (k1-k0+v.g-1)/v.g
 	sc := v.scales[r*v.gpr+g0 : r*v.gpr+g0+ng]
 	var mp *uint16
 	if v.asym {
@@ -189,14 +217,14 @@ func dequantRangeSIMD(v *wview, r, k0, k1 int, dst []float32) {
 	rb := v.rowBytes()
 	if v.dt == symb.INT4 {
 		codes := v.data[r*rb+k0/2 : r*rb+k1/2]
-		dequantQ4Asm(&dst[0], &codes[0], &sc[0], mp, ng, v.g/32, v.int4Bias())
+		dequantQ4Asm(&dst[0], &codes[0], &sc[0], mp, ng, gb, v.int4Bias())
 		return
 	}
 	codes := v.data[r*rb+k0 : r*rb+k1]
 	if v.asym {
-		dequantQ8uAsm(&dst[0], &codes[0], &sc[0], mp, ng, v.g/32)
+		dequantQ8uAsm(&dst[0], &codes[0], &sc[0], mp, ng, gb)
 	} else {
-		dequantQ8sAsm(&dst[0], &codes[0], &sc[0], mp, ng, v.g/32)
+		dequantQ8sAsm(&dst[0], &codes[0], &sc[0], mp, ng, gb)
 	}
 }
 

@@ -47,6 +47,16 @@ func view(w *symb.Tensor) wview {
 	return v
 }
 
+// tailStart is where a row's last group starts when that group is stored
+// shorter than the others (FORMAT.md 1.1 packed tail: rows padded to 32
+// elements, not to a whole group), and kp when every group is whole.
+func (v *wview) tailStart() int {
+	if t := (v.gpr - 1) * v.g; v.kp < v.gpr*v.g {
+		return t
+	}
+	return v.kp
+}
+
 // quantized reports whether rows are stored as grouped integer codes.
 func (v *wview) quantized() bool { return v.dt == symb.INT4 || v.dt == symb.INT8 }
 
@@ -102,16 +112,4 @@ func padInput(x []float32, kp int, buf []float32) []float32 {
 	copy(buf, x)
 	clear(buf[len(x):kp])
 	return buf[:kp]
-}
-
-// groupSums fills s[g] with the sum of x over group g: the asym term of a
-// group's dot product is min·Σx.
-func groupSums(s, x []float32, g int) {
-	for i := range s {
-		var a float32
-		for _, e := range x[i*g : (i+1)*g] {
-			a += e
-		}
-		s[i] = a
-	}
 }

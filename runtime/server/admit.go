@@ -13,7 +13,9 @@ import (
 // and the prompt-prefix cache) instead of one session each under
 // WithMaxConcurrent. sch must run the served model and stay open while the
 // handler is in use.
-func WithScheduler(sch *runtime.Scheduler) Option { return func(c *config) { c.sched = sch } }
+func WithScheduler(sch *runtime.Scheduler) Option {
+	return func(c *config) error { c.sched = sch; return nil }
+}
 
 // retryAfter is the Retry-After (seconds) of a busy answer.
 const retryAfter = "1"

@@ -11,12 +11,13 @@ import (
 // require "Authorization: Bearer KEY" with one of keys. Empty keys are
 // dropped; with none left the server is open, as without the option.
 func WithAPIKeys(keys ...string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		for _, k := range keys {
 			if k != "" {
 				c.apiKeys = append(c.apiKeys, sha256.Sum256([]byte(k)))
 			}
 		}
+		return nil
 	}
 }
 

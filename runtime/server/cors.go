@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -10,13 +12,18 @@ import (
 // "http://localhost:3000", or "*" for any) call the API: responses carry
 // Access-Control-Allow-Origin and preflight OPTIONS requests are answered.
 // Without it no CORS headers are sent and browsers refuse cross-origin calls.
+// An origin that is not "*" nor scheme://host[:port] is an error.
 func WithCORSOrigins(origins ...string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		for _, o := range origins {
 			if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
+				if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil) {
+					return fmt.Errorf("CORS origin %q: want \"*\" or scheme://host[:port]", o)
+				}
 				c.corsOrigins = append(c.corsOrigins, o)
 			}
 		}
+		return nil
 	}
 }
 

@@ -47,6 +47,11 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		opts = append(opts, runtime.WithConstraint(c))
 	}
 	ids, err := s.m.EncodeChat(r.Context(), msgs, chatOpts...)
+	if err != nil && r.Context().Err() != nil {
+		// The client left while the template rendered; the render stopped.
+		infoOf(r).canceled = true
+		return
+	}
 	if err != nil {
 		e := badRequest("messages", "invalid_prompt", "Cannot apply the chat template: %v", err)
 		switch {
@@ -60,7 +65,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.generate(w, r, &job{
 		ids: ids, opts: opts, params: &req.sampling, promptParam: "messages", lp: lp,
-		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp, tools: ts},
+		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp, tools: ts, think: s.reasoningSplitFor(&req, ids)},
 	})
 }
 
@@ -340,7 +345,8 @@ type format interface {
 type chatFormat struct {
 	meta
 	lp    *logprobRender
-	tools *toolSet // nil: no tools
+	tools *toolSet        // nil: no tools
+	think *reasoningSplit // nil: the reply is all content
 	hold  toolHold
 	held  []runtime.TokenLogprob // log-probabilities of held-back text
 }
@@ -354,17 +360,19 @@ type chatChoice struct {
 }
 
 type chatContent struct {
-	Role      string        `json:"role,omitempty"`
-	Content   *string       `json:"content,omitempty"`
-	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+	Role             string        `json:"role,omitempty"`
+	Content          *string       `json:"content,omitempty"`
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 // chatReply is a complete assistant message; content is null when the
 // reply is only tool calls.
 type chatReply struct {
-	Role      string        `json:"role"`
-	Content   *string       `json:"content"`
-	ToolCalls []toolCallOut `json:"tool_calls,omitempty"`
+	Role             string        `json:"role"`
+	Content          *string       `json:"content"`
+	ReasoningContent *string       `json:"reasoning_content,omitempty"`
+	ToolCalls        []toolCallOut `json:"tool_calls,omitempty"`
 }
 
 type chatObject struct {
@@ -380,16 +388,24 @@ func (f *chatFormat) object(kind string, choices []chatChoice, u any) *chatObjec
 }
 
 func (f *chatFormat) full(text, finish string, lp []runtime.TokenLogprob, u *usage) any {
-	text, calls := f.tools.parse(text)
-	content := &text
-	if len(calls) > 0 {
-		finish = "tool_calls"
-		if text == "" {
-			content = nil
+	var reasoning *string
+	if f.think != nil {
+		var r string
+		if r, text = f.think.split(text); r != "" {
+			reasoning = &r
 		}
 	}
+	text, calls := f.tools.parse(text)
+	content := &text
+	if (len(calls) > 0 || reasoning != nil) && text == "" {
+		content = nil
+	}
+	if len(calls) > 0 {
+		finish = "tool_calls"
+	}
 	return f.object("chat.completion", []chatChoice{{
-		Message: &chatReply{Role: "assistant", Content: content, ToolCalls: calls}, FinishReason: &finish, Logprobs: f.lp.chat(lp),
+		Message:      &chatReply{Role: "assistant", Content: content, ReasoningContent: reasoning, ToolCalls: calls},
+		FinishReason: &finish, Logprobs: f.lp.chat(lp),
 	}}, u)
 }
 
@@ -398,33 +414,64 @@ func (f *chatFormat) first(u any) any {
 	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Role: "assistant", Content: &empty}}}, u)
 }
 
-func (f *chatFormat) piece(text string, lp []runtime.TokenLogprob, u any) any {
-	if f.tools != nil {
-		f.held = append(f.held, lp...)
-		if text = f.hold.push(text); text == "" {
-			return nil
-		}
-		lp, f.held = f.held, nil
+// delta is a chunk with reasoning and content, either possibly empty.
+func (f *chatFormat) delta(reasoning, text string, lp []runtime.TokenLogprob, u any) any {
+	d := &chatContent{}
+	if reasoning != "" {
+		d.ReasoningContent = &reasoning
 	}
-	return f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u)
+	if text != "" || reasoning == "" {
+		d.Content = &text
+	}
+	return f.object("chat.completion.chunk", []chatChoice{{Delta: d, Logprobs: f.lp.chat(lp)}}, u)
+}
+
+func (f *chatFormat) piece(text string, lp []runtime.TokenLogprob, u any) any {
+	if f.think == nil && f.tools == nil {
+		return f.delta("", text, lp, u)
+	}
+	var reasoning string
+	if f.think != nil {
+		reasoning, text = f.think.push(text)
+	}
+	f.held = append(f.held, lp...)
+	if f.tools != nil && text != "" {
+		text = f.hold.push(text)
+	}
+	if reasoning == "" && text == "" {
+		return nil
+	}
+	lp, f.held = f.held, nil
+	return f.delta(reasoning, text, lp, u)
 }
 
 func (f *chatFormat) last(finish string, lp []runtime.TokenLogprob, u any) []any {
 	var out []any
+	lp = append(f.held, lp...)
+	f.held = nil
+	var reasoning, text string
+	if f.think != nil {
+		reasoning, text = f.think.flush()
+		if f.tools != nil && text != "" {
+			text = f.hold.push(text)
+		}
+	}
+	var calls []toolCallOut
 	if f.tools != nil {
-		lp = append(f.held, lp...)
-		text, calls := f.tools.parse(f.hold.rest())
-		if text != "" {
-			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{Content: &text}, Logprobs: f.lp.chat(lp)}}, u))
-			lp = nil
+		var rest string
+		rest, calls = f.tools.parse(f.hold.rest())
+		text += rest
+	}
+	if reasoning != "" || text != "" {
+		out = append(out, f.delta(reasoning, text, lp, u))
+		lp = nil
+	}
+	if len(calls) > 0 {
+		for i := range calls {
+			calls[i].Index = &i
 		}
-		if len(calls) > 0 {
-			for i := range calls {
-				calls[i].Index = &i
-			}
-			out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{ToolCalls: calls}}}, u))
-			finish = "tool_calls"
-		}
+		out = append(out, f.object("chat.completion.chunk", []chatChoice{{Delta: &chatContent{ToolCalls: calls}}}, u))
+		finish = "tool_calls"
 	}
 	var l *chatLogprobs
 	if len(lp) > 0 {

@@ -193,7 +193,11 @@ func sseEvents(t *testing.T, r io.Reader) []string {
 func newServer(t *testing.T, m *runtime.Model, opts ...Option) (*httptest.Server, *logLines) {
 	t.Helper()
 	logs := newLogLines()
-	srv := httptest.NewServer(New(m, append([]Option{WithModelName("stories"), WithRequestLog(logs)}, opts...)...))
+	h, err := New(m, append([]Option{WithModelName("stories"), WithRequestLog(logs)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, logs
 }

@@ -15,7 +15,10 @@ import (
 func TestServeShutdown(t *testing.T) {
 	m := longModel(t)
 	logs := newLogLines()
-	h := New(m, WithModelName("stories"), WithMaxConcurrent(2), WithRequestLog(logs))
+	h, err := New(m, WithModelName("stories"), WithMaxConcurrent(2), WithRequestLog(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name      string
 		grace     time.Duration

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -36,8 +37,9 @@ const (
 	DefaultMaxBodyBytes  = 4 << 20
 )
 
-// Option configures New.
-type Option func(*config)
+// Option configures New; an option given a value it cannot take makes New
+// fail.
+type Option func(*config) error
 
 type config struct {
 	modelName      string
@@ -56,46 +58,80 @@ type config struct {
 // WithModelName sets the model id that /v1/models lists and responses carry
 // (default DefaultModelName). Requests naming another model get 404
 // model_not_found; a request without a model gets this one.
-func WithModelName(name string) Option { return func(c *config) { c.modelName = name } }
+func WithModelName(name string) Option {
+	return func(c *config) error { c.modelName = name; return nil }
+}
 
 // WithAliases adds further names requests may use for the model (listed by
 // /v1/models too); responses still carry the WithModelName name.
 func WithAliases(names ...string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		for _, n := range names {
 			if n != "" {
 				c.aliases = append(c.aliases, n)
 			}
 		}
+		return nil
 	}
 }
 
 // WithGenerationDefaults sets the sampling settings for requests that
 // leave them out (usually symb.ReadGeneration of the model's folder);
-// OpenAI's defaults apply to what d leaves unset.
+// OpenAI's defaults apply to what d leaves unset. A value out of its
+// range is an error.
 func WithGenerationDefaults(d symb.Generation) Option {
-	return func(c *config) { c.defaults = d }
+	return func(c *config) error {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("generation defaults: %w", err)
+		}
+		c.defaults = d
+		return nil
+	}
 }
 
 // WithChatTemplateKwargs sets extra chat template variables (such as
 // {"enable_thinking": false}) for every chat request; a request's
 // chat_template_kwargs override them one by one.
 func WithChatTemplateKwargs(kw map[string]json.RawMessage) Option {
-	return func(c *config) { c.templateKwargs = kw }
+	return func(c *config) error { c.templateKwargs = kw; return nil }
 }
 
 // WithMaxConcurrent sets how many generations run at once (default 1: the
 // kernels already use every thread, so more mostly adds latency). Further
-// requests wait for a slot, or until their client gives up.
-func WithMaxConcurrent(n int) Option { return func(c *config) { c.maxConcurrent = n } }
+// requests wait for a slot, or until their client gives up. 0 keeps the
+// default; a negative count is an error.
+func WithMaxConcurrent(n int) Option {
+	return func(c *config) error { return setPositive(&c.maxConcurrent, n, "max concurrent generations") }
+}
 
-// WithMaxBodyBytes limits request bodies (default 4 MiB); larger ones get 413.
-func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBodyBytes = n } }
+// WithMaxBodyBytes limits request bodies (default 4 MiB); larger ones get
+// 413. 0 keeps the default; a negative size is an error.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) error { return setPositive(&c.maxBodyBytes, n, "max body bytes") }
+}
+
+// setPositive sets *dst to n when n is positive; 0 keeps the default and a
+// negative n is an error naming what.
+func setPositive[T int | int64](dst *T, n T, what string) error {
+	if n < 0 {
+		return fmt.Errorf("%s is %d, want 0 (the default) or more", what, n)
+	}
+	if n > 0 {
+		*dst = n
+	}
+	return nil
+}
 
 // WithRequestLog writes one line per request to w: method, path, status,
 // duration and, for generations, token counts and the finish reason.
 func WithRequestLog(w io.Writer) Option {
-	return func(c *config) { c.logger = log.New(w, "", log.LstdFlags) }
+	return func(c *config) error {
+		if w == nil {
+			return errors.New("nil request log writer")
+		}
+		c.logger = log.New(w, "", log.LstdFlags)
+		return nil
+	}
 }
 
 // server holds the shared model and the generation semaphore.
@@ -110,23 +146,19 @@ type server struct {
 }
 
 // New returns the HTTP handler serving m. m must stay open while the
-// handler is in use.
-func New(m *runtime.Model, opts ...Option) http.Handler {
+// handler is in use. The first option that fails is the error.
+func New(m *runtime.Model, opts ...Option) (http.Handler, error) {
 	c := config{modelName: DefaultModelName, maxConcurrent: DefaultMaxConcurrent, maxBodyBytes: DefaultMaxBodyBytes, now: time.Now}
 	for _, o := range opts {
-		o(&c)
+		if err := o(&c); err != nil {
+			return nil, err
+		}
 	}
 	if c.modelName == "" {
 		c.modelName = DefaultModelName
 	}
-	if c.maxConcurrent <= 0 {
-		c.maxConcurrent = DefaultMaxConcurrent
-	}
-	if c.maxBodyBytes <= 0 {
-		c.maxBodyBytes = DefaultMaxBodyBytes
-	}
 	s := &server{m: m, cfg: c, sem: make(chan struct{}, c.maxConcurrent), metrics: newMetrics()}
-	return http.HandlerFunc(s.serveHTTP)
+	return http.HandlerFunc(s.serveHTTP), nil
 }
 
 // route is one path with its handlers by method.

@@ -45,8 +45,9 @@ type ToolCallFunction struct {
 	Arguments json.RawMessage `json:"arguments"`
 }
 
-// ChatOption configures ApplyChatTemplate.
-type ChatOption func(*chatOptions)
+// ChatOption configures ApplyChatTemplate; an option given a value it
+// cannot take makes ApplyChatTemplate fail.
+type ChatOption func(*chatOptions) error
 
 type chatOptions struct {
 	addGenerationPrompt bool
@@ -59,32 +60,43 @@ type chatOptions struct {
 // WithGenerationPrompt sets add_generation_prompt (default true): whether
 // the prompt ends with the header of an assistant turn.
 func WithGenerationPrompt(on bool) ChatOption {
-	return func(o *chatOptions) { o.addGenerationPrompt = on }
+	return func(o *chatOptions) error { o.addGenerationPrompt = on; return nil }
 }
 
 // WithVar passes an extra template variable, such as enable_thinking or
 // tools. It overrides the special-token variables of the same name. The
 // value may be any JSON-marshalable Go value or a json.RawMessage; object
 // keys keep their order (struct field order, or the order in the JSON).
+// The name must not be empty.
 func WithVar(name string, value any) ChatOption {
-	return func(o *chatOptions) {
+	return func(o *chatOptions) error {
+		if name == "" {
+			return errors.New("chat template variable with an empty name")
+		}
 		if o.vars == nil {
 			o.vars = make(map[string]any)
 		}
 		o.vars[name] = value
+		return nil
 	}
 }
 
 // WithTemplateName picks one of several named chat templates (default
 // "default").
 func WithTemplateName(name string) ChatOption {
-	return func(o *chatOptions) { o.templateName = name }
+	return func(o *chatOptions) error { o.templateName = name; return nil }
 }
 
 // WithNow sets the clock behind the templates' strftime_now (default
-// time.Now), for reproducible prompts.
+// time.Now), for reproducible prompts; nil is an error.
 func WithNow(now func() time.Time) ChatOption {
-	return func(o *chatOptions) { o.now = now }
+	return func(o *chatOptions) error {
+		if now == nil {
+			return errors.New("nil clock for strftime_now")
+		}
+		o.now = now
+		return nil
+	}
 }
 
 // ErrNoChatTemplate is returned when the tokenizer has no chat template.
@@ -159,7 +171,9 @@ func (t *Tokenizer) compiledTemplate(name string) (*jinja.Template, error) {
 func (t *Tokenizer) ApplyChatTemplate(messages []Message, opts ...ChatOption) (string, error) {
 	o := chatOptions{addGenerationPrompt: true, now: time.Now, ctx: context.Background()}
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return "", err
+		}
 	}
 	tmpl, err := t.compiledTemplate(o.templateName)
 	if err != nil {

@@ -173,3 +173,22 @@ func TestChatTemplateToolsKeepOrder(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// Options given a value they cannot take are errors, not silent defaults.
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	if _, err := FromBytes(storiesBytes(t), nil, WithChatTemplate("")); err == nil || !strings.Contains(err.Error(), "empty chat template") {
+		t.Fatalf("empty template: %v", err)
+	}
+	tk, err := FromBytes(storiesBytes(t), nil, WithChatTemplate(testTemplate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []Message{{Role: "user", Content: "Hi"}}
+	//lint:ignore SA1012 a nil context is what is tested
+	for name, o := range map[string]ChatOption{"var": WithVar("", 1), "now": WithNow(nil), "context": WithContext(nil)} {
+		if _, err := tk.ApplyChatTemplate(msgs, o); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -31,7 +31,7 @@ const (
 // of each macro, the bytes expressions make in total, and macro nesting
 // (which bounds recursion, as Python's recursion limit does in Jinja2).
 var renderLimits = jinja.Limits{
-	MaxSteps:  50_000_000,
+	MaxSteps:  4_000_000,
 	MaxOutput: maxChatOutput,
 	MaxAlloc:  16 * maxChatOutput,
 	MaxDepth:  256,
@@ -41,9 +41,15 @@ var renderLimits = jinja.Limits{
 var ErrTemplateLimit = errors.New("chat template exceeds a limit")
 
 // WithContext makes ApplyChatTemplate give up when ctx is done (it always
-// gives up after an internal time limit too).
+// gives up after an internal time limit too); nil is an error.
 func WithContext(ctx context.Context) ChatOption {
-	return func(o *chatOptions) { o.ctx = ctx }
+	return func(o *chatOptions) error {
+		if ctx == nil {
+			return errors.New("nil context for the chat template")
+		}
+		o.ctx = ctx
+		return nil
+	}
 }
 
 // renderBudget is shared by the callables of one render.

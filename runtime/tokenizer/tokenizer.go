@@ -46,17 +46,25 @@ type Tokenizer struct {
 	compiled     sync.Map // template name -> *compiledTemplate
 }
 
-// Option configures loading.
-type Option func(*loadOptions)
+// Option configures loading; an option given a value it cannot take makes
+// loading fail.
+type Option func(*loadOptions) error
 
 type loadOptions struct {
 	chatTemplate *string
 }
 
 // WithChatTemplate sets the chat template, overriding the one in
-// tokenizer_config.json (as a chat_template.jinja file does).
+// tokenizer_config.json (as a chat_template.jinja file does). An empty
+// template is refused.
 func WithChatTemplate(tmpl string) Option {
-	return func(o *loadOptions) { o.chatTemplate = &tmpl }
+	return func(o *loadOptions) error {
+		if tmpl == "" {
+			return errors.New("empty chat template")
+		}
+		o.chatTemplate = &tmpl
+		return nil
+	}
 }
 
 // Load reads tokenizer.json, and tokenizer_config.json and
@@ -149,7 +157,9 @@ func (e *fileError) Unwrap() error { return e.err }
 func build(tokenizerJSON, configJSON []byte, opts []Option) (*Tokenizer, error) {
 	var o loadOptions
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	spec, err := parseFileSpec(tokenizerJSON)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -144,15 +145,33 @@ func (e *evaluator) execFor(n *forNode) error {
 		items = iterVal.AsList().Items
 	case iterVal.IsDict():
 		d := iterVal.AsDict()
+		items = make([]Value, 0, len(d.Keys))
 		for _, key := range d.Keys {
 			items = append(items, NewString(key))
 		}
 	case iterVal.IsString():
+		if err := checkCount("a loop over a string", float64(len(iterVal.AsString()))); err != nil {
+			return err
+		}
+		items = make([]Value, 0, utf8.RuneCountInString(iterVal.AsString()))
 		for _, r := range iterVal.AsString() {
+			// Making a million items takes a while: check the context.
+			if len(items)%4096 == 4095 {
+				if err := e.b.ctx.Err(); err != nil {
+					return err
+				}
+			}
 			items = append(items, NewString(string(r)))
 		}
 	default:
 		// Empty iteration.
+	}
+
+	// Materialising the items of a string or dict makes them.
+	if !iterVal.IsList() {
+		if err := e.b.charge(16 * int64(len(items))); err != nil {
+			return err
+		}
 	}
 
 	// Apply filter if present.
@@ -194,6 +213,11 @@ func (e *evaluator) execFor(n *forNode) error {
 	child.set("loop", loop)
 
 	for i, item := range items {
+		// Each iteration is a step, so that a loop with an empty body
+		// still stops.
+		if err := e.b.step(); err != nil {
+			return err
+		}
 		// Set loop variable(s).
 		if n.keyVar != "" {
 			// Destructuring: for key, val in items

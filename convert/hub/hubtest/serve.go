@@ -174,8 +174,8 @@ type faultSet struct {
 	reached          chan struct{}
 }
 
-// serveBytes answers GET and HEAD with "Range: bytes=N-" support and the
-// faults set for the file.
+// serveBytes answers GET and HEAD with "Range: bytes=N-" and "bytes=N-M"
+// support and the faults set for the file.
 func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, data []byte, keys []fileKey) {
 	var f faultSet
 	if r.Method == http.MethodGet {
@@ -190,21 +190,30 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, data []byte,
 		data[len(data)/2] ^= 0xff
 	}
 
-	start := int64(0)
+	start, end := int64(0), int64(len(data))
 	if rg := r.Header.Get("Range"); rg != "" && !f.noRange {
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"), 10, 64)
+		first, last, _ := strings.Cut(strings.TrimPrefix(rg, "bytes="), "-")
+		n, err := strconv.ParseInt(first, 10, 64)
+		if err == nil && last != "" {
+			var m int64
+			if m, err = strconv.ParseInt(last, 10, 64); err == nil && m >= n {
+				end = min(m+1, end)
+			} else if err == nil {
+				err = fmt.Errorf("bad range")
+			}
+		}
 		if err != nil || n < 0 || n >= int64(len(data)) {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", len(data)))
 			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
 		start = n
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, len(data)-1, len(data)))
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", n, end-1, len(data)))
 	}
-	body := data[start:]
+	body := data[start:end]
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("Accept-Ranges", "bytes")
-	if start > 0 {
+	if start > 0 || end < int64(len(data)) {
 		w.WriteHeader(http.StatusPartialContent)
 	} else {
 		w.WriteHeader(http.StatusOK)
