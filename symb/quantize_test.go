@@ -19,6 +19,7 @@ import (
 // must agree exactly, stay within the quantization error bound, and the
 // padding codes must be the ones the spec prescribes.
 func TestQuantizedFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	dir := t.TempDir()
 	for _, dt := range []symb.DType{symb.INT4, symb.INT8} {
@@ -222,6 +223,7 @@ func checkPadding(t *testing.T, tn *symb.Tensor) {
 // TestPackedTailHeader: the 1.1 flag round-trips through the header, is
 // written only where it changes the layout, and is refused on a float tensor.
 func TestPackedTailHeader(t *testing.T) {
+	t.Parallel()
 	in := symb.Info{DType: symb.INT4, Scheme: symb.SchemeSym, GroupSize: 128, Shape: []int{2, 64}}.WithPackedTail()
 	if !in.PackedTail || in.PaddedCols() != 64 {
 		t.Fatalf("64 columns at G=128: packed %v, padded %d; want true, 64", in.PackedTail, in.PaddedCols())

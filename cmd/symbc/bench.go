@@ -7,13 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/symbc/symbc/runtime"
-	"github.com/symbc/symbc/runtime/kernels"
 )
 
 func newBenchCmd() *cobra.Command {
 	var (
 		prompt, gen, threads, reps int
-		engine, kernelSet          string
+		engine                     string
+		cf                         computeFlags
 		asJSON                     bool
 		parallel                   []int
 		chatTurn                   int
@@ -44,15 +44,15 @@ cached tokens and time to first token.
 			if err != nil {
 				return usageError{err}
 			}
-			ks, err := kernels.ParseSet(kernelSet)
+			rtOpts, err := cf.options()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			model, err := resolveModel(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithKernels(ks))
+			m, err := runtime.Load(model.Dir, append(rtOpts, runtime.WithThreads(threads), runtime.WithEngine(eng))...)
 			if err != nil {
 				return err
 			}
@@ -96,7 +96,7 @@ cached tokens and time to first token.
 	addThreadsFlag(f, &threads)
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
-	f.StringVar(&kernelSet, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")
+	cf.register(f, runtime.DefaultKVCache)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.IntVar(&chatTurn, "chat-turn", 0, "measure a second chat turn after a first of this many prompt tokens (prefix cache)")
 	f.IntSliceVar(&parallel, "parallel", nil, "measure batched decoding of this many concurrent streams (a list: 1,4,8,16)")
