@@ -14,7 +14,7 @@ func newBenchCmd() *cobra.Command {
 		prompt, gen, threads, reps int
 		engine                     string
 		cf                         computeFlags
-		asJSON                     bool
+		asJSON, roofline           bool
 		parallel                   []int
 		chatTurn                   int
 	)
@@ -39,6 +39,9 @@ cached tokens and time to first token.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reps < 1 || prompt < 0 || gen < 0 {
 				return usagef("-r must be at least 1, -p and -n at least 0")
+			}
+			if roofline && (gen == 0 || len(parallel) > 0 || chatTurn > 0) {
+				return usagef("--roofline needs the tg test (-n above 0), without --parallel or --chat-turn")
 			}
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {
@@ -82,7 +85,7 @@ cached tokens and time to first token.
 			}
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
-				Name: filepath.Base(filepath.Clean(model.Name)),
+				Name: filepath.Base(filepath.Clean(model.Name)), Roofline: roofline,
 			})
 			if err != nil {
 				return err
@@ -98,6 +101,7 @@ cached tokens and time to first token.
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	cf.register(f, runtime.DefaultKVCache)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&roofline, "roofline", false, "also print the weight bytes a decoded token reads, the bandwidth tg achieves and its share of a read-bandwidth probe run on the same threads")
 	f.IntVar(&chatTurn, "chat-turn", 0, "measure a second chat turn after a first of this many prompt tokens (prefix cache)")
 	f.IntSliceVar(&parallel, "parallel", nil, "measure batched decoding of this many concurrent streams (a list: 1,4,8,16)")
 	return cmd

@@ -63,6 +63,7 @@ func TestBadCountsExitTwo(t *testing.T) {
 		{"run", dir, "--prompt", "x", "--kv-type", "int3"},
 		{"run", dir, "--prompt", "x", "--kernels", "sse"},
 		{"bench", dir, "--kv-type", "bf16"},
+		{"bench", dir, "--roofline", "-n", "0"},
 		{"serve", dir, "--kernels", "mmx"},
 		{"serve", dir, "--kv-type", "f8"},
 		{"verify", dir, "--kernels", "none"},
