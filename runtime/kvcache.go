@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/runtime/kernels"
@@ -38,11 +39,17 @@ var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 type kvCache struct {
 	layers     int
 	kRow, vRow int
-	dtype      symb.DType // F16 or F32
+	qk, vw     int        // one head's key and value widths: an int8 scale each
+	dtype      symb.DType // F32, F16 or INT8
 	blocks     int
 
 	k16, v16 []uint16 // per block and layer: keys [kvBlockTokens][kRow], values [vRow][kvBlockTokens]
 	k32, v32 []float32
+	// INT8: codes laid out as k16/v16, and per block, layer, position and
+	// key/value head one scale for the keys and one for the values
+	// (symmetric: element = code × scale).
+	k8, v8         []int8
+	kScale, vScale []float32
 
 	ref    []int32  // sequences using each block
 	hash   []uint64 // prefix hash of an indexed block, 0 when not indexed
@@ -57,22 +64,26 @@ type kvCache struct {
 
 // kvBytesPerToken is the KV memory one position takes in every layer.
 func kvBytesPerToken(m *Model, dtype symb.DType) int64 {
-	return int64(len(m.layers)) * int64(m.dims.kRow()+m.dims.vRow()) * int64(dtype.ElemSize())
+	d := m.dims
+	if dtype == symb.INT8 {
+		return int64(len(m.layers)) * int64(d.kRow()+d.vRow()+2*4*d.kvHeads)
+	}
+	return int64(len(m.layers)) * int64(d.kRow()+d.vRow()) * int64(dtype.ElemSize())
 }
 
 // checkKVType refuses a KV cache element type the cache cannot store.
 func checkKVType(t symb.DType) error {
-	if t != symb.F16 && t != symb.F32 {
-		return fmt.Errorf("KV cache type %s, want f16 or f32", t)
+	if t != symb.F16 && t != symb.F32 && t != symb.INT8 {
+		return fmt.Errorf("KV cache type %s, want f32, f16 or int8", t)
 	}
 	return nil
 }
 
-// ParseKVType reads a KV cache element type: "f32" or "f16".
+// ParseKVType reads a KV cache element type: "f32", "f16" or "int8".
 func ParseKVType(s string) (symb.DType, error) {
 	t, err := symb.ParseDType(s)
 	if err != nil {
-		return 0, fmt.Errorf("KV cache type %q, want f16 or f32", s)
+		return 0, fmt.Errorf("KV cache type %q, want f32, f16 or int8", s)
 	}
 	return t, checkKVType(t)
 }
@@ -81,7 +92,7 @@ func ParseKVType(s string) (symb.DType, error) {
 // Memory is reserved, not touched: pages become resident when first written.
 func newKVCache(m *Model, dtype symb.DType, blocks int) *kvCache {
 	c := &kvCache{
-		layers: len(m.layers), kRow: m.dims.kRow(), vRow: m.dims.vRow(), dtype: dtype,
+		layers: len(m.layers), kRow: m.dims.kRow(), vRow: m.dims.vRow(), qk: m.dims.qk, vw: m.dims.v, dtype: dtype,
 		index: map[uint64]int{}, seed: maphash.MakeSeed(),
 	}
 	c.grow(blocks)
@@ -91,10 +102,16 @@ func newKVCache(m *Model, dtype symb.DType, blocks int) *kvCache {
 // grow adds n free blocks.
 func (c *kvCache) grow(n int) {
 	per := c.layers * kvBlockTokens
-	if c.dtype == symb.F16 {
+	switch c.dtype {
+	case symb.F16:
 		c.k16 = extend(c.k16, n*per*c.kRow)
 		c.v16 = extend(c.v16, n*per*c.vRow)
-	} else {
+	case symb.INT8:
+		c.k8 = extend(c.k8, n*per*c.kRow)
+		c.v8 = extend(c.v8, n*per*c.vRow)
+		c.kScale = extend(c.kScale, n*per*c.kRow/c.qk)
+		c.vScale = extend(c.vScale, n*per*c.vRow/c.vw)
+	default:
 		c.k32 = extend(c.k32, n*per*c.kRow)
 		c.v32 = extend(c.v32, n*per*c.vRow)
 	}
@@ -121,7 +138,8 @@ func extend[T any](s []T, n int) []T {
 
 // bytes is the memory the cache holds.
 func (c *kvCache) bytes() int64 {
-	return int64(cap(c.k16)+cap(c.v16))*2 + int64(cap(c.k32)+cap(c.v32))*4
+	return int64(cap(c.k8)+cap(c.v8)) + int64(cap(c.k16)+cap(c.v16))*2 +
+		int64(cap(c.k32)+cap(c.v32)+cap(c.kScale)+cap(c.vScale))*4
 }
 
 // available is the number of blocks alloc can still hand out.
@@ -244,10 +262,47 @@ func (c *kvCache) vOffset(b, li, e, slot int) int {
 	return ((b*c.layers+li)*c.vRow+e)*kvBlockTokens + slot
 }
 
+// scaleIndex is the position's index among every block's, layer's and
+// position's int8 scales (times the key/value heads, plus the head).
+func (c *kvCache) scaleIndex(b, li, slot int) int {
+	return (b*c.layers+li)*kvBlockTokens + slot
+}
+
+// quantizeInt8 stores src as symmetric int8 codes at dst[i*stride] and
+// returns the scale: max |src| / 127 (0 for an all-zero src).
+func quantizeInt8(dst []int8, src []float32, stride int) float32 {
+	var amax float32
+	for _, x := range src {
+		amax = max(amax, x, -x)
+	}
+	if amax == 0 {
+		for i := range src {
+			dst[i*stride] = 0
+		}
+		return 0
+	}
+	scale := amax / 127
+	inv := 1 / scale
+	for i, x := range src {
+		dst[i*stride] = int8(math.Round(float64(min(max(x*inv, -127), 127))))
+	}
+	return scale
+}
+
 // write stores the key and value rows of one position.
 func (c *kvCache) write(b, li, slot int, k, v []float32) {
 	ko, vo := c.offset(b, li, slot), c.vOffset(b, li, 0, slot)
-	if c.dtype == symb.F16 {
+	switch c.dtype {
+	case symb.INT8:
+		for h := range c.kRow / c.qk {
+			c.kScale[ko/c.qk+h] = quantizeInt8(c.k8[ko+h*c.qk:ko+(h+1)*c.qk], k[h*c.qk:(h+1)*c.qk], 1)
+		}
+		hs := c.scaleIndex(b, li, slot) * (c.vRow / c.vw)
+		for h := range c.vRow / c.vw {
+			c.vScale[hs+h] = quantizeInt8(c.v8[vo+h*c.vw*kvBlockTokens:], v[h*c.vw:(h+1)*c.vw], kvBlockTokens)
+		}
+		return
+	case symb.F16:
 		quantize.F32ToF16Slice(c.k16[ko:ko+c.kRow], k)
 		for e, x := range v[:c.vRow] {
 			c.v16[vo+e*kvBlockTokens] = quantize.F32ToF16(x)
@@ -267,6 +322,13 @@ func (c *kvCache) gather(dst []float32, table []int, li, first, end, lo, w int) 
 	for p := first; p < end; p++ {
 		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens) + lo
 		d := dst[(p-first)*w : (p-first+1)*w]
+		if c.k8 != nil {
+			scale := c.kScale[o/c.qk] // w is one head's width, lo its start
+			for i, q := range c.k8[o : o+w] {
+				d[i] = float32(q) * scale
+			}
+			continue
+		}
 		if c.k16 != nil {
 			kernels.F16ToF32(d, c.k16[o:o+w])
 		} else {
@@ -283,6 +345,23 @@ func (c *kvCache) gatherT(dst []float32, ld int, table []int, li, first, end, lo
 		slot := p % kvBlockTokens
 		run := min(kvBlockTokens-slot, end-p) // positions left in this block
 		o := c.vOffset(table[p/kvBlockTokens], li, lo, slot)
+		if c.v8 != nil {
+			// w is one head's width, lo its start: one scale per position.
+			hs := c.scaleIndex(table[p/kvBlockTokens], li, slot)*(c.vRow/c.vw) + lo/c.vw
+			var scales [kvBlockTokens]float32
+			for j := range run {
+				scales[j] = c.vScale[hs+j*(c.vRow/c.vw)]
+			}
+			for e := range w {
+				d := dst[e*ld+p-first : e*ld+p-first+run]
+				for j, q := range c.v8[o : o+run] {
+					d[j] = float32(q) * scales[j]
+				}
+				o += kvBlockTokens
+			}
+			p += run
+			continue
+		}
 		for e := range w {
 			d := dst[e*ld+p-first : e*ld+p-first+run]
 			if c.v16 != nil {

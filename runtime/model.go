@@ -118,9 +118,10 @@ func WithKernels(k kernels.Set) Option {
 const DefaultKVCache = symb.F32
 
 // WithKVCache sets how a Session's KV cache stores keys and values:
-// symb.F32 (the default: the source model's numbers) or symb.F16 (half the
-// memory; its effect on verify is in docs/VERIFY.md). A Scheduler takes
-// its own type (WithKVType).
+// symb.F32 (the default: the source model's numbers), symb.F16 (half the
+// memory) or symb.INT8 (symmetric codes with a scale per position and
+// key/value head, about a quarter); their effect on verify is in
+// docs/VERIFY.md. A Scheduler takes its own type (WithKVType).
 func WithKVCache(t symb.DType) Option {
 	return func(o *options) error { o.kvType = t; return checkKVType(t) }
 }

@@ -79,7 +79,8 @@ func WithKVCacheBytes(n int64) SchedulerOption {
 }
 
 // WithKVType sets how keys and values are stored: symb.F16 (the default,
-// half the memory) or symb.F32 (the numbers of a Session).
+// half the memory), symb.F32 (a Session's default numbers) or symb.INT8
+// (about a quarter; see WithKVCache).
 func WithKVType(t symb.DType) SchedulerOption {
 	return func(c *schedConfig) error {
 		c.kvType = t

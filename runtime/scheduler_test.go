@@ -296,7 +296,7 @@ func TestSchedulerClose(t *testing.T) {
 func TestSchedulerOptions(t *testing.T) {
 	m := storiesModel(t)
 	for i, opts := range [][]SchedulerOption{
-		{WithSlots(0)}, {WithSlots(-2)}, {WithStepTokens(0)}, {WithKVType(symb.INT8)}, {WithKVCacheBytes(-1)},
+		{WithSlots(0)}, {WithSlots(-2)}, {WithStepTokens(0)}, {WithKVType(symb.INT4)}, {WithKVCacheBytes(-1)},
 		{WithKVCacheBytes(0)}, {WithKVCacheBytes(100)}, {WithMaxQueue(0)}, {WithMaxQueue(-1)},
 		{WithSlots(4), WithKVCacheBytes(3 * kvBlockTokens * kvBytesPerToken(m, symb.F16))}, // fewer blocks than slots
 	} {

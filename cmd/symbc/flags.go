@@ -31,7 +31,7 @@ type computeFlags struct{ kernels, kvType string }
 // register adds the flags; kvDefault is the command's KV cache type.
 func (c *computeFlags) register(f *pflag.FlagSet, kvDefault symb.DType) {
 	f.StringVar(&c.kernels, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")
-	f.StringVar(&c.kvType, "kv-type", kvDefault.String(), "KV cache element type: f32 or f16 (half the memory; see docs/VERIFY.md)")
+	f.StringVar(&c.kvType, "kv-type", kvDefault.String(), "KV cache element type: f32, f16 (half the memory) or int8 (about a quarter); see docs/VERIFY.md")
 }
 
 // parse reads the flags, refusing bad values as bad usage.

@@ -18,12 +18,12 @@ import glob
 import json
 import os
 import sys
-from datetime import datetime
 
-import jinja2
 from jinja2 import nodes
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.ext import Extension
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_tool_goldens import WEATHER, environment as transformers_environment  # noqa: E402
 
 
 class Generation(Extension):
@@ -42,34 +42,11 @@ class Generation(Extension):
 
 
 def environment():
-    def raise_exception(message):
-        raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime(2026, 1, 2, 3, 4, 5).strftime(fmt)
+    env = transformers_environment()
+    env.add_extension(Generation)
     return env
 
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "City name"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["location"],
-        },
-    },
-}
 CALL = {
     "role": "assistant",
     "content": "",
