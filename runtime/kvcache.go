@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 
 	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/runtime/kernels"
@@ -13,8 +14,8 @@ import (
 )
 
 // kvBlockTokens is the number of positions one KV cache block holds. Prefix
-// sharing works in whole blocks, so smaller blocks reuse more of a prompt;
-// larger ones cost less bookkeeping.
+// sharing takes whole blocks and copies the shared start of the next one,
+// so smaller blocks copy less; larger ones cost less bookkeeping.
 const kvBlockTokens = 16
 
 // ErrKVCacheFull means the KV cache budget cannot hold a sequence: its prompt
@@ -32,8 +33,10 @@ var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 // Full blocks are also entered in a prefix index keyed by a hash of every
 // token from the start of the sequence to the block's end, so a later
 // sequence with the same prefix (a shared system prompt, the earlier turns
-// of a chat) takes the blocks instead of computing them. Blocks no sequence
-// uses stay cached until a new block is needed, least recently used first.
+// of a chat) takes the blocks instead of computing them; where its prefix
+// ends inside an indexed block, it copies that block's shared rows into a
+// fresh block (matchPart, copyPart). Blocks no sequence uses stay cached
+// until a new block is needed, least recently used first.
 //
 // kvCache is not safe for concurrent use; the Scheduler's lock guards it.
 type kvCache struct {
@@ -56,8 +59,10 @@ type kvCache struct {
 	toks   [][kvBlockTokens]int32
 	used   []uint64 // tick of the last use, for eviction
 	tick   uint64
-	free   []int          // unindexed blocks with no references
-	index  map[uint64]int // prefix hash → block
+	free   []int            // unindexed blocks with no references
+	index  map[uint64]int   // prefix hash → block
+	parent []uint64         // prefix hash before an indexed block
+	kids   map[uint64][]int // prefix hash → indexed blocks that follow it
 	seed   maphash.Seed
 	cached int // indexed blocks with no references (evictable)
 }
@@ -93,7 +98,7 @@ func ParseKVType(s string) (symb.DType, error) {
 func newKVCache(m *Model, dtype symb.DType, blocks int) *kvCache {
 	c := &kvCache{
 		layers: len(m.layers), kRow: m.dims.kRow(), vRow: m.dims.vRow(), qk: m.dims.qk, vw: m.dims.v, dtype: dtype,
-		index: map[uint64]int{}, seed: maphash.MakeSeed(),
+		index: map[uint64]int{}, kids: map[uint64][]int{}, seed: maphash.MakeSeed(),
 	}
 	c.grow(blocks)
 	return c
@@ -117,6 +122,7 @@ func (c *kvCache) grow(n int) {
 	}
 	c.ref = extend(c.ref, n)
 	c.hash = extend(c.hash, n)
+	c.parent = extend(c.parent, n)
 	c.toks = extend(c.toks, n)
 	c.used = extend(c.used, n)
 	for i := c.blocks + n - 1; i >= c.blocks; i-- {
@@ -160,6 +166,10 @@ func (c *kvCache) alloc() int {
 		}
 		delete(c.index, c.hash[b])
 		c.hash[b] = 0
+		p := c.parent[b]
+		if c.kids[p] = slices.DeleteFunc(c.kids[p], func(x int) bool { return x == b }); len(c.kids[p]) == 0 {
+			delete(c.kids, p)
+		}
 		c.cached--
 	}
 	if b >= 0 {
@@ -213,16 +223,22 @@ func (c *kvCache) match(ids []int) (blocks []int, hash uint64) {
 		if !ok || !c.sameTokens(b, ids[:kvBlockTokens]) {
 			break
 		}
-		if c.ref[b] == 0 {
-			c.cached--
-		}
-		c.ref[b]++
-		c.touch(b)
+		c.hold(b)
 		blocks = append(blocks, b)
 		hash = h
 		ids = ids[kvBlockTokens:]
 	}
 	return blocks, hash
+}
+
+// hold takes a reference to block b, which stays cached (never evicted)
+// until released.
+func (c *kvCache) hold(b int) {
+	if c.ref[b] == 0 && c.hash[b] != 0 {
+		c.cached--
+	}
+	c.ref[b]++
+	c.touch(b)
 }
 
 func (c *kvCache) sameTokens(b int, ids []int) bool {
@@ -247,7 +263,59 @@ func (c *kvCache) publish(b int, parent uint64, ids []int) uint64 {
 	}
 	c.hash[b] = h
 	c.index[h] = b
+	c.parent[b] = parent
+	c.kids[parent] = append(c.kids[parent], b)
 	return h
+}
+
+// matchPart finds the indexed block following the prefix hashed as parent
+// whose tokens start with the longest run of ids, at most
+// kvBlockTokens-1 of them: the part of a block a sequence can reuse by
+// copying (copyPart). It returns the block and the length of the run, 0
+// when no block starts with ids[0].
+func (c *kvCache) matchPart(parent uint64, ids []int) (block, n int) {
+	ids = ids[:min(len(ids), kvBlockTokens-1)]
+	block = -1
+	for _, b := range c.kids[parent] {
+		k := 0
+		for k < len(ids) && c.toks[b][k] == int32(ids[k]) {
+			k++
+		}
+		if k > n {
+			block, n = b, k
+		}
+	}
+	return block, n
+}
+
+// copyPart copies the keys and values of the first n positions of block
+// src into block dst, in every layer.
+func (c *kvCache) copyPart(dst, src, n int) {
+	for li := range c.layers {
+		k0, k1 := c.offset(src, li, 0), c.offset(src, li, n)
+		d := c.offset(dst, li, 0)
+		copyRun(c.k32, d, k0, k1)
+		copyRun(c.k16, d, k0, k1)
+		copyRun(c.k8, d, k0, k1)
+		if c.kScale != nil {
+			copyRun(c.kScale, d/c.qk, k0/c.qk, k1/c.qk)
+			h := c.vRow / c.vw // value heads: one scale per position each
+			copyRun(c.vScale, c.scaleIndex(dst, li, 0)*h, c.scaleIndex(src, li, 0)*h, c.scaleIndex(src, li, n)*h)
+		}
+		for e := range c.vRow {
+			v0, vd := c.vOffset(src, li, e, 0), c.vOffset(dst, li, e, 0)
+			copyRun(c.v32, vd, v0, v0+n)
+			copyRun(c.v16, vd, v0, v0+n)
+			copyRun(c.v8, vd, v0, v0+n)
+		}
+	}
+}
+
+// copyRun copies s[lo:hi] to s[at:] when s is in use.
+func copyRun[T any](s []T, at, lo, hi int) {
+	if s != nil {
+		copy(s[at:at+hi-lo], s[lo:hi])
+	}
 }
 
 // offset is the index of position slot of block b, layer li, in the K

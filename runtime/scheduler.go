@@ -468,17 +468,34 @@ func (s *Scheduler) admitWaiting() {
 		}
 		// Keep at least one token to run: its logits go on decoding.
 		blocks, hash := s.cache.match(known[:len(known)-1])
+		// The start of the next block may be cached too, in a block that
+		// goes on differently: its rows are copied into a fresh block.
+		part, n := s.cache.matchPart(hash, known[len(blocks)*kvBlockTokens:len(known)-1])
+		if part >= 0 {
+			s.cache.hold(part) // not evicted by the allocations below
+		}
 		total := min((len(known)+kvBlockTokens)/kvBlockTokens, s.cache.blocks) // and the next token
 		need := total - len(blocks)
 		if s.cache.available() < need {
 			s.cache.release(blocks)
+			if part >= 0 {
+				s.cache.release([]int{part})
+			}
 			return
 		}
 		for range need {
 			blocks = append(blocks, s.cache.alloc())
 		}
 		q.table, q.hash, q.published = blocks, hash, len(blocks)-need
-		reused := q.published * kvBlockTokens
+		if part >= 0 {
+			if need > 0 {
+				s.cache.copyPart(blocks[q.published], part, n)
+			} else {
+				n = 0
+			}
+			s.cache.release([]int{part})
+		}
+		reused := q.published*kvBlockTokens + n
 		s.queue = s.queue[1:]
 		s.active = append(s.active, q)
 		if q.admitted {

@@ -433,3 +433,53 @@ func TestSchedulerPreemptIdle(t *testing.T) {
 		t.Errorf("streamed %q, result %q", streamed.String(), second.Text)
 	}
 }
+
+// TestPrefixCachePartialBlock checks sub-block reuse: a prompt that shares
+// 24 tokens with earlier work takes the first full block and copies the 8
+// shared rows of the second, with every KV cache type, and still gives the
+// tokens of a session of its own.
+func TestPrefixCachePartialBlock(t *testing.T) {
+	ctx := context.Background()
+	for _, kv := range []symb.DType{symb.F32, symb.F16, symb.INT8} {
+		t.Run(kv.String(), func(t *testing.T) {
+			m := storiesModel(t, WithKVCache(kv))
+			s := newTestScheduler(t, m, WithSlots(1), WithKVType(kv))
+			first, err := m.Encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) < 2*kvBlockTokens+1 {
+				t.Fatalf("prompt of %d tokens, want more than %d", len(first), 2*kvBlockTokens)
+			}
+			if _, err := s.GenerateIDs(ctx, first, WithMaxTokens(2)); err != nil {
+				t.Fatal(err)
+			}
+			tail, err := m.Encode("Tom had a red ball")
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared := kvBlockTokens + kvBlockTokens/2
+			second := append(append([]int(nil), first[:shared]...), tail[1:]...)
+			if second[shared] == first[shared] {
+				t.Fatalf("the prompts share more than %d tokens", shared)
+			}
+			r, err := s.GenerateIDs(ctx, second, WithMaxTokens(20), WithIgnoreEOS())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.CachedTokens != shared {
+				t.Errorf("%d cached tokens, want %d", r.CachedTokens, shared)
+			}
+			alone, err := m.GenerateIDs(ctx, second, WithMaxTokens(20), WithIgnoreEOS())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalInts(r.IDs, alone.IDs) {
+				t.Errorf("with a copied part block: ids\n got %v\nwant %v", r.IDs, alone.IDs)
+			}
+			if got := s.cache.available(); got != s.cache.blocks {
+				t.Errorf("%d of %d blocks available after every request ended", got, s.cache.blocks)
+			}
+		})
+	}
+}
