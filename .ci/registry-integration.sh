@@ -199,6 +199,27 @@ if [ -f "$model/LICENSE" ]; then
   for f in embeddings.symb layers/layer_00/attn_q.symb LICENSE; do
     cmp "$model/$f" "$work/from-oras/$f" || fail "$f converted from the oras artifact differs from the folder's"
   done
+
+  # The same checkpoint with its weights in a tar layer and its tokenizer in a
+  # tar+gzip layer (the model-spec's packed media types, as modctl packs them).
+  tar_ref="127.0.0.1:$port/hf/stories260k:tar"
+  say "oras push a ModelPack artifact with tar layers, symbc convert $tar_ref"
+  tar -C "$licensed" -cf "$work/weights.tar" model.safetensors
+  tar -C "$licensed" -cf "$work/tokenizer.tar" tokenizer.json tokenizer_config.json
+  gzip -n -c "$work/tokenizer.tar" >"$work/tokenizer.tar.gz"
+  tar_ids=$(sha256sum "$licensed/config.json" "$work/weights.tar" "$work/tokenizer.tar" | awk '{printf "%s\"sha256:%s\"", (NR>1?",":""), $1}')
+  printf '{"descriptor":{"name":"stories260k"},"config":{"format":"safetensors"},"modelfs":{"type":"layers","diffIds":[%s]}}' "$tar_ids" >"$work/mp-tar-config.json"
+  cp "$licensed/config.json" "$work/config.json"
+  (cd "$work" && "$oras" push --plain-http "$tar_ref" \
+    --artifact-type application/vnd.cncf.model.manifest.v1+json \
+    --config "$work/mp-tar-config.json:application/vnd.cncf.model.config.v1+json" \
+    config.json:application/vnd.cncf.model.weight.config.v1.raw \
+    weights.tar:application/vnd.cncf.model.weight.v1.tar \
+    tokenizer.tar.gz:application/vnd.cncf.model.weight.config.v1.tar+gzip >/dev/null)
+  "$symbc" convert "$tar_ref" "$work/from-tar" --quiet || fail "symbc convert $tar_ref"
+  for f in embeddings.symb layers/layer_00/attn_q.symb tokenizer/tokenizer.json; do
+    cmp "$model/$f" "$work/from-tar/$f" || fail "$f converted from the tar-layer artifact differs from the folder's"
+  done
 fi
 
 # --- the local model store ----------------------------------------------------------

@@ -88,6 +88,7 @@ func familyCases() []struct {
 }
 
 func TestFamilyFixtures(t *testing.T) {
+	t.Parallel()
 	for _, c := range familyCases() {
 		t.Run(c.dir, func(t *testing.T) {
 			dir := filepath.Join(fixtures, c.dir)
@@ -197,6 +198,7 @@ func describe(c symb.ModelConfig) string {
 // each query head, rows [nope | x0 y0 x1 y1 ...] become [nope | x0 x1 ... y0
 // y1 ...]; in kv_a_proj_with_mqa the same happens after the latent rows.
 func TestDeepseekDeinterleave(t *testing.T) {
+	t.Parallel()
 	hf, err := ReadHFConfig(filepath.Join(fixtures, "deepseek", "config.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +285,7 @@ func familyConfig(t *testing.T, family, extra string) (symb.ModelConfig, error) 
 }
 
 func TestFamilyDefaults(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		family, extra string
 		check         func(symb.ModelConfig) bool
@@ -361,6 +364,7 @@ func TestFamilyDefaults(t *testing.T) {
 }
 
 func TestFamilyConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		family, extra string
 		is            error
@@ -394,6 +398,7 @@ func TestFamilyConfigErrors(t *testing.T) {
 }
 
 func TestDeepseekUncompressedQueries(t *testing.T) {
+	t.Parallel()
 	cfg, err := familyConfig(t, "deepseek_v3", `,"q_lora_rank":null`)
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +446,7 @@ func TestDeepseekUncompressedQueries(t *testing.T) {
 }
 
 func TestIgnoredMTPLayers(t *testing.T) {
+	t.Parallel()
 	mla := symb.ModelConfig{NumLayers: 61, MLA: &symb.MLA{KVLoraRank: 1}}
 	for name, want := range map[string]bool{
 		"model.layers.61.eh_proj.weight":                   true,
@@ -464,6 +470,7 @@ func TestIgnoredMTPLayers(t *testing.T) {
 }
 
 func TestFamilyRegistry(t *testing.T) {
+	t.Parallel()
 	classes := []string{"LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM", "MixtralForCausalLM",
 		"Phi3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM", "DeepseekV3ForCausalLM", "DbrxForCausalLM"}
 	types := []string{"llama", "qwen2", "qwen3", "mistral", "mixtral", "phi3", "gemma", "gemma2", "deepseek_v3", "dbrx"}

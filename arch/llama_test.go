@@ -16,6 +16,7 @@ import (
 const fixtures = "../testdata/models"
 
 func TestLlamaFixtures(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"llama3", "stories260k"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(fixtures, name)
@@ -146,6 +147,7 @@ const minimal = `{"architectures":["LlamaForCausalLM"],"hidden_size":64,"interme
 "num_hidden_layers":1,"num_attention_heads":4,"vocab_size":100%s}`
 
 func TestLlamaDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := Llama{}.Config(parse(t, strings.Replace(minimal, "%s", "", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +174,7 @@ func TestLlamaDefaults(t *testing.T) {
 }
 
 func TestEOSForms(t *testing.T) {
+	t.Parallel()
 	for js, want := range map[string][]int{
 		`,"eos_token_id":7`:       {7},
 		`,"eos_token_id":[7,8,9]`: {7, 8, 9},
@@ -190,6 +193,7 @@ func TestEOSForms(t *testing.T) {
 }
 
 func TestAttentionBias(t *testing.T) {
+	t.Parallel()
 	cfg, err := Llama{}.Config(parse(t, strings.Replace(minimal, "%s", `,"attention_bias":true,"num_key_value_heads":2`, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +217,7 @@ func TestAttentionBias(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ extra, want string }{
 		{`,"num_key_value_heads":3`, "num_key_value_heads"},
 		{`,"hidden_act":"gelu"`, "hidden_act"},
@@ -240,6 +245,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestDetectAndLookup(t *testing.T) {
+	t.Parallel()
 	_, err := Detect(parse(t, `{"architectures":["FooForCausalLM"],"model_type":"foo"}`))
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "FooForCausalLM") || !strings.Contains(err.Error(), "LlamaForCausalLM") {
 		t.Fatalf("unknown architecture: %v", err)

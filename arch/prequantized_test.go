@@ -14,6 +14,7 @@ import (
 const deepseekFP8 = `"quantization_config":{"activation_scheme":"dynamic","fmt":"e4m3","quant_method":"fp8","weight_block_size":[128,128]}`
 
 func TestPrequantized(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		extra string
 		want  *BlockScale
@@ -57,6 +58,7 @@ func equalBlocks(a, b *BlockScale) bool {
 // Every family accepts fine-grained FP8 (the hyperparameters do not depend
 // on the storage) and refuses other pre-quantized formats by name.
 func TestFamiliesPrequantized(t *testing.T) {
+	t.Parallel()
 	for family := range familyJSON {
 		extra := func(q string) string {
 			if family == "dbrx" { // familyJSON's %s sits inside ffn_config
@@ -79,6 +81,7 @@ func TestFamiliesPrequantized(t *testing.T) {
 }
 
 func TestDequantizeFP8(t *testing.T) {
+	t.Parallel()
 	cfg, err := familyConfig(t, "deepseek_v3", "")
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +130,7 @@ func TestDequantizeFP8(t *testing.T) {
 }
 
 func TestDequantizedApply(t *testing.T) {
+	t.Parallel()
 	w := counting(5, 7)
 	// Blocks of 2 rows × 3 columns: factors [3, 3], factor (i, j) = 10i + j + 1.
 	s := mem{shape: []int{3, 3}, v: []float32{1, 2, 3, 11, 12, 13, 21, 22, 23}}

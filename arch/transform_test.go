@@ -48,6 +48,7 @@ func readAll(t *testing.T, r Reader) []float32 {
 }
 
 func TestRowSlice(t *testing.T) {
+	t.Parallel()
 	// A fused [q | k | v] tensor of 2+1+1 rows: k is row 2.
 	r, err := RowSlice{Start: 2, Rows: 1}.Apply([]Reader{counting(4, 3)})
 	if err != nil {
@@ -69,6 +70,7 @@ func TestRowSlice(t *testing.T) {
 }
 
 func TestTranspose(t *testing.T) {
+	t.Parallel()
 	src := counting(3, 5)
 	r, err := Transpose{}.Apply([]Reader{src})
 	if err != nil {
@@ -96,6 +98,7 @@ func TestTranspose(t *testing.T) {
 }
 
 func TestPermuteRowsAndDeinterleave(t *testing.T) {
+	t.Parallel()
 	// Two heads of 6 rows, the last 4 of each are rope rows in pair order.
 	perm, err := DeinterleavePerm(12, 6, 2, 4)
 	if err != nil {
@@ -125,6 +128,7 @@ func TestPermuteRowsAndDeinterleave(t *testing.T) {
 }
 
 func TestBlockScaleAndChain(t *testing.T) {
+	t.Parallel()
 	w := mem{shape: []int{3, 5}, v: make([]float32, 15)}
 	for i := range w.v {
 		w.v[i] = 1

@@ -17,6 +17,7 @@ import (
 // the same way every time, so it is not retried (a pull once printed 25
 // retry lines for a full disk). /dev/full fails every write with ENOSPC.
 func TestFullDiskIsNotRetried(t *testing.T) {
+	t.Parallel()
 	err := writeFile(context.Background(), "/dev/full", strings.NewReader("some bytes"), -1)
 	if err == nil {
 		t.Skip("/dev/full accepted a write")

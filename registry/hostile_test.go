@@ -148,6 +148,7 @@ func tarOf(t testing.TB, es []entry, gz bool) []byte {
 }
 
 func TestHostileRegistry(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T, h *hostile)
@@ -231,6 +232,7 @@ func TestHostileRegistry(t *testing.T) {
 // The unmodified hostile server is a valid registry: the failures above come
 // from the changes each case makes.
 func TestHostileBaseline(t *testing.T) {
+	t.Parallel()
 	ref := newHostile(t).serve(t)
 	out := filepath.Join(t.TempDir(), "out")
 	if _, err := Pull(context.Background(), ref, out, fast()...); err != nil {

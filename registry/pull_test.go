@@ -23,6 +23,7 @@ import (
 )
 
 func TestPullByDigest(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := writeModel(t, testmodel.Tiny)
 	reg := newTestRegistry(t)
@@ -51,6 +52,7 @@ func TestPullByDigest(t *testing.T) {
 }
 
 func TestPullExistingDir(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := writeModel(t, testmodel.Tiny)
 	reg := newTestRegistry(t)
@@ -85,6 +87,7 @@ func TestPullExistingDir(t *testing.T) {
 }
 
 func TestPullNotAModel(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	reg := newTestRegistry(t)
 	// A plain container image: an OCI manifest with an image config.
@@ -114,6 +117,7 @@ func TestPullNotAModel(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := writeModel(t, testmodel.Tiny)
 	reg := newTestRegistry(t)
@@ -210,6 +214,7 @@ func putManifest(t *testing.T, reg *testRegistry, ref string, m v1.Manifest) {
 }
 
 func TestPullCancelled(t *testing.T) {
+	t.Parallel()
 	src := writeModel(t, testmodel.Tiny)
 	reg := newTestRegistry(t)
 	if _, err := Push(context.Background(), src, reg.host+"/m:v1", fast()...); err != nil {

@@ -45,6 +45,7 @@ func fetchRaw(t *testing.T, host, repo, kind, id string) []byte {
 }
 
 func TestPushPullRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := testmodel.Tiny
 	s.Verify = testReport
@@ -90,6 +91,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 }
 
 func TestManifestFields(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := testmodel.Tiny
 	s.Verify = testReport
@@ -205,6 +207,7 @@ func TestManifestFields(t *testing.T) {
 }
 
 func TestParamSize(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int64]string{260_416: "260K", 1_235_814_400: "1.2B", 8_030_261_248: "8B", 12_345: "12.3K", 671_000_000_000: "671B", 999_960: "1M"} {
 		if got := paramSize(n); got != want {
 			t.Errorf("paramSize(%d) = %q, want %q", n, got, want)
@@ -213,6 +216,7 @@ func TestParamSize(t *testing.T) {
 }
 
 func TestRepushUploadsNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := writeModel(t, testmodel.Tiny)
 	reg := newTestRegistry(t)
@@ -234,6 +238,7 @@ func TestRepushUploadsNothing(t *testing.T) {
 }
 
 func TestPackedRoundTrip(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := writeModel(t, testmodel.MoE)
 	files := readTree(t, src)
@@ -338,6 +343,7 @@ func checkTar(t *testing.T, blob []byte, root string, files map[string][]byte, d
 }
 
 func TestInspectReadsNoWeights(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := testmodel.Tiny
 	s.Verify = testReport
@@ -376,6 +382,7 @@ func TestInspectReadsNoWeights(t *testing.T) {
 }
 
 func TestPartialReport(t *testing.T) {
+	t.Parallel()
 	src := writeModel(t, testmodel.Tiny)
 	// Only some fields, and a reference given as a plain string.
 	report := `{"pass": false, "reference": "stories260k.bin", "extra": [1, 2]}`
@@ -403,6 +410,7 @@ func TestPartialReport(t *testing.T) {
 }
 
 func TestPlainHTTPGuard(t *testing.T) {
+	t.Parallel()
 	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "127.8.0.1": true, "::1": true,
 		"192.168.1.10": false, "10.0.0.1": false, "registry.local": false, "example.com": false} {
 		if isLoopback(host) != want {
@@ -430,6 +438,7 @@ func TestPlainHTTPGuard(t *testing.T) {
 // testdata/verify.json is what `symbc verify --save` wrote for stories260k:
 // the metrics sit in numerics.overall.
 func TestVerifyReportOfSymbcVerify(t *testing.T) {
+	t.Parallel()
 	a, err := verifyAnnotations(filepath.Join("testdata", "verify.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -449,6 +458,7 @@ func TestVerifyReportOfSymbcVerify(t *testing.T) {
 }
 
 func TestPushRefusesInconsistentFolder(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t)
 	for _, tc := range []struct {
 		name, want string
@@ -492,6 +502,7 @@ func TestPushRefusesInconsistentFolder(t *testing.T) {
 // TestNegativeJobs: WithJobs(-1) is an error (it was clamped to 1) before
 // any request.
 func TestNegativeJobs(t *testing.T) {
+	t.Parallel()
 	for _, err := range []error{
 		func() error {
 			_, err := Push(context.Background(), t.TempDir(), "localhost:1/a/b:c", WithJobs(-1))

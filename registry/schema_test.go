@@ -133,6 +133,7 @@ func loadSchema(t *testing.T) map[string]any {
 
 // The checker itself rejects what the schema forbids.
 func TestSchemaCheckerRejects(t *testing.T) {
+	t.Parallel()
 	s := loadSchema(t)
 	for name, doc := range map[string]string{
 		"extra field":     `{"descriptor":{},"config":{"int4":true},"modelfs":{"type":"layers","diffIds":["sha256:0"]}}`,
@@ -192,6 +193,7 @@ small enough to push in a blink.
 `
 
 func TestConfigMatchesModelPackSchema(t *testing.T) {
+	t.Parallel()
 	reg := newTestRegistry(t)
 	dir := modelWithDocs(t, testCard, "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\n")
 	res, err := Push(context.Background(), dir, reg.host+"/m:v1", fast()...)
@@ -248,6 +250,7 @@ func TestConfigMatchesModelPackSchema(t *testing.T) {
 }
 
 func TestProvenanceFallbacks(t *testing.T) {
+	t.Parallel()
 	cfg := &symb.Config{Source: symb.Source{Path: "/src/m"}}
 	for name, c := range map[string]struct {
 		card, licence string

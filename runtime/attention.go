@@ -226,33 +226,6 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 	}
 }
 
-// attend computes attention for the n new tokens of layer li against the
-// session's float32 KV cache, writing [n][heads·v] to s.b.att.
-func (s *Session) attend(li, n int) {
-	d := s.m.dims
-	s.items = d.splitItems(s.items[:0], 0, n, s.pos, nil)
-	s.attendItems(li, s.items, flatKV{k: s.kc[li], v: s.vc[li], kr: d.kRow(), vr: d.vRow(), qk: d.qk, vw: d.v})
-}
-
-// flatKV is a float32 cache of [positions][kv_heads·width] rows.
-type flatKV struct {
-	k, v           []float32
-	kr, vr, qk, vw int
-}
-
-func (f flatKV) keys(_ []float32, _ []int, g, p0, _ int) ([]float32, int) {
-	return f.k[p0*f.kr+g*f.qk:], f.kr
-}
-
-func (f flatKV) valuesT(dst []float32, ld int, _ []int, g, p0, p1 int) {
-	for p := p0; p < p1; p++ {
-		o := p*f.vr + g*f.vw
-		for c, x := range f.v[o : o+f.vw] {
-			dst[c*ld+p-p0] = x
-		}
-	}
-}
-
 // symbiotic is EngineSymbiotic's attention. Each query head h keeps a state
 // M (qk × v: head_dim × head_dim for standard attention) in place of a KV
 // cache. For every new token, with k and v from h's key/value head (after
@@ -267,13 +240,12 @@ func (f flatKV) valuesT(dst []float32, ld int, _ []int, g, p0, p1 int) {
 // does not lets the new key/value pair overwrite it. Memory is constant in
 // the sequence length; heads are independent, so they run in parallel while
 // tokens run in order.
-func (s *Session) symbiotic(li, n int) {
+func (s *Session) symbiotic(state []float32, n int) {
 	d := s.m.dims
 	qk, vw, heads := d.qk, d.v, d.heads
 	qr, kr, vr, or := d.qRow(), d.kRow(), d.vRow(), d.outRow()
 	group := heads / d.kvHeads
 	scale := s.m.attnScale
-	state := s.state[li]
 	s.parallel(heads, n*heads*qk*vw*3, 0, func(_, lo, hi int) {
 		for h := lo; h < hi; h++ {
 			M := state[h*qk*vw : (h+1)*qk*vw]

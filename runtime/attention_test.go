@@ -88,3 +88,22 @@ func randFloats(rng *rand.Rand, n int, size float64) []float32 {
 	}
 	return x
 }
+
+// flatKV is a float32 past of [positions][kv_heads·width] rows, read in place.
+type flatKV struct {
+	k, v           []float32
+	kr, vr, qk, vw int
+}
+
+func (f flatKV) keys(_ []float32, _ []int, g, p0, _ int) ([]float32, int) {
+	return f.k[p0*f.kr+g*f.qk:], f.kr
+}
+
+func (f flatKV) valuesT(dst []float32, ld int, _ []int, g, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		o := p*f.vr + g*f.vw
+		for c, x := range f.v[o : o+f.vw] {
+			dst[c*ld+p-p0] = x
+		}
+	}
+}

@@ -41,7 +41,7 @@ type batcher struct {
 
 func newBatcher(m *Model, cache *kvCache) *batcher {
 	b := &batcher{m: m, cache: cache}
-	b.w = &Session{m: m, paged: b}
+	b.w = &Session{m: m, eng: b}
 	return b
 }
 
@@ -110,19 +110,32 @@ func (bt *batcher) step(ctx context.Context, segs []batchSeg) ([]float32, error)
 	return bt.logits, nil
 }
 
+// reserve does nothing: step checks that the tables hold every position.
+func (bt *batcher) reserve(*Session, int) {}
+
 // attend stores the keys and values of the n rows in s.b.k and s.b.v in the
-// cache and computes causal attention of each row against its own
-// sequence (attendItems over the cache's blocks, converted to float32 a key
-// block at a time).
-func (bt *batcher) attend(s *Session, li, n int) {
-	c, b, d := bt.cache, &s.b, bt.m.dims
+// cache and computes causal attention of each row against its own sequence.
+func (bt *batcher) attend(s *Session, li, n int) { attendCache(s, bt.cache, li, bt.rows[:n], bt.spans) }
+
+// reset does nothing: the Scheduler releases each sequence's blocks.
+func (bt *batcher) reset() {}
+
+// memoryBytes is 0: the Scheduler accounts for its cache.
+func (bt *batcher) memoryBytes() int64 { return 0 }
+
+// attendCache stores the keys and values of rows (in s.b.k and s.b.v) in
+// c and computes causal attention of each row against its own sequence:
+// attendItems over the cache's blocks, converted to float32 a key block at
+// a time. The rows of a span are consecutive positions of one sequence.
+func attendCache(s *Session, c *kvCache, li int, rows []batchRow, spans []batchSpan) {
+	b, d := &s.b, s.m.dims
 	kr, vr := d.kRow(), d.vRow()
-	for t, r := range bt.rows[:n] {
+	for t, r := range rows {
 		c.write(r.table[r.pos/kvBlockTokens], li, r.pos%kvBlockTokens, b.k[t*kr:(t+1)*kr], b.v[t*vr:(t+1)*vr])
 	}
 	s.items = s.items[:0]
-	for _, sp := range bt.spans {
-		r := bt.rows[sp.lo]
+	for _, sp := range spans {
+		r := rows[sp.lo]
 		s.items = d.splitItems(s.items, sp.lo, sp.hi, r.pos, r.table)
 	}
 	s.attendItems(li, s.items, pagedKV{c: c, li: li, qk: d.qk, vw: d.v})
@@ -135,7 +148,7 @@ type pagedKV struct {
 }
 
 func (p pagedKV) keys(dst []float32, table []int, g, p0, p1 int) ([]float32, int) {
-	p.c.gather(dst, table, p.li, p0, p1, g*p.qk, p.qk, false)
+	p.c.gather(dst, table, p.li, p0, p1, g*p.qk, p.qk)
 	return dst, p.qk
 }
 

@@ -16,6 +16,11 @@ type BenchOptions struct {
 	GenTokens    int    // tokens of the generation test [64]; negative: skip it
 	Repetitions  int    // timed runs of each test [3]
 	Name         string // model name for the report [a description made from the config]
+	// Roofline adds BenchResult.Roofline: the weight bytes a decoded token
+	// reads, the bandwidth the tg test achieves, and a read-bandwidth probe
+	// of ProbeBytes [512 MiB] on the same threads. It needs the tg test.
+	Roofline   bool
+	ProbeBytes int64
 }
 
 // BenchResult holds the measurements of Bench.
@@ -28,6 +33,7 @@ type BenchResult struct {
 	Kernels   string      `json:"kernels"` // the kernel set that ran (kernels.Set)
 	Engine    Engine      `json:"engine"`
 	Tests     []BenchTest `json:"tests"`
+	Roofline  *Roofline   `json:"roofline,omitempty"` // with BenchOptions.Roofline
 }
 
 // BenchTest is one test: "pp128" (a 128-token prompt in one batch) or
@@ -53,6 +59,12 @@ func Bench(ctx context.Context, m *Model, opts BenchOptions) (*BenchResult, erro
 	}
 	if opts.Repetitions <= 0 {
 		opts.Repetitions = 3
+	}
+	if opts.Roofline && opts.GenTokens < 0 {
+		return nil, fmt.Errorf("bench: the roofline needs the tg test")
+	}
+	if opts.ProbeBytes <= 0 {
+		opts.ProbeBytes = defaultProbeBytes
 	}
 	for _, n := range []int{opts.PromptTokens, opts.GenTokens} {
 		if n > m.maxCtx {
@@ -102,6 +114,13 @@ func Bench(ctx context.Context, m *Model, opts BenchOptions) (*BenchResult, erro
 		}
 		bt.Mean, bt.StdDev = meanStd(bt.TokensPerSecond)
 		res.Tests = append(res.Tests, bt)
+		if opts.Roofline && test.prefix == "tg" {
+			r, err := m.roofline(ctx, bt.Mean, opts.ProbeBytes)
+			if err != nil {
+				return nil, fmt.Errorf("bench roofline: %w", err)
+			}
+			res.Roofline = r
+		}
 	}
 	return res, nil
 }

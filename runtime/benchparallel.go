@@ -74,7 +74,7 @@ func BenchParallel(ctx context.Context, m *Model, opts ParallelBenchOptions) (*P
 		if n < 1 || n > 1024 {
 			return nil, fmt.Errorf("bench: %d parallel streams, want 1 to 1024", n)
 		}
-		perSeq := int64(opts.PromptTokens+opts.GenTokens+2*kvBlockTokens) * kvBytesPerToken(m, defaultKVType)
+		perSeq := int64(opts.PromptTokens+opts.GenTokens+2*kvBlockTokens) * kvBytesPerToken(m, DefaultSchedulerKVCache)
 		test := ParallelTest{Streams: n}
 		var ttft, ttftMax, per float64
 		for rep := -1; rep < opts.Repetitions; rep++ {

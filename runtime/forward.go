@@ -20,15 +20,12 @@ const prefillChunk = 512
 type Session struct {
 	m   *Model
 	pos int
-
-	kc, vc [][]float32 // EngineExact: per layer [pos][kv_heads·qk] and [pos][kv_heads·v], grown on demand
-	state  [][]float32 // EngineSymbiotic: per layer [heads][qk][v] (attnDims)
+	eng engine // the past: a KV cache, the symbiotic state, or a Scheduler's rows
 
 	// expertRows counts (token, expert) pairs computed by sparse MLPs, so
 	// tests can check that only the selected experts run.
 	expertRows int64
 
-	paged   *batcher  // set on a Scheduler's worker: rows of many sequences, paged KV
 	last    []float32 // logits of the last position processed
 	broken  bool      // a pass was interrupted half-way; only Reset repairs it
 	b       buffers
@@ -48,18 +45,10 @@ type buffers struct {
 
 // NewSession starts an empty sequence.
 func (m *Model) NewSession() *Session {
-	s := &Session{m: m}
 	if m.engine == EngineExact {
-		s.kc = make([][]float32, len(m.layers))
-		s.vc = make([][]float32, len(m.layers))
-	} else {
-		d := m.dims
-		s.state = make([][]float32, len(m.layers))
-		for i := range s.state {
-			s.state[i] = make([]float32, d.heads*d.qk*d.v)
-		}
+		return &Session{m: m, eng: newKVEngine(m)}
 	}
-	return s
+	return &Session{m: m, eng: newSymbioticState(m)}
 }
 
 // Pos is the number of tokens the session holds.
@@ -67,29 +56,14 @@ func (s *Session) Pos() int { return s.pos }
 
 // MemoryBytes is the memory the session holds for attention: the KV cache's
 // capacity (EngineExact) or the fixed per-head states (EngineSymbiotic).
-func (s *Session) MemoryBytes() int64 {
-	var n int
-	for i := range s.kc {
-		n += cap(s.kc[i]) + cap(s.vc[i])
-	}
-	for _, st := range s.state {
-		n += len(st)
-	}
-	return int64(n) * 4
-}
+func (s *Session) MemoryBytes() int64 { return s.eng.memoryBytes() }
 
 // Reset empties the session, keeping its allocations for reuse.
 func (s *Session) Reset() {
 	s.pos = 0
 	s.broken = false
 	s.last = s.last[:0]
-	for i := range s.kc {
-		s.kc[i] = s.kc[i][:0]
-		s.vc[i] = s.vc[i][:0]
-	}
-	for _, st := range s.state {
-		clear(st)
-	}
+	s.eng.reset()
 }
 
 // LastLogits returns the logits of the last position processed (nil before
@@ -162,9 +136,7 @@ func (s *Session) chunk(ctx context.Context, ids []int, dst []float32, last bool
 		}
 	}
 	m.rope.tables(b.cos, b.sin, s.pos, n)
-	if s.kc != nil {
-		s.growCache(s.pos + n)
-	}
+	s.eng.reserve(s, n)
 	for li := range m.layers {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -202,25 +174,13 @@ func (s *Session) layer(li, n int) {
 	d := m.dims
 
 	m.normRows(b.h, b.x, L.normAttn, n, hid)
-	// K and V go straight into the cache rows of their positions.
 	k, v := b.k[:n*d.kRow()], b.v[:n*d.vRow()]
-	if s.kc != nil {
-		k = s.kc[li][s.pos*d.kRow() : (s.pos+n)*d.kRow()]
-		v = s.vc[li][s.pos*d.vRow() : (s.pos+n)*d.vRow()]
-	}
 	if L.mla != nil {
 		s.latentQKV(L.mla, n, k, v)
 	} else {
 		s.projectQKV(L, n, k, v)
 	}
-	switch {
-	case s.paged != nil:
-		s.paged.attend(s, li, n)
-	case s.kc != nil:
-		s.attend(li, n)
-	default:
-		s.symbiotic(li, n)
-	}
+	s.eng.attend(s, li, n)
 	s.residual(L.o, L.oBias, L.normAttnPost, n, d.outRow(), b.att)
 
 	m.normRows(b.h, b.x, L.normMLP, n, hid)
@@ -344,21 +304,6 @@ func (s *Session) buffers(n int) *buffers {
 		b.mla = newMLABuffers(mc, n)
 	}
 	return b
-}
-
-// growCache makes room for positions [0, need) in every layer's KV cache,
-// doubling capacity (capped at the context length) to amortise copies.
-func (s *Session) growCache(need int) {
-	kr, vr := s.m.dims.kRow(), s.m.dims.vRow()
-	for li := range s.kc {
-		if cap(s.kc[li]) < need*kr {
-			c := min(max(2*cap(s.kc[li])/kr, need, 16), s.m.maxCtx)
-			s.kc[li] = append(make([]float32, 0, c*kr), s.kc[li]...)
-			s.vc[li] = append(make([]float32, 0, c*vr), s.vc[li]...)
-		}
-		s.kc[li] = s.kc[li][:need*kr]
-		s.vc[li] = s.vc[li][:need*vr]
-	}
 }
 
 func grow(b []float32, n int) []float32 {

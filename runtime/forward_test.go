@@ -257,8 +257,9 @@ func TestContextOverflow(t *testing.T) {
 	if !errors.Is(err, ErrContextFull) || !strings.Contains(err.Error(), "8") {
 		t.Fatalf("token 9: got %v, want ErrContextFull naming the limit", err)
 	}
-	if s.MemoryBytes() > int64(2*8*2*16*2*4) {
-		t.Errorf("KV cache holds %d bytes, more than 8 positions need", s.MemoryBytes())
+	// The cache grows in whole blocks: 8 positions take one.
+	if limit := kvBlockTokens * kvBytesPerToken(m, symb.F32); s.MemoryBytes() > limit {
+		t.Errorf("KV cache holds %d bytes, more than the one block of %d bytes 8 positions need", s.MemoryBytes(), limit)
 	}
 	if _, err := m.NewSession().Forward(ctx, []int{256}); err == nil || errors.Is(err, ErrContextFull) {
 		t.Errorf("out-of-vocabulary id: got %v", err)

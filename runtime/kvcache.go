@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 
 	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -20,10 +22,12 @@ const kvBlockTokens = 16
 // free block for its next position.
 var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 
-// kvCache is a fixed budget of KV memory shared by the sequences of a
-// Scheduler, in blocks of kvBlockTokens positions (paged attention). A
-// sequence holds a table of block ids; block b keeps, for every layer, the
-// keys and values of its positions.
+// kvCache is KV memory in blocks of kvBlockTokens positions (paged
+// attention): a fixed budget shared by the sequences of a Scheduler, or one
+// Session's cache, grown as it needs blocks. A sequence holds a table of
+// block ids; block b keeps, for every layer, the keys of its positions
+// ([kvBlockTokens][kRow]) and their values transposed ([vRow][kvBlockTokens]),
+// so that attention reads runs of positions of one value element.
 //
 // Full blocks are also entered in a prefix index keyed by a hash of every
 // token from the start of the sequence to the block's end, so a later
@@ -35,11 +39,17 @@ var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 type kvCache struct {
 	layers     int
 	kRow, vRow int
-	dtype      symb.DType // F16 or F32
+	qk, vw     int        // one head's key and value widths: an int8 scale each
+	dtype      symb.DType // F32, F16 or INT8
 	blocks     int
 
-	k16, v16 []uint16 // [blocks][layers][kvBlockTokens][kRow or vRow]
+	k16, v16 []uint16 // per block and layer: keys [kvBlockTokens][kRow], values [vRow][kvBlockTokens]
 	k32, v32 []float32
+	// INT8: codes laid out as k16/v16, and per block, layer, position and
+	// key/value head one scale for the keys and one for the values
+	// (symmetric: element = code × scale).
+	k8, v8         []int8
+	kScale, vScale []float32
 
 	ref    []int32  // sequences using each block
 	hash   []uint64 // prefix hash of an indexed block, 0 when not indexed
@@ -54,28 +64,82 @@ type kvCache struct {
 
 // kvBytesPerToken is the KV memory one position takes in every layer.
 func kvBytesPerToken(m *Model, dtype symb.DType) int64 {
-	return int64(len(m.layers)) * int64(m.dims.kRow()+m.dims.vRow()) * int64(dtype.ElemSize())
+	d := m.dims
+	if dtype == symb.INT8 {
+		return int64(len(m.layers)) * int64(d.kRow()+d.vRow()+2*4*d.kvHeads)
+	}
+	return int64(len(m.layers)) * int64(d.kRow()+d.vRow()) * int64(dtype.ElemSize())
+}
+
+// checkKVType refuses a KV cache element type the cache cannot store.
+func checkKVType(t symb.DType) error {
+	if t != symb.F16 && t != symb.F32 && t != symb.INT8 {
+		return fmt.Errorf("KV cache type %s, want f32, f16 or int8", t)
+	}
+	return nil
+}
+
+// ParseKVType reads a KV cache element type: "f32", "f16" or "int8".
+func ParseKVType(s string) (symb.DType, error) {
+	t, err := symb.ParseDType(s)
+	if err != nil {
+		return 0, fmt.Errorf("KV cache type %q, want f32, f16 or int8", s)
+	}
+	return t, checkKVType(t)
 }
 
 // newKVCache makes a cache of the given number of blocks for m's layers.
 // Memory is reserved, not touched: pages become resident when first written.
 func newKVCache(m *Model, dtype symb.DType, blocks int) *kvCache {
 	c := &kvCache{
-		layers: len(m.layers), kRow: m.dims.kRow(), vRow: m.dims.vRow(), dtype: dtype, blocks: blocks,
-		ref: make([]int32, blocks), hash: make([]uint64, blocks), toks: make([][kvBlockTokens]int32, blocks),
-		used: make([]uint64, blocks), index: map[uint64]int{}, seed: maphash.MakeSeed(),
+		layers: len(m.layers), kRow: m.dims.kRow(), vRow: m.dims.vRow(), qk: m.dims.qk, vw: m.dims.v, dtype: dtype,
+		index: map[uint64]int{}, seed: maphash.MakeSeed(),
 	}
-	per := c.layers * kvBlockTokens
-	if dtype == symb.F16 {
-		c.k16, c.v16 = make([]uint16, blocks*per*c.kRow), make([]uint16, blocks*per*c.vRow)
-	} else {
-		c.k32, c.v32 = make([]float32, blocks*per*c.kRow), make([]float32, blocks*per*c.vRow)
-	}
-	c.free = make([]int, blocks)
-	for i := range c.free {
-		c.free[i] = blocks - 1 - i // pop from the end: block 0 first
-	}
+	c.grow(blocks)
 	return c
+}
+
+// grow adds n free blocks.
+func (c *kvCache) grow(n int) {
+	per := c.layers * kvBlockTokens
+	switch c.dtype {
+	case symb.F16:
+		c.k16 = extend(c.k16, n*per*c.kRow)
+		c.v16 = extend(c.v16, n*per*c.vRow)
+	case symb.INT8:
+		c.k8 = extend(c.k8, n*per*c.kRow)
+		c.v8 = extend(c.v8, n*per*c.vRow)
+		c.kScale = extend(c.kScale, n*per*c.kRow/c.qk)
+		c.vScale = extend(c.vScale, n*per*c.vRow/c.vw)
+	default:
+		c.k32 = extend(c.k32, n*per*c.kRow)
+		c.v32 = extend(c.v32, n*per*c.vRow)
+	}
+	c.ref = extend(c.ref, n)
+	c.hash = extend(c.hash, n)
+	c.toks = extend(c.toks, n)
+	c.used = extend(c.used, n)
+	for i := c.blocks + n - 1; i >= c.blocks; i-- {
+		c.free = append(c.free, i) // pop from the end: the lowest block first
+	}
+	c.blocks += n
+}
+
+// extend returns s with n zero elements added. A fresh make (not append)
+// leaves a large arena's pages untouched until they are written.
+func extend[T any](s []T, n int) []T {
+	if len(s) == 0 {
+		return make([]T, n)
+	}
+	out := make([]T, len(s)+n)
+	copy(out, s)
+	return out
+}
+
+// bytes is the memory the cache holds.
+func (c *kvCache) bytes() int64 {
+	return int64(cap(c.k8)+cap(c.v8)) + int64(cap(c.k16)+cap(c.v16))*2 +
+		int64(cap(c.k32)+cap(c.v32)+cap(c.kScale)+cap(c.vScale))*4
 }
 
 // available is the number of blocks alloc can still hand out.
@@ -186,59 +250,128 @@ func (c *kvCache) publish(b int, parent uint64, ids []int) uint64 {
 	return h
 }
 
-// offset is the index of position slot of block b, layer li, in the K (row
-// width kRow) or V (vRow) arena.
-func (c *kvCache) offset(b, li, slot, row int) int {
-	return ((b*c.layers+li)*kvBlockTokens + slot) * row
+// offset is the index of position slot of block b, layer li, in the K
+// arena (rows of kRow).
+func (c *kvCache) offset(b, li, slot int) int {
+	return ((b*c.layers+li)*kvBlockTokens + slot) * c.kRow
+}
+
+// vOffset is the index of value element e of position slot of block b,
+// layer li, in the V arena (transposed).
+func (c *kvCache) vOffset(b, li, e, slot int) int {
+	return ((b*c.layers+li)*c.vRow+e)*kvBlockTokens + slot
+}
+
+// scaleIndex is the position's index among every block's, layer's and
+// position's int8 scales (times the key/value heads, plus the head).
+func (c *kvCache) scaleIndex(b, li, slot int) int {
+	return (b*c.layers+li)*kvBlockTokens + slot
+}
+
+// quantizeInt8 stores src as symmetric int8 codes at dst[i*stride] and
+// returns the scale: max |src| / 127 (0 for an all-zero src).
+func quantizeInt8(dst []int8, src []float32, stride int) float32 {
+	var amax float32
+	for _, x := range src {
+		amax = max(amax, x, -x)
+	}
+	if amax == 0 {
+		for i := range src {
+			dst[i*stride] = 0
+		}
+		return 0
+	}
+	scale := amax / 127
+	inv := 1 / scale
+	for i, x := range src {
+		dst[i*stride] = int8(math.Round(float64(min(max(x*inv, -127), 127))))
+	}
+	return scale
 }
 
 // write stores the key and value rows of one position.
 func (c *kvCache) write(b, li, slot int, k, v []float32) {
-	ko, vo := c.offset(b, li, slot, c.kRow), c.offset(b, li, slot, c.vRow)
-	if c.dtype == symb.F16 {
+	ko, vo := c.offset(b, li, slot), c.vOffset(b, li, 0, slot)
+	switch c.dtype {
+	case symb.INT8:
+		for h := range c.kRow / c.qk {
+			c.kScale[ko/c.qk+h] = quantizeInt8(c.k8[ko+h*c.qk:ko+(h+1)*c.qk], k[h*c.qk:(h+1)*c.qk], 1)
+		}
+		hs := c.scaleIndex(b, li, slot) * (c.vRow / c.vw)
+		for h := range c.vRow / c.vw {
+			c.vScale[hs+h] = quantizeInt8(c.v8[vo+h*c.vw*kvBlockTokens:], v[h*c.vw:(h+1)*c.vw], kvBlockTokens)
+		}
+		return
+	case symb.F16:
 		quantize.F32ToF16Slice(c.k16[ko:ko+c.kRow], k)
-		quantize.F32ToF16Slice(c.v16[vo:vo+c.vRow], v)
+		for e, x := range v[:c.vRow] {
+			c.v16[vo+e*kvBlockTokens] = quantize.F32ToF16(x)
+		}
 		return
 	}
 	copy(c.k32[ko:ko+c.kRow], k)
-	copy(c.v32[vo:vo+c.vRow], v)
+	for e, x := range v[:c.vRow] {
+		c.v32[vo+e*kvBlockTokens] = x
+	}
 }
 
-// gather copies elements [lo, lo+w) of the key (or value) rows of positions
-// [first, end) of a sequence with block table table into dst, as float32,
-// one row of w after the other.
-func (c *kvCache) gather(dst []float32, table []int, li, first, end, lo, w int, values bool) {
-	row := c.kRow
-	a16, a32 := c.k16, c.k32
-	if values {
-		row, a16, a32 = c.vRow, c.v16, c.v32
-	}
+// gather copies elements [lo, lo+w) of the key rows of positions [first,
+// end) of a sequence with block table table into dst, as float32, one row
+// of w after the other.
+func (c *kvCache) gather(dst []float32, table []int, li, first, end, lo, w int) {
 	for p := first; p < end; p++ {
-		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens, row) + lo
+		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens) + lo
 		d := dst[(p-first)*w : (p-first+1)*w]
-		if a16 != nil {
-			quantize.F16ToF32Slice(d, a16[o:o+w])
+		if c.k8 != nil {
+			scale := c.kScale[o/c.qk] // w is one head's width, lo its start
+			for i, q := range c.k8[o : o+w] {
+				d[i] = float32(q) * scale
+			}
+			continue
+		}
+		if c.k16 != nil {
+			kernels.F16ToF32(d, c.k16[o:o+w])
 		} else {
-			copy(d, a32[o:o+w])
+			copy(d, c.k32[o:o+w])
 		}
 	}
 }
 
-// gatherT writes elements [lo, lo+w) of the value rows of positions
-// [first, end) transposed into dst: element c of position p goes to
-// dst[c*ld+p-first].
+// gatherT writes value elements [lo, lo+w) of positions [first, end)
+// transposed into dst, as float32: element lo+e of position p goes to
+// dst[e*ld+p-first].
 func (c *kvCache) gatherT(dst []float32, ld int, table []int, li, first, end, lo, w int) {
-	for p := first; p < end; p++ {
-		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens, c.vRow) + lo
-		if c.v16 != nil {
-			for i, h := range c.v16[o : o+w] {
-				dst[i*ld+p-first] = quantize.F16ToF32(h)
+	for p := first; p < end; {
+		slot := p % kvBlockTokens
+		run := min(kvBlockTokens-slot, end-p) // positions left in this block
+		o := c.vOffset(table[p/kvBlockTokens], li, lo, slot)
+		if c.v8 != nil {
+			// w is one head's width, lo its start: one scale per position.
+			hs := c.scaleIndex(table[p/kvBlockTokens], li, slot)*(c.vRow/c.vw) + lo/c.vw
+			var scales [kvBlockTokens]float32
+			for j := range run {
+				scales[j] = c.vScale[hs+j*(c.vRow/c.vw)]
 			}
-		} else {
-			for i, x := range c.v32[o : o+w] {
-				dst[i*ld+p-first] = x
+			for e := range w {
+				d := dst[e*ld+p-first : e*ld+p-first+run]
+				for j, q := range c.v8[o : o+run] {
+					d[j] = float32(q) * scales[j]
+				}
+				o += kvBlockTokens
 			}
+			p += run
+			continue
 		}
+		for e := range w {
+			d := dst[e*ld+p-first : e*ld+p-first+run]
+			if c.v16 != nil {
+				kernels.F16ToF32(d, c.v16[o:o+run])
+			} else {
+				copy(d, c.v32[o:o+run])
+			}
+			o += kvBlockTokens
+		}
+		p += run
 	}
 }
 

@@ -76,6 +76,7 @@ type options struct {
 	threads int
 	kernels kernels.Set
 	engine  Engine
+	kvType  symb.DType
 	tok     *tokenizer.Tokenizer
 	maxCtx  int
 	inputs  LinearInputs
@@ -112,6 +113,19 @@ func WithKernels(k kernels.Set) Option {
 	}
 }
 
+// DefaultKVCache is the element type of a Session's KV cache unless
+// WithKVCache says otherwise.
+const DefaultKVCache = symb.F32
+
+// WithKVCache sets how a Session's KV cache stores keys and values:
+// symb.F32 (the default: the source model's numbers), symb.F16 (half the
+// memory) or symb.INT8 (symmetric codes with a scale per position and
+// key/value head, about a quarter); their effect on verify is in
+// docs/VERIFY.md. A Scheduler takes its own type (WithKVType).
+func WithKVCache(t symb.DType) Option {
+	return func(o *options) error { o.kvType = t; return checkKVType(t) }
+}
+
 // WithEngine selects the attention engine (default EngineExact).
 func WithEngine(e Engine) Option { return func(o *options) error { o.engine = e; return nil } }
 
@@ -141,6 +155,7 @@ type Model struct {
 	cfg     *symb.Config
 	mc      symb.ModelConfig
 	engine  Engine
+	kvType  symb.DType // a Session's KV cache (EngineExact)
 	threads int
 	maxCtx  int
 	pool    *kernels.Pool
@@ -273,6 +288,9 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 	if o.engine != EngineExact && o.engine != EngineSymbiotic {
 		return nil, fmt.Errorf("unknown engine %d", int(o.engine))
 	}
+	if o.kvType == 0 {
+		o.kvType = DefaultKVCache
+	}
 	if o.kernels == "" {
 		o.kernels = kernels.Auto
 	}
@@ -287,7 +305,7 @@ func newModel(cfg *symb.Config, w Weights, o options) (*Model, error) {
 		}
 	}
 	m := &Model{
-		cfg: cfg, mc: mc, engine: o.engine, threads: o.threads, maxCtx: o.maxCtx,
+		cfg: cfg, mc: mc, engine: o.engine, kvType: o.kvType, threads: o.threads, maxCtx: o.maxCtx,
 		tok: o.tok, eos: mergeIDs(nil, mc.EOSTokenIDs), inputs: o.inputs, pool: pool,
 		dims: newAttnDims(&mc), layerNorm: mc.Norm == "layernorm",
 	}

@@ -30,8 +30,9 @@ const (
 	DefaultKVCacheBytes = 1 << 30
 )
 
-// defaultKVType is how the KV cache stores keys and values unless WithKVType says otherwise.
-const defaultKVType = symb.F16
+// DefaultSchedulerKVCache is how a Scheduler's KV cache stores keys and
+// values unless WithKVType says otherwise.
+const DefaultSchedulerKVCache = symb.F16
 
 // gatherWindow is how long a step waits, at most, for the streams served by
 // the previous step to sample their next token, so that they decode together
@@ -61,7 +62,8 @@ func WithSlots(n int) SchedulerOption { return func(c *schedConfig) { c.slots = 
 func WithKVCacheBytes(n int64) SchedulerOption { return func(c *schedConfig) { c.kvBytes = n } }
 
 // WithKVType sets how keys and values are stored: symb.F16 (the default,
-// half the memory) or symb.F32 (the numbers of a Session).
+// half the memory), symb.F32 (a Session's default numbers) or symb.INT8
+// (about a quarter; see WithKVCache).
 func WithKVType(t symb.DType) SchedulerOption { return func(c *schedConfig) { c.kvType = t } }
 
 // WithStepTokens bounds the tokens of one step (default DefaultStepTokens):
@@ -111,7 +113,7 @@ type Scheduler struct {
 // NewScheduler starts a scheduler over m, which must stay open until Close.
 // It needs the exact engine (the symbiotic state is not paged).
 func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
-	c := schedConfig{slots: DefaultSlots, kvType: defaultKVType, stepTokens: DefaultStepTokens}
+	c := schedConfig{slots: DefaultSlots, kvType: DefaultSchedulerKVCache, stepTokens: DefaultStepTokens}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -123,8 +125,8 @@ func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler: %d slots, want at least 1", c.slots)
 	case c.stepTokens < 1:
 		return nil, fmt.Errorf("scheduler: %d step tokens, want at least 1", c.stepTokens)
-	case c.kvType != symb.F16 && c.kvType != symb.F32:
-		return nil, fmt.Errorf("scheduler: KV cache type %s, want f16 or f32", c.kvType)
+	case checkKVType(c.kvType) != nil:
+		return nil, fmt.Errorf("scheduler: %w", checkKVType(c.kvType))
 	case c.kvBytes < 0 || c.maxQueue < 0:
 		return nil, fmt.Errorf("scheduler: negative KV cache size or queue length")
 	}

@@ -295,7 +295,7 @@ func TestSchedulerClose(t *testing.T) {
 func TestSchedulerOptions(t *testing.T) {
 	m := storiesModel(t)
 	for i, opts := range [][]SchedulerOption{
-		{WithSlots(0)}, {WithStepTokens(0)}, {WithKVType(symb.INT8)}, {WithKVCacheBytes(-1)}, {WithKVCacheBytes(100)},
+		{WithSlots(0)}, {WithStepTokens(0)}, {WithKVType(symb.INT4)}, {WithKVCacheBytes(-1)}, {WithKVCacheBytes(100)},
 	} {
 		if _, err := NewScheduler(m, opts...); err == nil {
 			t.Errorf("options %d: no error", i)

@@ -147,6 +147,7 @@ func FuzzReadManifest(f *testing.F) {
 // imply a table too large to build; Validate refuses that, and keeps the
 // largest real mixture-of-experts shapes.
 func TestValidateBoundsTensorFiles(t *testing.T) {
+	t.Parallel()
 	deep := llamaConfig()
 	deep.Format, deep.FormatVersion = "symb", "1.0"
 	deep.Model.NumLayers = 1 << 24

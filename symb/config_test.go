@@ -32,6 +32,7 @@ func llamaConfig() *Config {
 }
 
 func TestConfigRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := llamaConfig()
 	if err := WriteConfig(dir, c); err != nil {
@@ -57,6 +58,7 @@ func TestConfigRoundTrip(t *testing.T) {
 }
 
 func TestReadConfigErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := ReadConfig(dir); !errors.Is(err, ErrNotSymb) || !strings.Contains(err.Error(), "not a .symb model folder") {
 		t.Errorf("missing config: %v", err)
@@ -73,6 +75,7 @@ func TestReadConfigErrors(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(c *Config){
 		"format":              func(c *Config) { c.Format = "gguf" },
 		"version text":        func(c *Config) { c.FormatVersion = "one" },
@@ -132,6 +135,7 @@ func formatDoc(t *testing.T) string {
 // TestFormatDocConfigExample decodes the config example of FORMAT.md §5
 // strictly: it must use only fields that exist and pass Validate.
 func TestFormatDocConfigExample(t *testing.T) {
+	t.Parallel()
 	doc := formatDoc(t)
 	i := strings.Index(doc, "## 5.")
 	if i < 0 {
@@ -155,6 +159,7 @@ func TestFormatDocConfigExample(t *testing.T) {
 // TestFormatDocNamesEveryField checks that FORMAT.md documents every JSON
 // field of Config and Manifest, so that the spec cannot fall behind the code.
 func TestFormatDocNamesEveryField(t *testing.T) {
+	t.Parallel()
 	doc := formatDoc(t)
 	seen := map[reflect.Type]bool{}
 	var walk func(reflect.Type)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestDescribe(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := llamaConfig()
 	c.Model.NumLayers = 11
@@ -82,6 +83,7 @@ func TestDescribe(t *testing.T) {
 }
 
 func TestDescribeNotAModelFolder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := Describe(dir); !errors.Is(err, ErrNotSymb) || !strings.Contains(err.Error(), dir+" is not a .symb model folder") {
 		t.Errorf("empty folder: %v", err)
@@ -97,6 +99,7 @@ func TestDescribeNotAModelFolder(t *testing.T) {
 }
 
 func TestNaturalLess(t *testing.T) {
+	t.Parallel()
 	names := []string{"layers/layer_100/a", "layers/layer_10/b", "layers/layer_9/a", "layers/layer_10/a", "a10", "a9", "a009x", "b", "a"}
 	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
 	want := []string{"a", "a9", "a009x", "a10", "b", "layers/layer_9/a", "layers/layer_10/a", "layers/layer_10/b", "layers/layer_100/a"}

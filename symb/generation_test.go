@@ -9,6 +9,7 @@ import (
 )
 
 func TestReadGenerationFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, GenerationFile)
 	if g, err := ReadGenerationFile(p); g != nil || !errors.Is(err, os.ErrNotExist) {
@@ -42,6 +43,7 @@ func TestReadGenerationFile(t *testing.T) {
 // tokenizer's copy of generation_config.json, which only folders written
 // before the field existed rely on.
 func TestReadGeneration(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := llamaConfig()
 	if g, err := ReadGeneration(dir, c); err != nil || !g.IsZero() {

@@ -15,6 +15,7 @@ func validSample() []byte {
 }
 
 func TestHostileHeaders(t *testing.T) {
+	t.Parallel()
 	le := binary.LittleEndian
 	put16 := func(off int, v uint16) func([]byte) []byte {
 		return func(b []byte) []byte { le.PutUint16(b[off:], v); return b }
@@ -131,6 +132,7 @@ func TestHostileHeaders(t *testing.T) {
 // TestParseHeaderEveryByte corrupts each header byte with several values: the
 // parser must never panic, and whatever it accepts must satisfy its promises.
 func TestParseHeaderEveryByte(t *testing.T) {
+	t.Parallel()
 	valid := validSample()
 	for i := 0; i < 128; i++ {
 		for _, v := range []byte{0, 1, 2, 5, 0x40, 0x7f, 0x80, 0xfe, 0xff} {

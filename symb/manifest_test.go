@@ -45,6 +45,7 @@ func manifestFolder(t *testing.T) string {
 }
 
 func TestManifestBuildReadCheck(t *testing.T) {
+	t.Parallel()
 	dir := manifestFolder(t)
 	m, err := ReadManifest(dir)
 	if err != nil {
@@ -74,6 +75,7 @@ func TestManifestBuildReadCheck(t *testing.T) {
 }
 
 func TestManifestCheckFindsDamage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, path, want string
 		damage           func(p string) error
@@ -118,6 +120,7 @@ func TestManifestCheckFindsDamage(t *testing.T) {
 }
 
 func TestReadManifestRejectsHostileEntries(t *testing.T) {
+	t.Parallel()
 	sum := strings.Repeat("ab", 32)
 	entry := func(path string) string {
 		return `{"path":"` + path + `","size":1,"sha256":"` + sum + `"}`
@@ -167,6 +170,7 @@ func TestReadManifestRejectsHostileEntries(t *testing.T) {
 // TestCheckInMemoryManifest: a manifest that did not come from ReadManifest
 // (hostile paths, bad digests) must give problems, not panics or reads outside dir.
 func TestCheckInMemoryManifest(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "model")
 	os.Mkdir(dir, 0o755)
@@ -195,6 +199,7 @@ func TestCheckInMemoryManifest(t *testing.T) {
 }
 
 func TestListFilesRejectsSymlinks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
 	if err := os.Symlink("a", filepath.Join(dir, "link")); err != nil {
@@ -209,6 +214,7 @@ func TestListFilesRejectsSymlinks(t *testing.T) {
 }
 
 func TestBuildManifestCanceled(t *testing.T) {
+	t.Parallel()
 	dir := manifestFolder(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -222,6 +228,7 @@ func TestBuildManifestCanceled(t *testing.T) {
 }
 
 func TestCheckRelPath(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"a", "a/b.symb", "layers/layer_00/attn_q", "tokenizer/tokenizer.json", ".hidden"} {
 		if err := CheckRelPath(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)

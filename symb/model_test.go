@@ -12,6 +12,7 @@ import (
 )
 
 func TestModelLazyTensors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := WriteConfig(dir, llamaConfig()); err != nil {
 		t.Fatal(err)
@@ -84,6 +85,7 @@ func TestModelLazyTensors(t *testing.T) {
 }
 
 func TestOpenModelNotAFolder(t *testing.T) {
+	t.Parallel()
 	if _, err := OpenModel(t.TempDir()); !errors.Is(err, ErrNotSymb) {
 		t.Errorf("empty folder: %v", err)
 	}
@@ -93,6 +95,7 @@ func TestOpenModelNotAFolder(t *testing.T) {
 }
 
 func TestTensorNames(t *testing.T) {
+	t.Parallel()
 	if got := LayerTensor(3, MLPDown); got != "layers/layer_03/mlp_down" {
 		t.Error(got)
 	}
@@ -105,6 +108,7 @@ func TestTensorNames(t *testing.T) {
 }
 
 func TestTensorViews(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(2, 2))
 	dir := t.TempDir()
 	f32 := randomTensor(rng, "f", Info{DType: F32, Shape: []int{3, 5}})

@@ -16,6 +16,7 @@ import (
 // TestRoundTrip writes every dtype, scheme, group size and rank through the
 // streaming Writer (sections in shuffled pieces) and reads it back.
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	dir := t.TempDir()
 	for i, in := range allInfos() {
@@ -124,6 +125,7 @@ func checkHeader(t *testing.T, h Header, in Info, fileSize int64) {
 // TestGoldenBytes pins the exact bytes of a small INT4 asym file: the worked
 // example of FORMAT.md §3.
 func TestGoldenBytes(t *testing.T) {
+	t.Parallel()
 	in := Info{DType: INT4, Scheme: SchemeAsym, GroupSize: 32, Shape: []int{2, 40}}
 	src := &Tensor{Info: in, Data: make([]byte, 64), Scales: make([]byte, 8), Mins: make([]byte, 8)}
 	for i := range src.Data {
@@ -171,6 +173,7 @@ func TestGoldenBytes(t *testing.T) {
 // TestHeaderFieldOffsets checks each header field at the byte offset the
 // FORMAT.md §1 table gives, for every dtype.
 func TestHeaderFieldOffsets(t *testing.T) {
+	t.Parallel()
 	le := binary.LittleEndian
 	for _, in := range allInfos() {
 		h, err := NewHeader(in)
@@ -213,6 +216,7 @@ func TestHeaderFieldOffsets(t *testing.T) {
 }
 
 func TestDTypeCodesAndNames(t *testing.T) {
+	t.Parallel()
 	codes := map[DType]uint8{F32: 1, F16: 2, BF16: 3, INT8: 4, INT4: 5}
 	for d, c := range codes {
 		if uint8(d) != c {
@@ -237,6 +241,7 @@ func TestDTypeCodesAndNames(t *testing.T) {
 }
 
 func TestInfoValidate(t *testing.T) {
+	t.Parallel()
 	bad := []Info{
 		{DType: F32, Shape: nil},
 		{DType: F32, Shape: []int{1, 2, 3, 4, 5}},

@@ -19,6 +19,7 @@ func tableConfig() ModelConfig {
 // TestTensorsShapes checks shapes and roles against FORMAT.md §4, written
 // out by hand for tableConfig.
 func TestTensorsShapes(t *testing.T) {
+	t.Parallel()
 	c := tableConfig()
 	want := map[string]struct {
 		shape []int
@@ -93,6 +94,7 @@ func TestTensorsShapes(t *testing.T) {
 // moe.router_bias says so (FORMAT.md §4), in every sparse layer. The
 // integrity check once treated it as optional whatever the config said.
 func TestRouterBiasPresence(t *testing.T) {
+	t.Parallel()
 	for _, bias := range []bool{false, true} {
 		c := tableConfig()
 		c.MoE.RouterBias = bias
@@ -128,6 +130,7 @@ func TestRouterBiasPresence(t *testing.T) {
 // TestTensorsMLA: latent attention replaces attn_q/k/v, and q_lora_rank 0
 // keeps an uncompressed attn_q.
 func TestTensorsMLA(t *testing.T) {
+	t.Parallel()
 	c := ModelConfig{VocabSize: 40, HiddenSize: 32, IntermediateSize: 48, NumLayers: 1, NumHeads: 4, NumKVHeads: 4, HeadDim: 8, TieEmbeddings: true,
 		MLA: &MLA{QLoraRank: 24, KVLoraRank: 16, QKNopeHeadDim: 8, QKRopeHeadDim: 4, VHeadDim: 6}}
 	names := func() map[string][]int {
@@ -165,6 +168,7 @@ func TestTensorsMLA(t *testing.T) {
 }
 
 func TestTensorsBounded(t *testing.T) {
+	t.Parallel()
 	c := tableConfig()
 	c.NumLayers = 1 << 20
 	if _, err := c.Tensors(); err == nil {

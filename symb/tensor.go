@@ -1,6 +1,7 @@
 package symb
 
 import (
+	"bytes"
 	"fmt"
 	"unsafe"
 )
@@ -62,4 +63,37 @@ func bytesAs[T float32 | uint16](b []byte) []T {
 		return nil
 	}
 	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), n)
+}
+
+// PadTailGroups returns a quantized tensor with a packed tail (format 1.1)
+// in the format 1.0 layout, which every 1.x reader reads: each row's tail
+// group padded to a whole group with the padding code (FORMAT.md §3), in
+// new memory (t is often a mapped file, closed before the result is
+// written). A tensor without a packed tail is returned as it is.
+func PadTailGroups(t *Tensor) (*Tensor, error) {
+	if !t.PackedTail {
+		return t, nil
+	}
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	in := t.Info
+	in.PackedTail = false
+	out := &Tensor{Name: t.Name, Info: in, Scales: bytes.Clone(t.Scales), Mins: bytes.Clone(t.Mins)}
+	pad := byte(0)
+	if in.DType == INT4 && in.Scheme == SchemeSym {
+		pad = 0x88 // code 8, value 0, in both nibbles
+	}
+	ob, nb := t.PaddedCols(), in.PaddedCols()
+	if in.DType == INT4 {
+		ob, nb = ob/2, nb/2
+	}
+	out.Data = make([]byte, 0, in.Rows()*nb)
+	for r := range in.Rows() {
+		out.Data = append(out.Data, t.Data[r*ob:(r+1)*ob]...)
+		for range nb - ob {
+			out.Data = append(out.Data, pad)
+		}
+	}
+	return out, nil
 }

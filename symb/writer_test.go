@@ -15,6 +15,7 @@ import (
 var writerInfo = Info{DType: INT8, Scheme: SchemeAsym, GroupSize: 32, Shape: []int{4, 40}} // data 256, scales 16, mins 16
 
 func TestWriterAbortLeavesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "w.symb")
 	w, err := Create(path, writerInfo)
@@ -38,6 +39,7 @@ func TestWriterAbortLeavesNothing(t *testing.T) {
 }
 
 func TestWriterCommitNeedsEverySection(t *testing.T) {
+	t.Parallel()
 	var overlapErr error
 	full := func(w *Writer) {
 		w.WriteData(0, make([]byte, 256))
@@ -96,6 +98,7 @@ func TestWriterCommitNeedsEverySection(t *testing.T) {
 }
 
 func TestWriterRejectsBadWrites(t *testing.T) {
+	t.Parallel()
 	w, err := Create(filepath.Join(t.TempDir(), "w.symb"), writerInfo)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,7 @@ func TestWriterRejectsBadWrites(t *testing.T) {
 // TestWriterKeepsOldFileUntilCommit checks that the destination is replaced
 // only by Commit: an aborted rewrite leaves the previous file untouched.
 func TestWriterKeepsOldFileUntilCommit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "w.symb")
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -172,6 +176,7 @@ func TestWriterKeepsOldFileUntilCommit(t *testing.T) {
 }
 
 func TestWriterConcurrentRows(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	in := Info{DType: INT4, Scheme: SchemeSym, GroupSize: 32, Shape: []int{64, 96}}
 	src := randomTensor(rng, "c", in)
@@ -217,6 +222,7 @@ func TestWriterConcurrentRows(t *testing.T) {
 }
 
 func TestWriteFileRejectsWrongSections(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(8, 9))
 	good := randomTensor(rng, "x", writerInfo)

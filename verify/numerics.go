@@ -47,7 +47,7 @@ func Numerics(ctx context.Context, dir string, opts ...Option) (*NumericsReport,
 	if err != nil {
 		return nil, err
 	}
-	m, err := runtime.Load(dir, runtime.WithThreads(o.threads), runtime.WithEngine(o.engine))
+	m, err := runtime.Load(dir, append([]runtime.Option{runtime.WithThreads(o.threads), runtime.WithEngine(o.engine)}, o.runtime...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func sourceCases(ctx context.Context, m *runtime.Model, source string, o options
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}
 	defer w.Close()
-	sm, err := runtime.New(scfg, w, runtime.WithThreads(o.threads))
+	sm, err := runtime.New(scfg, w, runtime.WithThreads(o.threads), runtime.WithKVCache(symb.F32))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", source, err)
 	}

@@ -18,6 +18,7 @@ type options struct {
 	minTop1     *float64
 	toolVersion string
 	engine      runtime.Engine
+	runtime     []runtime.Option
 }
 
 func newOptions(opts []Option) (options, error) {
@@ -71,3 +72,10 @@ func WithToolVersion(v string) Option {
 // reference or source always runs exact attention), to measure how far the
 // engine moves the outputs.
 func WithEngine(e runtime.Engine) Option { return func(o *options) error { o.engine = e; return nil } }
+
+// WithRuntimeOptions adds options for running the converted model, such as
+// runtime.WithKernels or runtime.WithKVCache. The source model always runs
+// with a float32 KV cache.
+func WithRuntimeOptions(opts ...runtime.Option) Option {
+	return func(o *options) error { o.runtime = append(o.runtime, opts...); return nil }
+}

@@ -7,14 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/symbc/symbc/runtime"
-	"github.com/symbc/symbc/runtime/kernels"
 )
 
 func newBenchCmd() *cobra.Command {
 	var (
 		prompt, gen, threads, reps int
-		engine, kernelSet          string
-		asJSON                     bool
+		engine                     string
+		cf                         computeFlags
+		asJSON, roofline           bool
 		parallel                   []int
 		chatTurn                   int
 	)
@@ -40,19 +40,22 @@ cached tokens and time to first token.
 			if reps < 1 || prompt < 0 || gen < 0 {
 				return usagef("-r must be at least 1, -p and -n at least 0")
 			}
+			if roofline && (gen == 0 || len(parallel) > 0 || chatTurn > 0) {
+				return usagef("--roofline needs the tg test (-n above 0), without --parallel or --chat-turn")
+			}
 			eng, err := runtime.ParseEngine(engine)
 			if err != nil {
 				return usageError{err}
 			}
-			ks, err := kernels.ParseSet(kernelSet)
+			rtOpts, err := cf.options()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			model, err := resolveModel(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(model.Dir, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithKernels(ks))
+			m, err := runtime.Load(model.Dir, append(rtOpts, runtime.WithThreads(threads), runtime.WithEngine(eng))...)
 			if err != nil {
 				return err
 			}
@@ -82,7 +85,7 @@ cached tokens and time to first token.
 			}
 			res, err := runtime.Bench(cmd.Context(), m, runtime.BenchOptions{
 				PromptTokens: orSkip(prompt), GenTokens: orSkip(gen), Repetitions: reps,
-				Name: filepath.Base(filepath.Clean(model.Name)),
+				Name: filepath.Base(filepath.Clean(model.Name)), Roofline: roofline,
 			})
 			if err != nil {
 				return err
@@ -96,8 +99,9 @@ cached tokens and time to first token.
 	addThreadsFlag(f, &threads)
 	f.IntVarP(&reps, "repetitions", "r", 3, "timed runs of each test")
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
-	f.StringVar(&kernelSet, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")
+	cf.register(f, runtime.DefaultKVCache)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.BoolVar(&roofline, "roofline", false, "also print the weight bytes a decoded token reads, the bandwidth tg achieves and its share of a read-bandwidth probe run on the same threads")
 	f.IntVar(&chatTurn, "chat-turn", 0, "measure a second chat turn after a first of this many prompt tokens (prefix cache)")
 	f.IntSliceVar(&parallel, "parallel", nil, "measure batched decoding of this many concurrent streams (a list: 1,4,8,16)")
 	return cmd

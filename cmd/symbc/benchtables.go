@@ -19,7 +19,15 @@ func benchTable(w io.Writer, r *runtime.BenchResult) error {
 		rows = append(rows, []string{r.Model, r.Weights, humanize.Bytes(r.SizeBytes), humanize.Count(r.Params), r.Engine.String(),
 			r.Kernels, fmt.Sprint(r.Threads), t.Name, fmt.Sprintf("%.2f ± %.2f", t.Mean, t.StdDev)})
 	}
-	return markdownTable(w, rows, []bool{true, true, false, false, true, true, false, true, false})
+	if err := markdownTable(w, rows, []bool{true, true, false, false, true, true, false, true, false}); err != nil {
+		return err
+	}
+	if rf := r.Roofline; rf != nil {
+		_, err := fmt.Fprintf(w, "\nroofline: %s of weights read per decoded token; tg reads %.1f GB/s, %.0f %% of a %.1f GB/s read probe (%s buffer, %d threads)\n",
+			humanize.Bytes(rf.WeightBytesPerToken), rf.DecodeGBps, rf.Percent, rf.ProbeGBps, humanize.Bytes(rf.ProbeBytes), r.Threads)
+		return err
+	}
+	return nil
 }
 
 // parallelTable prints a BenchParallel result under a line naming the model.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,34 +89,24 @@ func chatREPL(ctx context.Context, m *runtime.Model, name string, in io.Reader, 
 
 	// The reader owns stdin until it ends; a line goes out only when the
 	// loop asks for one, so nothing is read while a reply streams.
-	type line struct {
-		text string
-		err  error
-	}
-	want, lines := make(chan struct{}), make(chan line, 1)
+	next, restore := lineSource(in, out)
+	defer restore()
+	want, lines := make(chan struct{}), make(chan chatLine, 1)
 	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 0, 4096), maxChatLine)
 		for range want {
-			if sc.Scan() {
-				lines <- line{text: sc.Text()}
-				continue
+			l := next()
+			lines <- l
+			if l.err != nil && !l.interrupted {
+				return
 			}
-			err := sc.Err()
-			if err == nil {
-				err = io.EOF
-			}
-			lines <- line{err: err}
-			return
 		}
 	}()
 	defer close(want)
 
 	var history []tokenizer.Message
 	for {
-		fmt.Fprint(out, ">>> ")
 		want <- struct{}{}
-		var l line
+		var l chatLine
 	read:
 		for {
 			select {
@@ -127,6 +118,10 @@ func chatREPL(ctx context.Context, m *runtime.Model, name string, in io.Reader, 
 				fmt.Fprintln(out)
 				return nil
 			}
+		}
+		if l.interrupted {
+			fmt.Fprintf(out, "^C\n(%s)\n", chatHelp)
+			continue
 		}
 		if errors.Is(l.err, io.EOF) {
 			fmt.Fprintln(out)
@@ -207,4 +202,86 @@ func chatREPL(ctx context.Context, m *runtime.Model, name string, in io.Reader, 
 			history = append(history, tokenizer.Message{Role: "assistant", Content: reply.String()})
 		}
 	}
+}
+
+// chatLine is one line typed at the chat's prompt; interrupted marks Ctrl-C
+// pressed at the prompt (in raw mode it is a key, not a signal).
+type chatLine struct {
+	text        string
+	err         error
+	interrupted bool
+}
+
+// lineSource returns what reads the chat's lines, prompt included. On a
+// terminal that is golang.org/x/term's line editor, with the arrow keys
+// recalling earlier lines; the terminal is raw only while a line is read,
+// so Ctrl-C during a reply is still the signal that stops it. restore puts
+// the terminal back as it was. Elsewhere lines are read plainly.
+func lineSource(in io.Reader, out io.Writer) (next func() chatLine, restore func()) {
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 0, 4096), maxChatLine)
+		return func() chatLine {
+			fmt.Fprint(out, ">>> ")
+			if sc.Scan() {
+				return chatLine{text: sc.Text()}
+			}
+			err := sc.Err()
+			if err == nil {
+				err = io.EOF
+			}
+			return chatLine{err: err}
+		}, func() {}
+	}
+	fd := int(f.Fd())
+	orig, err := term.GetState(fd)
+	if err != nil {
+		return lineSource(struct{ io.Reader }{in}, out)
+	}
+	keys := &ctrlCReader{r: f}
+	var history term.History
+	return func() chatLine {
+		// A fresh editor per line (sharing the history) starts at a clean
+		// prompt whatever the reply left on the screen.
+		t := term.NewTerminal(struct {
+			io.Reader
+			io.Writer
+		}{keys, out}, ">>> ")
+		if history != nil {
+			t.History = history
+		}
+		history = t.History
+		if w, h, err := term.GetSize(fd); err == nil && w > 0 && h > 0 {
+			t.SetSize(w, h)
+		}
+		if _, err := term.MakeRaw(fd); err != nil {
+			return chatLine{err: err}
+		}
+		keys.sawCtrlC = false
+		text, err := t.ReadLine()
+		term.Restore(fd, orig)
+		if errors.Is(err, io.EOF) && keys.sawCtrlC {
+			return chatLine{interrupted: true, err: err}
+		}
+		if len(text) > maxChatLine {
+			return chatLine{err: fmt.Errorf("a line longer than %d bytes", maxChatLine)}
+		}
+		return chatLine{text: text, err: err}
+	}, func() { term.Restore(fd, orig) }
+}
+
+// ctrlCReader notes a Ctrl-C among the keys read: the line editor answers
+// Ctrl-C and Ctrl-D alike (io.EOF), and only Ctrl-D leaves the chat.
+type ctrlCReader struct {
+	r        io.Reader
+	sawCtrlC bool
+}
+
+func (c *ctrlCReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if bytes.IndexByte(p[:n], 3) >= 0 {
+		c.sawCtrlC = true
+	}
+	return n, err
 }

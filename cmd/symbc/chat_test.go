@@ -141,6 +141,21 @@ func TestChatREPLThroughATerminal(t *testing.T) {
 		t.Errorf("after /clear the prompt has %d tokens, want %d as in the first turn", again, turn1)
 	}
 
+	// The up arrow recalls typed lines: twice up past "/clear" is the
+	// first turn's line, which gets the first turn's prompt again.
+	tm.expect(`>>> `)
+	tm.send("/clear\n")
+	tm.expect(`conversation cleared`)
+	tm.expect(`>>> `)
+	tm.send("\x1b[A")
+	tm.expect(`/clear`)
+	tm.send("\x1b[A")
+	tm.expect(`Once upon a time`)
+	tm.send("\r")
+	if again, _ := strconv.Atoi(tm.expect(stats)[1]); again != turn1 {
+		t.Errorf("the recalled line's prompt has %d tokens, want %d as in the first turn", again, turn1)
+	}
+
 	// Ctrl-C once the reply streams stops that reply only; the reply
 	// would otherwise run for 400 tokens.
 	tm.expect(`>>> `)

@@ -60,6 +60,14 @@ func TestBadCountsExitTwo(t *testing.T) {
 		{"push", dir, "localhost:1/m:v1", "-j", "-1"},
 		{"pull", "localhost:1/m:v1", out, "--jobs", "-1"},
 		{"inspect", "localhost:1/m:v1", "--threads", "1"}, // no such flag
+		{"run", dir, "--prompt", "x", "--kv-type", "int3"},
+		{"run", dir, "--prompt", "x", "--kernels", "sse"},
+		{"bench", dir, "--kv-type", "bf16"},
+		{"bench", dir, "--roofline", "-n", "0"},
+		{"serve", dir, "--kernels", "mmx"},
+		{"serve", dir, "--kv-type", "f8"},
+		{"verify", dir, "--kernels", "none"},
+		{"verify", dir, "--kv-type", "int4"},
 	} {
 		_, stderr, code := symbcRun(t, args...)
 		if code != 2 {

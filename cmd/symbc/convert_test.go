@@ -78,6 +78,13 @@ func TestConvertRecipeFlags(t *testing.T) {
 			t.Errorf("inspect lacks %q:\n%s", want, text)
 		}
 	}
+	awq := filepath.Join(t.TempDir(), "awq")
+	if _, stderr, code := runConvert(t, "--quiet", "--awq", src, awq); code != 0 {
+		t.Fatalf("--awq: exit %d: %s", code, stderr)
+	}
+	if text, err := runInspect(awq); err != nil || !strings.Contains(text, "AWQ scales on") {
+		t.Errorf("inspect of an --awq conversion does not show the scales (%v):\n%s", err, text)
+	}
 	bad := filepath.Join(t.TempDir(), "strict")
 	if _, stderr, code := runConvert(t, "--quiet", "--bits", "8", "--verify", "--max-kld", "0.0001", src, bad); code != 2 {
 		t.Errorf("--bits with --max-kld: exit %d (%s), want 2", code, stderr)
@@ -93,6 +100,7 @@ func TestConvertRecipeFlags(t *testing.T) {
 		{"--max-kld", "-1"},
 		{"--bits", "5", "--group-size", "32"},
 		{"--bits", "5", "--calibration", "none"},
+		{"--awq", "--calibration", "none"},
 	} {
 		if _, _, code := runConvert(t, append(args, src, bad)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage)", args, code)

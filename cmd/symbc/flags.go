@@ -9,6 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/symbc/symbc/runtime"
+	"github.com/symbc/symbc/runtime/kernels"
+	"github.com/symbc/symbc/symb"
 )
 
 // The same idea has one flag on every command: -t/--threads for compute
@@ -19,6 +22,38 @@ import (
 
 func addThreadsFlag(f *pflag.FlagSet, p *int) {
 	f.IntVarP(p, "threads", "t", 0, "compute threads (0: all CPUs)")
+}
+
+// computeFlags choose how a command runs a model: --kernels (the kernel
+// set) and --kv-type (the KV cache's element type).
+type computeFlags struct{ kernels, kvType string }
+
+// register adds the flags; kvDefault is the command's KV cache type.
+func (c *computeFlags) register(f *pflag.FlagSet, kvDefault symb.DType) {
+	f.StringVar(&c.kernels, "kernels", "auto", "kernel set: auto (best for this CPU, or $"+kernels.EnvKernels+"), avx512, avx2, neon or generic")
+	f.StringVar(&c.kvType, "kv-type", kvDefault.String(), "KV cache element type: f32, f16 (half the memory) or int8 (about a quarter); see docs/VERIFY.md")
+}
+
+// parse reads the flags, refusing bad values as bad usage.
+func (c *computeFlags) parse() (kernels.Set, symb.DType, error) {
+	ks, err := kernels.ParseSet(c.kernels)
+	if err != nil {
+		return "", 0, usagef("--kernels: %v", err)
+	}
+	kv, err := runtime.ParseKVType(c.kvType)
+	if err != nil {
+		return "", 0, usagef("--kv-type: %v", err)
+	}
+	return ks, kv, nil
+}
+
+// options are the flags as runtime options.
+func (c *computeFlags) options() ([]runtime.Option, error) {
+	ks, kv, err := c.parse()
+	if err != nil {
+		return nil, err
+	}
+	return []runtime.Option{runtime.WithKernels(ks), runtime.WithKVCache(kv)}, nil
 }
 
 func addJobsFlag(f *pflag.FlagSet, p *int, def int, what string) {

@@ -100,7 +100,11 @@ func printSummary(w io.Writer, s *symb.Summary) error {
 		fmt.Fprintf(tw, "recipe:\t%s\n", r)
 	}
 	if c := q.Calibration; c != nil {
-		fmt.Fprintf(tw, "calibration:\t%s text, %d tokens, sensitivity %s\n", c.Text, c.Tokens, c.Sensitivity)
+		line := fmt.Sprintf("%s text, %d tokens, sensitivity %s", c.Text, c.Tokens, c.Sensitivity)
+		if c.ScaledInputs > 0 {
+			line += fmt.Sprintf(", AWQ scales on %d inputs", c.ScaledInputs)
+		}
+		fmt.Fprintf(tw, "calibration:\t%s\n", line)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -21,6 +21,7 @@ func newRunCmd() *cobra.Command {
 		seed                                    uint64
 		stops                                   []string
 		tf                                      chatTemplateFlags
+		cf                                      computeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run MODEL",
@@ -32,8 +33,8 @@ of {"role", "content"} objects, always templated) or --prompt-ids with token
 ids. Sampling is greedy unless --temperature is above 0.
 
 Without any of them, a terminal on standard input gets an interactive chat
-(` + chatHelp + `), and anything else on standard input is read
-whole as the prompt.
+(` + chatHelp + `; the up and down arrows recall earlier lines), and
+anything else on standard input is read whole as the prompt.
 
 ` + modelArgHelp,
 		Args: exactArgs(1),
@@ -87,6 +88,10 @@ whole as the prompt.
 			if err != nil {
 				return usageError{err}
 			}
+			rtOpts, err := cf.options()
+			if err != nil {
+				return err
+			}
 			opts := []runtime.GenOption{
 				runtime.WithTemperature(temperature), runtime.WithTopK(topK), runtime.WithTopP(topP),
 				runtime.WithMinP(minP), runtime.WithRepeatPenalty(penalty), runtime.WithMaxTokens(maxTokens),
@@ -113,7 +118,7 @@ whole as the prompt.
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(model.Dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))...)
+			m, err := runtime.Load(model.Dir, append(append(tokOpts, rtOpts...), runtime.WithThreads(threads), runtime.WithEngine(eng), runtime.WithMaxContext(maxContext))...)
 			if err != nil {
 				return err
 			}
@@ -179,6 +184,7 @@ whole as the prompt.
 	f.IntVar(&maxTokens, "max-tokens", 256, "most tokens to generate")
 	f.StringArrayVar(&stops, "stop", nil, "stop when the output contains this text (repeatable)")
 	addThreadsFlag(f, &threads)
+	cf.register(f, runtime.DefaultKVCache)
 	f.StringVar(&engine, "engine", "exact", "attention engine: exact or symbiotic")
 	f.IntVar(&maxContext, "max-context", 0, "context length in tokens (0: the model's maximum)")
 	tf.register(f)

@@ -25,6 +25,7 @@ func newServeCmd() *cobra.Command {
 		apiKeys, aliases, corsOrigins []string
 		apiKeyFile, kvCacheSize       string
 		tf                            chatTemplateFlags
+		cf                            computeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve MODEL",
@@ -39,8 +40,8 @@ http://ADDR/v1. With --api-key, --api-key-file or SYMBC_API_KEY
 naming a model other than --model-name or an --alias get 404. One line per
 request is logged to stderr (never a key).
 --parallel sequences are decoded together (continuous batching) with their
-keys and values in a KV cache of --kv-cache-size shared with the prompt
-prefix cache; requests beyond that wait (up to 4 per slot; more get 503
+keys and values in a KV cache of --kv-cache-size (elements of --kv-type)
+shared with the prompt prefix cache; requests beyond that wait (up to 4 per slot; more get 503
 with Retry-After).
 Ctrl-C stops accepting requests and lets running ones finish for ` + shutdownGrace.String() + `;
 then streams still going end with an error event (code server_shutdown).
@@ -55,6 +56,10 @@ then streams still going end with an error event (code server_shutdown).
 					return usagef("--kv-cache-size: %v", err)
 				}
 				kvBytes = n
+			}
+			ks, kv, err := cf.parse()
+			if err != nil {
+				return err
 			}
 			keys, err := collectAPIKeys(apiKeys, apiKeyFile, os.Getenv("SYMBC_API_KEY"))
 			if err != nil {
@@ -76,12 +81,13 @@ then streams still going end with an error event (code server_shutdown).
 			if err != nil {
 				return err
 			}
-			m, err := runtime.Load(dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext))...)
+			m, err := runtime.Load(dir, append(tokOpts, runtime.WithThreads(threads), runtime.WithMaxContext(maxContext),
+				runtime.WithKernels(ks), runtime.WithKVCache(kv))...)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			sch, err := runtime.NewScheduler(m, runtime.WithSlots(parallel), runtime.WithKVCacheBytes(kvBytes))
+			sch, err := runtime.NewScheduler(m, runtime.WithSlots(parallel), runtime.WithKVCacheBytes(kvBytes), runtime.WithKVType(kv))
 			if err != nil {
 				return err
 			}
@@ -117,6 +123,7 @@ then streams still going end with an error event (code server_shutdown).
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	addThreadsFlag(f, &threads)
+	cf.register(f, runtime.DefaultSchedulerKVCache)
 	f.StringVar(&modelName, "model-name", "", "model id reported to clients (default: the folder's name)")
 	f.IntVar(&parallel, "parallel", runtime.DefaultSlots, "sequences decoded together; more requests wait")
 	f.StringVar(&kvCacheSize, "kv-cache-size", "", "KV cache memory shared by the sequences and the prefix cache, e.g. 512MiB (default: --parallel full contexts, at most 1 GiB)")

@@ -27,6 +27,7 @@ func newVerifyCmd() *cobra.Command {
 		threads, jobs   int
 		asJSON, save    bool
 		engine          string
+		cf              computeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify MODEL",
@@ -64,7 +65,11 @@ locally). It exits 0 only when every check passes.
 			if err != nil {
 				return usagef("--engine: %v", err)
 			}
-			opts = append(opts, verify.WithEngine(eng))
+			rtOpts, err := cf.options()
+			if err != nil {
+				return err
+			}
+			opts = append(opts, verify.WithEngine(eng), verify.WithRuntimeOptions(rtOpts...))
 			if source != "" {
 				opts = append(opts, verify.WithSource(source))
 			}
@@ -128,6 +133,7 @@ locally). It exits 0 only when every check passes.
 	f.Float64Var(&maxKLD, "max-kld", 0, "override the mean KL divergence bound (nats)")
 	f.Float64Var(&minTop1, "min-top1", 0, "override the top-1 agreement bound (0..1)")
 	addThreadsFlag(f, &threads)
+	cf.register(f, runtime.DefaultKVCache)
 	addJobsFlag(f, &jobs, 0, "files hashed")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	f.StringVar(&engine, "engine", "exact", "attention engine for the converted model: exact or symbiotic")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestLockExcludesAndCancels(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "sub", "x.lock")
 	unlock, err := Lock(context.Background(), path)
 	if err != nil {

@@ -3,6 +3,7 @@ package humanize
 import "testing"
 
 func TestBytes(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int64]string{
 		0:             "0 B",
 		1023:          "1023 B",
@@ -21,6 +22,7 @@ func TestBytes(t *testing.T) {
 }
 
 func TestParseBytes(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{
 		"0": 0, "1048576": 1 << 20, "512MiB": 512 << 20, "512M": 512 << 20, "2g": 2 << 30, "1.5GiB": 3 << 29,
 		"1GB": 1e9, "10 kB": 10e3, "7B": 7,
@@ -37,6 +39,7 @@ func TestParseBytes(t *testing.T) {
 }
 
 func TestCount(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1.00K", 10592: "10.59K", 260032: "260.03K",
 		1_235_814_400: "1.24B", 7_000_000: "7.00M"} {
 		if got := Count(n); got != want {

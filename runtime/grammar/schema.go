@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,44 +77,121 @@ type Grammar struct{ root *node }
 // Schema compiles a JSON schema. It supports type (one or a list),
 // properties with required (objects hold only the listed properties, as
 // with OpenAI's strict mode), items with minItems and maxItems, enum,
-// const, anyOf, oneOf, allOf with one member, and $ref into $defs or
-// definitions. Other keywords that restrict values (pattern, minimum,
-// format, ...) are refused with ErrUnsupported naming them.
+// const, anyOf, oneOf, allOf with one member, and $ref to any place in the
+// same document ("#", "#/$defs/name", "#/definitions/name",
+// "#/properties/a/items", ...; recursive schemas included). A $ref to
+// another document (a URL or a file) is refused with ErrUnsupported, as are
+// other keywords that restrict values (pattern, minimum, format, ...).
 func Schema(schema json.RawMessage) (*Grammar, error) {
-	var root map[string]json.RawMessage
-	if err := json.Unmarshal(schema, &root); err != nil {
-		return nil, fmt.Errorf("schema is not a JSON object: %w", err)
-	}
-	c := &compiler{defs: map[string]*node{}}
-	for _, section := range []string{"$defs", "definitions"} {
-		var defs map[string]json.RawMessage
-		if raw, ok := root[section]; ok {
-			if err := json.Unmarshal(raw, &defs); err != nil {
-				return nil, fmt.Errorf("%s: %w", section, err)
-			}
-		}
-		for name := range defs {
-			c.defs["#/"+section+"/"+name] = &node{}
-		}
-		for name, raw := range defs {
-			n, err := c.compile(raw, "#/"+section+"/"+name)
-			if err != nil {
-				return nil, err
-			}
-			*c.defs["#/"+section+"/"+name] = *n
-		}
-	}
-	n, err := c.compile(schema, "#")
+	n, err := compileDocument(schema)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.resolve(n, map[*node]bool{}); err != nil {
 		return nil, err
 	}
 	return &Grammar{root: n}, nil
 }
 
-type compiler struct{ defs map[string]*node }
+// compileDocument compiles a schema document and resolves its $refs.
+func compileDocument(schema json.RawMessage) (*node, error) {
+	var root map[string]json.RawMessage
+	if err := json.Unmarshal(schema, &root); err != nil {
+		return nil, fmt.Errorf("schema is not a JSON object: %w", err)
+	}
+	c := &compiler{doc: schema, refs: map[string]*node{}}
+	n, err := c.compile(schema, "#")
+	if err != nil {
+		return nil, err
+	}
+	if n, err = c.follow(n); err != nil {
+		return nil, err
+	}
+	if err := c.resolve(n, map[*node]bool{}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// follow returns the node a chain of $refs ends at.
+func (c *compiler) follow(n *node) (*node, error) {
+	for i := 0; n.ref != ""; i++ {
+		if i > maxRefs {
+			return nil, fmt.Errorf("%w: $ref %q refers to itself", ErrUnsupported, n.ref)
+		}
+		n = c.refs[n.ref]
+	}
+	return n, nil
+}
+
+// compiler compiles one schema document; refs holds the compiled targets
+// of its $refs by JSON pointer, each compiled once.
+type compiler struct {
+	doc  json.RawMessage
+	refs map[string]*node
+}
+
+// maxRefs bounds the distinct $ref targets of one document.
+const maxRefs = 256
+
+// ref compiles the target of a $ref found at path and returns a node that
+// resolve later replaces by it.
+func (c *compiler) ref(r, path string) (*node, error) {
+	if !strings.HasPrefix(r, "#") {
+		return nil, fmt.Errorf("%w: %s: $ref %q refers to another document; only local references (\"#...\") are supported", ErrUnsupported, path, r)
+	}
+	if _, ok := c.refs[r]; ok {
+		return &node{ref: r}, nil
+	}
+	if len(c.refs) >= maxRefs {
+		return nil, fmt.Errorf("%w: %s: more than %d $ref targets", ErrUnsupported, path, maxRefs)
+	}
+	raw, err := pointer(c.doc, r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: $ref %q: %w", path, r, err)
+	}
+	target := &node{}
+	c.refs[r] = target // before compiling, so that a cycle finds it
+	n, err := c.compile(raw, r)
+	if err != nil {
+		return nil, err
+	}
+	*target = *n
+	return &node{ref: r}, nil
+}
+
+// pointer returns the value a local reference ("#" and a JSON pointer,
+// RFC 6901) points to in doc.
+func pointer(doc json.RawMessage, ref string) (json.RawMessage, error) {
+	p := strings.TrimPrefix(ref, "#")
+	if p == "" {
+		return doc, nil
+	}
+	if !strings.HasPrefix(p, "/") {
+		return nil, errors.New("not a JSON pointer (anchors are not supported)")
+	}
+	cur := doc
+	for _, tok := range strings.Split(p[1:], "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(cur, &obj) == nil {
+			v, ok := obj[tok]
+			if !ok {
+				return nil, fmt.Errorf("no %q in the schema", tok)
+			}
+			cur = v
+			continue
+		}
+		var arr []json.RawMessage
+		if json.Unmarshal(cur, &arr) == nil {
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(arr) {
+				return nil, fmt.Errorf("no item %q in the schema", tok)
+			}
+			cur = arr[i]
+			continue
+		}
+		return nil, fmt.Errorf("%q is inside a value that is not an object or array", tok)
+	}
+	return cur, nil
+}
 
 func (c *compiler) compile(raw json.RawMessage, path string) (*node, error) {
 	raw = bytes.TrimSpace(raw)
@@ -126,11 +204,10 @@ func (c *compiler) compile(raw json.RawMessage, path string) (*node, error) {
 	}
 	if ref, ok := s["$ref"]; ok {
 		var r string
-		json.Unmarshal(ref, &r)
-		if _, ok := c.defs[r]; !ok {
-			return nil, fmt.Errorf("%w: %s: $ref %q (only #/$defs/... and #/definitions/... are supported)", ErrUnsupported, path, r)
+		if err := json.Unmarshal(ref, &r); err != nil {
+			return nil, fmt.Errorf("%s: $ref must be a string", path)
 		}
-		return &node{ref: r}, nil
+		return c.ref(r, path)
 	}
 	keys := make([]string, 0, len(s))
 	for k := range s {
@@ -339,11 +416,9 @@ func (c *compiler) resolve(n *node, done map[*node]bool) error {
 	}
 	done[n] = true
 	fix := func(p **node) error {
-		for i := 0; (*p).ref != ""; i++ {
-			if i > 100 {
-				return fmt.Errorf("%w: $ref %q refers to itself", ErrUnsupported, (*p).ref)
-			}
-			*p = c.defs[(*p).ref]
+		var err error
+		if *p, err = c.follow(*p); err != nil {
+			return err
 		}
 		return c.resolve(*p, done)
 	}
@@ -398,26 +473,43 @@ func keyOrder(raw json.RawMessage) ([]string, error) {
 
 // Tools is the grammar of a forced tool call: {"name": NAME, "arguments":
 // ARGS} for one of the functions, whose parameters schemas are given by
-// name (a nil schema allows any arguments object).
+// name (a nil schema allows any arguments object). Each parameters schema
+// is its own document, so its $refs resolve within it. An error naming a
+// function is a *ToolError.
 func Tools(params map[string]json.RawMessage, names []string) (*Grammar, error) {
-	var alts []string
-	for _, name := range names {
-		key, _ := json.Marshal(name)
-		args := params[name]
-		if len(bytes.TrimSpace(args)) == 0 || string(bytes.TrimSpace(args)) == "null" {
-			args = json.RawMessage(`{"type":"object"}`)
-		}
-		alts = append(alts, fmt.Sprintf(`{"type":"object","properties":{"name":{"const":%s},"arguments":%s},"required":["name","arguments"]}`, key, args))
-	}
-	if len(alts) == 0 {
+	if len(names) == 0 {
 		return nil, errors.New("no functions")
 	}
-	// Every schema's $defs sit in its own document; a combined document
-	// cannot resolve them.
+	union := &node{kind: kUnion}
 	for _, name := range names {
-		if strings.Contains(string(params[name]), `"$ref"`) {
-			return nil, fmt.Errorf("%w: function %q: $ref in parameters of a forced tool call", ErrUnsupported, name)
+		schema := params[name]
+		if len(bytes.TrimSpace(schema)) == 0 || string(bytes.TrimSpace(schema)) == "null" {
+			schema = json.RawMessage(`{"type":"object"}`)
 		}
+		args, err := compileDocument(schema)
+		if err != nil {
+			return nil, &ToolError{Function: name, Err: err}
+		}
+		key, _ := json.Marshal(name)
+		union.alts = append(union.alts, &node{kind: kObject, required: 0b11, props: []prop{
+			{name: "name", key: `"name"`, node: &node{kind: kLiteral, literals: []string{string(key)}}},
+			{name: "arguments", key: `"arguments"`, node: args},
+		}})
 	}
-	return Schema(json.RawMessage(`{"anyOf":[` + strings.Join(alts, ",") + `]}`))
+	if len(union.alts) == 1 {
+		return &Grammar{root: union.alts[0]}, nil
+	}
+	return &Grammar{root: union}, nil
 }
+
+// ToolError is an error in the parameters schema of one function.
+type ToolError struct {
+	Function string
+	Err      error
+}
+
+func (e *ToolError) Error() string {
+	return fmt.Sprintf("function %q: parameters: %v", e.Function, e.Err)
+}
+
+func (e *ToolError) Unwrap() error { return e.Err }

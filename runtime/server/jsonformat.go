@@ -2,6 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/symbc/symbc/runtime"
 	"github.com/symbc/symbc/runtime/grammar"
@@ -53,6 +56,12 @@ func (s *server) constraint(req *chatRequest, ts *toolSet) (runtime.Constraint, 
 		g, err = grammar.Schema(rf.JSONSchema.Schema)
 	default:
 		return nil, badRequest("response_format.type", "invalid_value", "Invalid value for 'response_format.type': %q (want text, json_object or json_schema)", rf.Type)
+	}
+	var te *grammar.ToolError
+	if errors.As(err, &te) {
+		if i := slices.Index(ts.names, te.Function); i >= 0 {
+			param = fmt.Sprintf("tools[%d].function.parameters", i)
+		}
 	}
 	if err != nil {
 		return nil, badRequest(param, "invalid_value", "Cannot constrain the output to this schema: %v", err)

@@ -195,10 +195,36 @@ func TestToolCallRoundTrip(t *testing.T) {
 		{`"tools":[` + weatherTool + `],"tool_choice":{"type":"function","function":{"name":"other"}}`, "tool_choice"},
 		{`"tool_choice":"required"`, "tool_choice"},
 		{`"chat_template_kwargs":{"messages":[]}`, "chat_template_kwargs"},
+		// A forced call's parameters may only use local $refs.
+		{`"tools":[` + weatherTool + `,{"type":"function","function":{"name":"remote","parameters":{"type":"object","properties":{"x":{"$ref":"https://example.com/x.json"}}}}}],"tool_choice":"required"`, "tools[1].function.parameters"},
+		{`"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"$ref":"https://example.com/x.json"}}}`, "response_format.json_schema.schema"},
 	} {
 		status, b := post(t, srv.URL+"/v1/chat/completions", `{"messages":[`+ask+`],`+bad.extra+`}`)
 		if e := decode[errorResponse](t, b).Error; status != 400 || e == nil || !nullable(e.Param, bad.param) {
 			t.Errorf("%s: %d %s", bad.extra, status, b)
+		}
+	}
+
+	// A forced call whose parameters use $defs and a recursive $ref.
+	refTool := `{"type":"function","function":{"name":"add","parameters":{"type":"object",
+		"properties":{"a":{"$ref":"#/$defs/n"},"more":{"type":"array","items":{"$ref":"#/properties/a"},"maxItems":2}},
+		"required":["a"],"$defs":{"n":{"type":"integer"}}}}}`
+	status, b = post(t, srv.URL+"/v1/chat/completions", `{"messages":[`+ask+`],"temperature":0,"max_tokens":200,"tools":[`+refTool+`],
+		"tool_choice":{"type":"function","function":{"name":"add"}}}`)
+	if status != 200 {
+		t.Fatalf("$ref tool: %d %s", status, b)
+	}
+	calls := decode[toolReply](t, b).Choices[0].Message.ToolCalls
+	var args struct {
+		A    *json.Number  `json:"a"`
+		More []json.Number `json:"more"`
+	}
+	if len(calls) != 1 || json.Unmarshal([]byte(calls[0].Function.Arguments), &args) != nil || args.A == nil || len(args.More) > 2 {
+		t.Fatalf("$ref tool call %+v", calls)
+	}
+	for _, n := range append(args.More, *args.A) {
+		if _, err := n.Int64(); err != nil {
+			t.Errorf("argument %s is not an integer", n)
 		}
 	}
 }

@@ -72,3 +72,22 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEncode4MB encodes a 4 MB prompt, the size a server request may
+// bring; with -benchmem, B/op is the memory one such request allocates.
+//
+//	go test ./runtime/tokenizer -run - -bench Encode4MB -benchmem -benchtime 3x
+func BenchmarkEncode4MB(b *testing.B) {
+	text := strings.Repeat(benchParagraph, 4<<20/len(benchParagraph))
+	for _, fam := range []string{"llama3", "qwen3", "deepseek_v3", "cl100k", "llama2", "gemma3"} {
+		b.Run(fam, func(b *testing.B) {
+			tk := loadCached(b, familyDir(b, fam))
+			tk.Encode(text, true) // fill the word cache, as earlier requests would
+			b.SetBytes(int64(len(text)))
+			b.ResetTimer()
+			for b.Loop() {
+				tk.Encode(text, true)
+			}
+		})
+	}
+}

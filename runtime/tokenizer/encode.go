@@ -9,8 +9,8 @@ import "strings"
 // in the text are always recognized.
 func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 	ids := make([]int, 0, len(text)/3+2)
-	var pieces []string
 	var subs []segment
+	tokenize := func(piece string) { ids = t.model.tokenize(ids, piece) }
 	for _, seg := range t.rawTrie.split(nil, text) {
 		if seg.id >= 0 {
 			ids = append(ids, seg.id)
@@ -30,10 +30,7 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) []int {
 				ids = t.model.tokenize(ids, sub.text)
 				continue
 			}
-			pieces = t.preTok.preTokenize(pieces[:0], sub.text, seg.start == 0 && sub.start == 0)
-			for _, p := range pieces {
-				ids = t.model.tokenize(ids, p)
-			}
+			t.preTok.each(sub.text, seg.start == 0 && sub.start == 0, tokenize)
 		}
 	}
 	if addSpecial && t.post != nil {

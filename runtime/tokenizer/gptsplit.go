@@ -31,7 +31,7 @@ type gptPattern struct {
 	deepseek  bool // the DeepSeek V3 pattern instead of the GPT-4 one
 }
 
-func (g gptPattern) appendMatches(dst [][2]int, s string) [][2]int {
+func (g gptPattern) eachMatch(s string, fn func(start, end int)) {
 	for p := 0; p < len(s); {
 		var end int
 		if g.deepseek {
@@ -40,14 +40,13 @@ func (g gptPattern) appendMatches(dst [][2]int, s string) [][2]int {
 			end = g.matchGPT4(s, p)
 		}
 		if end > p {
-			dst = append(dst, [2]int{p, end})
+			fn(p, end)
 			p = end
 			continue
 		}
 		_, w := runeAt(s, p)
 		p += w
 	}
-	return dst
 }
 
 func runeAt(s string, p int) (rune, int) {

@@ -11,9 +11,18 @@ import (
 )
 
 // splitPattern finds the non-overlapping matches of a Split or Replace
-// pattern, left to right, as byte ranges. Empty matches are never reported.
+// pattern, left to right, as byte ranges, and calls fn with each, so that
+// splitting a long text makes no list of its matches. Empty matches are
+// never reported.
 type splitPattern interface {
-	appendMatches(dst [][2]int, s string) [][2]int
+	eachMatch(s string, fn func(start, end int))
+}
+
+// matchesOf lists the matches of p in s.
+func matchesOf(p splitPattern, s string) [][2]int {
+	var ms [][2]int
+	p.eachMatch(s, func(start, end int) { ms = append(ms, [2]int{start, end}) })
+	return ms
 }
 
 // compilePattern picks the fastest engine that gives the same matches as
@@ -99,30 +108,43 @@ func isASCIIAlnum(c byte) bool {
 
 type literalPattern string
 
-func (l literalPattern) appendMatches(dst [][2]int, s string) [][2]int {
+func (l literalPattern) eachMatch(s string, fn func(start, end int)) {
 	if l == "" {
-		return dst
+		return
 	}
 	for off := 0; off <= len(s); {
 		i := strings.Index(s[off:], string(l))
 		if i < 0 {
 			break
 		}
-		dst = append(dst, [2]int{off + i, off + i + len(l)})
+		fn(off+i, off+i+len(l))
 		off += i + len(l)
 	}
-	return dst
 }
 
 type goRegexp struct{ re *regexp.Regexp }
 
-func (g goRegexp) appendMatches(dst [][2]int, s string) [][2]int {
-	for _, m := range g.re.FindAllStringIndex(s, -1) {
-		if m[1] > m[0] {
-			dst = append(dst, [2]int{m[0], m[1]})
+// eachMatch searches s from each match's end on, which finds what
+// FindAllStringIndex finds for the patterns goRegexp runs (no anchors,
+// look-around or \b, see sameInRE2) without listing them all.
+func (g goRegexp) eachMatch(s string, fn func(start, end int)) {
+	for off := 0; off <= len(s); {
+		m := g.re.FindStringIndex(s[off:])
+		if m == nil {
+			return
 		}
+		if m[1] > m[0] {
+			fn(off+m[0], off+m[1])
+			off += m[1]
+			continue
+		}
+		// An empty match: search again one character further on.
+		if off+m[0] >= len(s) {
+			return
+		}
+		_, w := utf8.DecodeRuneInString(s[off+m[0]:])
+		off += m[0] + w
 	}
-	return dst
 }
 
 type backtrackRegexp struct{ re *regexp2.Regexp }
@@ -134,14 +156,13 @@ const regexTimeout = 2 * time.Second
 // appendMatches runs regexp2. A search that runs out of time
 // (regexTimeout: catastrophic backtracking) leaves the text unsplit, as
 // one piece for the model to tokenize, rather than hanging the request.
-func (b backtrackRegexp) appendMatches(dst [][2]int, s string) [][2]int {
+func (b backtrackRegexp) eachMatch(s string, fn func(start, end int)) {
 	ms, _ := b.re.FindAllStringIndex(s, -1)
 	for _, m := range ms {
 		if m[1] > m[0] {
-			dst = append(dst, [2]int{m[0], m[1]})
+			fn(m[0], m[1])
 		}
 	}
-	return dst
 }
 
 // replaceAll replaces every match of p in s with content.
@@ -152,17 +173,18 @@ func replaceAll(p splitPattern, s, content string) string {
 		}
 		return strings.ReplaceAll(s, string(lit), content)
 	}
-	ms := p.appendMatches(nil, s)
-	if len(ms) == 0 {
-		return s
-	}
 	var b strings.Builder
-	b.Grow(len(s))
 	last := 0
-	for _, m := range ms {
-		b.WriteString(s[last:m[0]])
+	p.eachMatch(s, func(start, end int) {
+		if b.Cap() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:start])
 		b.WriteString(content)
-		last = m[1]
+		last = end
+	})
+	if b.Cap() == 0 {
+		return s
 	}
 	b.WriteString(s[last:])
 	return b.String()

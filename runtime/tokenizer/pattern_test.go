@@ -69,7 +69,7 @@ func TestFastPatternsMatchRegexp2(t *testing.T) {
 			inputs = append(inputs, randomText(r, 1+r.IntN(24)))
 		}
 		for _, s := range inputs {
-			got := fast.appendMatches(nil, s)
+			got := matchesOf(fast, s)
 			want := referenceMatches(t, ref, s)
 			if !slices.Equal(got, want) {
 				t.Fatalf("pattern %q on %q:\n got %v\nwant %v", expr, s, got, want)
@@ -132,7 +132,7 @@ func TestSameInRE2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.appendMatches(nil, "xy xz x"); !slices.Equal(got, [][2]int{{3, 4}, {6, 7}}) {
+	if got := matchesOf(p, "xy xz x"); !slices.Equal(got, [][2]int{{3, 4}, {6, 7}}) {
 		t.Errorf("look-ahead fallback: got %v", got)
 	}
 }
@@ -151,29 +151,120 @@ func TestSplitBehaviors(t *testing.T) {
 		{splitContiguous, false, []string{"The", "-", "final", "--", "countdown"}},
 		{splitRemoved, true, []string{"-", "-", "-"}},
 	} {
-		got := splitBy(nil, s, literalPattern("-").appendMatches(nil, s), c.behavior, c.invert)
+		var got []string
+		splitBy(s, literalPattern("-"), c.behavior, c.invert, func(p string) { got = append(got, p) })
 		if !slices.Equal(got, c.want) {
 			t.Errorf("behavior %d invert %v: got %q, want %q", c.behavior, c.invert, got, c.want)
 		}
 	}
+	// The streaming split gives what splitting a list of parts gives, on
+	// texts that start and end with delimiters and repeat them.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = "ab-"[r.IntN(3)]
+		}
+		s := string(b)
+		for behavior := splitRemoved; behavior <= splitContiguous; behavior++ {
+			for _, invert := range []bool{false, true} {
+				var got []string
+				splitBy(s, literalPattern("-"), behavior, invert, func(p string) { got = append(got, p) })
+				if want := listSplit(s, matchesOf(literalPattern("-"), s), behavior, invert); !slices.Equal(got, want) {
+					t.Fatalf("%q behavior %d invert %v: got %q, want %q", s, behavior, invert, got, want)
+				}
+			}
+		}
+	}
+}
+
+// listSplit is Split as the reference writes it: the list of parts, then
+// the merges of the behavior.
+func listSplit(s string, matches [][2]int, behavior splitBehavior, invert bool) []string {
+	type part struct {
+		start, end int
+		delim      bool
+	}
+	var parts []part
+	prev := 0
+	for _, m := range matches {
+		if m[0] > prev {
+			parts = append(parts, part{prev, m[0], invert})
+		}
+		parts = append(parts, part{m[0], m[1], !invert})
+		prev = m[1]
+	}
+	if prev < len(s) {
+		parts = append(parts, part{prev, len(s), invert})
+	}
+	var out []part
+	switch behavior {
+	case splitRemoved:
+		for _, p := range parts {
+			if !p.delim {
+				out = append(out, p)
+			}
+		}
+	case splitIsolated:
+		out = parts
+	case splitMergedWithPrevious:
+		prevDelim := false
+		for _, p := range parts {
+			if p.delim && !prevDelim && len(out) > 0 {
+				out[len(out)-1].end = p.end
+			} else {
+				out = append(out, p)
+			}
+			prevDelim = p.delim
+		}
+	case splitMergedWithNext:
+		prevDelim := false
+		for i := len(parts) - 1; i >= 0; i-- {
+			p := parts[i]
+			if p.delim && !prevDelim && len(out) > 0 {
+				out[len(out)-1].start = p.start
+			} else {
+				out = append(out, p)
+			}
+			prevDelim = p.delim
+		}
+		slices.Reverse(out)
+	case splitContiguous:
+		prevDelim := false
+		for _, p := range parts {
+			if p.delim == prevDelim && len(out) > 0 {
+				out[len(out)-1].end = p.end
+			} else {
+				out = append(out, p)
+			}
+			prevDelim = p.delim
+		}
+	}
+	var pieces []string
+	for _, p := range out {
+		if p.end > p.start {
+			pieces = append(pieces, s[p.start:p.end])
+		}
+	}
+	return pieces
 }
 
 func TestMetaspaceAndDigits(t *testing.T) {
 	m := metaspacePreTokenizer{replacement: "▁", scheme: prependFirst, split: true}
-	if got := m.preTokenize(nil, "Hey friend", true); !slices.Equal(got, []string{"▁Hey", "▁friend"}) {
+	if got := preTokenize(m, "Hey friend", true); !slices.Equal(got, []string{"▁Hey", "▁friend"}) {
 		t.Errorf("metaspace first: %q", got)
 	}
-	if got := m.preTokenize(nil, "Hey friend", false); !slices.Equal(got, []string{"Hey", "▁friend"}) {
+	if got := preTokenize(m, "Hey friend", false); !slices.Equal(got, []string{"Hey", "▁friend"}) {
 		t.Errorf("metaspace not first: %q", got)
 	}
 	d := metaspaceDecoder{replacement: "▁", dropFirst: true}
 	if got := strings.Join(d.decodeChain([]string{"▁Hey", "▁friend"}), ""); got != "Hey friend" {
 		t.Errorf("metaspace decode: %q", got)
 	}
-	if got := (digitsPreTokenizer{individual: true}).preTokenize(nil, "a12b", false); !slices.Equal(got, []string{"a", "1", "2", "b"}) {
+	if got := preTokenize(digitsPreTokenizer{individual: true}, "a12b", false); !slices.Equal(got, []string{"a", "1", "2", "b"}) {
 		t.Errorf("digits individual: %q", got)
 	}
-	if got := (digitsPreTokenizer{}).preTokenize(nil, "a12b", false); !slices.Equal(got, []string{"a", "12", "b"}) {
+	if got := preTokenize(digitsPreTokenizer{}, "a12b", false); !slices.Equal(got, []string{"a", "12", "b"}) {
 		t.Errorf("digits contiguous: %q", got)
 	}
 }

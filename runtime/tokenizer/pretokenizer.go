@@ -8,25 +8,43 @@ import (
 )
 
 // preTokenizer cuts one normalized segment into the pieces that the model
-// tokenizes independently. first is set for the segment that starts the
+// tokenizes independently, and calls fn with each in order: pieces are
+// substrings of the segment (or of one rewritten copy of it), and no list
+// of them is made, so that the memory of encoding a long text stays in
+// proportion to its tokens. first is set for the segment that starts the
 // input text (Metaspace's "first" prepend scheme needs it).
 type preTokenizer interface {
-	preTokenize(dst []string, s string, first bool) []string
+	each(s string, first bool, fn func(piece string))
+}
+
+// preTokenize lists the pieces of s (for tests).
+func preTokenize(pt preTokenizer, s string, first bool) []string {
+	var out []string
+	pt.each(s, first, func(p string) { out = append(out, p) })
+	return out
 }
 
 type preTokenizerSeq []preTokenizer
 
-func (seq preTokenizerSeq) preTokenize(dst []string, s string, first bool) []string {
-	cur := []string{s}
-	var next []string
-	for _, pt := range seq {
-		next = next[:0]
-		for i, piece := range cur {
-			next = pt.preTokenize(next, piece, first && i == 0)
-		}
-		cur, next = next, cur
+// each chains the steps: step k feeds its pieces to step k+1 and the last
+// one to fn. The chain's functions are made once per call, not per piece;
+// each step sees first set for the first piece that reaches it only.
+func (seq preTokenizerSeq) each(s string, first bool, fn func(string)) {
+	if len(seq) == 0 {
+		fn(s)
+		return
 	}
-	return append(dst, cur...)
+	feed := make([]func(string), len(seq)+1)
+	feed[len(seq)] = fn
+	for k := len(seq) - 1; k >= 1; k-- {
+		firstHere := first
+		feed[k] = func(piece string) {
+			f := firstHere
+			firstHere = false
+			seq[k].each(piece, f, feed[k+1])
+		}
+	}
+	seq[0].each(s, first, feed[1])
 }
 
 type splitBehavior int
@@ -61,80 +79,86 @@ type splitPreTokenizer struct {
 	invert   bool
 }
 
-func (sp splitPreTokenizer) preTokenize(dst []string, s string, _ bool) []string {
-	return splitBy(dst, s, sp.pattern.appendMatches(nil, s), sp.behavior, sp.invert)
+func (sp splitPreTokenizer) each(s string, _ bool, fn func(string)) {
+	splitBy(s, sp.pattern, sp.behavior, sp.invert, fn)
 }
 
-// splitBy cuts s around the matches (the "delimiters", or with invert the
-// text between them) according to behavior.
-func splitBy(dst []string, s string, matches [][2]int, behavior splitBehavior, invert bool) []string {
+// splitBy cuts s around the matches of p (the "delimiters", or with invert
+// the text between them) according to behavior, as the reference's Split
+// does, and calls fn with each non-empty piece. It holds at most one piece
+// back (the one a following part may still join).
+func splitBy(s string, p splitPattern, behavior splitBehavior, invert bool, fn func(string)) {
 	type part struct {
 		start, end int
 		delim      bool
 	}
-	parts := make([]part, 0, 2*len(matches)+1)
+	var pending part
+	have, prevDelim := false, false
+	emit := func(q part) {
+		if q.end > q.start {
+			fn(s[q.start:q.end])
+		}
+	}
+	add := func(q part) {
+		switch behavior {
+		case splitRemoved:
+			if !q.delim {
+				emit(q)
+			}
+		case splitIsolated:
+			emit(q)
+		case splitMergedWithPrevious:
+			// A delimiter joins the piece before it, unless that piece is
+			// a delimiter too.
+			if q.delim && !prevDelim && have {
+				pending.end = q.end
+			} else {
+				if have {
+					emit(pending)
+				}
+				pending, have = q, true
+			}
+		case splitMergedWithNext:
+			// A delimiter joins the piece after it, unless that piece is a
+			// delimiter too.
+			switch {
+			case have && !q.delim:
+				emit(part{pending.start, q.end, false})
+				have = false
+			case have:
+				emit(pending)
+				pending = q
+			case q.delim:
+				pending, have = q, true
+			default:
+				emit(q)
+			}
+		case splitContiguous:
+			if q.delim == prevDelim && have {
+				pending.end = q.end
+			} else {
+				if have {
+					emit(pending)
+				}
+				pending, have = q, true
+			}
+		}
+		prevDelim = q.delim
+	}
 	prev := 0
-	for _, m := range matches {
-		if m[0] > prev {
-			parts = append(parts, part{prev, m[0], invert})
+	p.eachMatch(s, func(start, end int) {
+		if start > prev {
+			add(part{prev, start, invert})
 		}
-		parts = append(parts, part{m[0], m[1], !invert})
-		prev = m[1]
-	}
+		add(part{start, end, !invert})
+		prev = end
+	})
 	if prev < len(s) {
-		parts = append(parts, part{prev, len(s), invert})
+		add(part{prev, len(s), invert})
 	}
-	var out []part
-	switch behavior {
-	case splitRemoved:
-		for _, p := range parts {
-			if !p.delim {
-				out = append(out, p)
-			}
-		}
-	case splitIsolated:
-		out = parts
-	case splitMergedWithPrevious:
-		prevDelim := false
-		for _, p := range parts {
-			if p.delim && !prevDelim && len(out) > 0 {
-				out[len(out)-1].end = p.end
-			} else {
-				out = append(out, p)
-			}
-			prevDelim = p.delim
-		}
-	case splitMergedWithNext:
-		prevDelim := false
-		for i := len(parts) - 1; i >= 0; i-- {
-			p := parts[i]
-			if p.delim && !prevDelim && len(out) > 0 {
-				out[len(out)-1].start = p.start
-			} else {
-				out = append(out, p)
-			}
-			prevDelim = p.delim
-		}
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	case splitContiguous:
-		prevDelim := false
-		for _, p := range parts {
-			if p.delim == prevDelim && len(out) > 0 {
-				out[len(out)-1].end = p.end
-			} else {
-				out = append(out, p)
-			}
-			prevDelim = p.delim
-		}
+	if have {
+		emit(pending)
 	}
-	for _, p := range out {
-		if p.end > p.start {
-			dst = append(dst, s[p.start:p.end])
-		}
-	}
-	return dst
 }
 
 // byteLevelPreTokenizer does the text part of the ByteLevel pre-tokenizer:
@@ -148,14 +172,15 @@ type byteLevelPreTokenizer struct {
 // gpt2Pattern is the split regex that ByteLevel applies when use_regex is set.
 const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
-func (b byteLevelPreTokenizer) preTokenize(dst []string, s string, _ bool) []string {
+func (b byteLevelPreTokenizer) each(s string, _ bool, fn func(string)) {
 	if b.addPrefixSpace && !strings.HasPrefix(s, " ") {
 		s = " " + s
 	}
 	if b.split == nil {
-		return append(dst, s)
+		fn(s)
+		return
 	}
-	return splitBy(dst, s, b.split.appendMatches(nil, s), splitIsolated, false)
+	splitBy(s, b.split, splitIsolated, false, fn)
 }
 
 type prependScheme int
@@ -172,33 +197,39 @@ type metaspacePreTokenizer struct {
 	split       bool
 }
 
-func (m metaspacePreTokenizer) preTokenize(dst []string, s string, first bool) []string {
+func (m metaspacePreTokenizer) each(s string, first bool, fn func(string)) {
 	s = strings.ReplaceAll(s, " ", m.replacement)
 	if !strings.HasPrefix(s, m.replacement) && (m.scheme == prependAlways || m.scheme == prependFirst && first) {
 		s = m.replacement + s
 	}
 	if !m.split {
-		return append(dst, s)
+		fn(s)
+		return
 	}
-	return splitBy(dst, s, literalPattern(m.replacement).appendMatches(nil, s), splitMergedWithNext, false)
+	splitBy(s, literalPattern(m.replacement), splitMergedWithNext, false, fn)
 }
 
 type digitsPreTokenizer struct{ individual bool }
 
-func (d digitsPreTokenizer) preTokenize(dst []string, s string, _ bool) []string {
-	var ms [][2]int
-	for i := 0; i < len(s); {
-		r, w := utf8.DecodeRuneInString(s[i:])
-		if isNumber(r) {
-			ms = append(ms, [2]int{i, i + w})
-		}
-		i += w
-	}
+func (d digitsPreTokenizer) each(s string, _ bool, fn func(string)) {
 	behavior := splitContiguous
 	if d.individual {
 		behavior = splitIsolated
 	}
-	return splitBy(dst, s, ms, behavior, false)
+	splitBy(s, digitPattern{}, behavior, false, fn)
+}
+
+// digitPattern matches each number character.
+type digitPattern struct{}
+
+func (digitPattern) eachMatch(s string, fn func(start, end int)) {
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if isNumber(r) {
+			fn(i, i+w)
+		}
+		i += w
+	}
 }
 
 func buildPreTokenizer(raw json.RawMessage, bl *byteLevelTables, byteLevel *bool) (preTokenizer, error) {

@@ -895,6 +895,9 @@ func (e *evaluator) evalBinary(n *binExpr) (Value, error) {
 
 	switch n.op {
 	case "+":
+		if left.IsString() != right.IsString() && !left.IsUndefined() && !right.IsUndefined() {
+			return Undefined(), fmt.Errorf("unsupported operand types for +: %s and %s", pyType(left), pyType(right))
+		}
 		return addValues(left, right), nil
 	case "-":
 		return subValues(left, right), nil

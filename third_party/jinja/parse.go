@@ -359,7 +359,7 @@ func (p *exprParser) parseNot() (expr, error) {
 }
 
 func (p *exprParser) parseComparison() (expr, error) {
-	left, err := p.parseConcat()
+	left, err := p.parseAddSub()
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func (p *exprParser) parseComparison() (expr, error) {
 			switch t.val {
 			case "==", "!=", "<", ">", "<=", ">=":
 				p.advance()
-				right, err := p.parseConcat()
+				right, err := p.parseAddSub()
 				if err != nil {
 					return nil, err
 				}
@@ -384,7 +384,7 @@ func (p *exprParser) parseComparison() (expr, error) {
 		// "in" operator.
 		if t.kind == tokName && t.val == "in" {
 			p.advance()
-			right, err := p.parseConcat()
+			right, err := p.parseAddSub()
 			if err != nil {
 				return nil, err
 			}
@@ -396,7 +396,7 @@ func (p *exprParser) parseComparison() (expr, error) {
 		if t.kind == tokName && t.val == "not" && p.pos+1 < len(p.tokens) && p.tokens[p.pos+1].kind == tokName && p.tokens[p.pos+1].val == "in" {
 			p.advance() // not
 			p.advance() // in
-			right, err := p.parseConcat()
+			right, err := p.parseAddSub()
 			if err != nil {
 				return nil, err
 			}
@@ -451,15 +451,17 @@ func (p *exprParser) parseComparison() (expr, error) {
 	return left, nil
 }
 
+// parseConcat is ~, which binds tighter than + and - and looser than *
+// and /, as in Jinja2's grammar.
 func (p *exprParser) parseConcat() (expr, error) {
-	left, err := p.parseAddSub()
+	left, err := p.parseMulDiv()
 	if err != nil {
 		return nil, err
 	}
 
 	for p.peek().kind == tokTilde {
 		p.advance()
-		right, err := p.parseAddSub()
+		right, err := p.parseMulDiv()
 		if err != nil {
 			return nil, err
 		}
@@ -470,14 +472,14 @@ func (p *exprParser) parseConcat() (expr, error) {
 }
 
 func (p *exprParser) parseAddSub() (expr, error) {
-	left, err := p.parseMulDiv()
+	left, err := p.parseConcat()
 	if err != nil {
 		return nil, err
 	}
 
 	for p.peek().kind == tokOp && (p.peek().val == "+" || p.peek().val == "-") {
 		op := p.advance().val
-		right, err := p.parseMulDiv()
+		right, err := p.parseConcat()
 		if err != nil {
 			return nil, err
 		}
@@ -525,13 +527,14 @@ func (p *exprParser) parsePower() (expr, error) {
 		return nil, err
 	}
 
-	if p.peek().kind == tokPower {
+	// Left-associative, as in Jinja2 (not Python): 2**3**2 is 64.
+	for p.peek().kind == tokPower {
 		p.advance()
 		exp, err := p.parseUnary()
 		if err != nil {
 			return nil, err
 		}
-		return &binExpr{op: "**", left: base, right: exp}, nil
+		base = &binExpr{op: "**", left: base, right: exp}
 	}
 
 	return base, nil

@@ -18,12 +18,12 @@ import glob
 import json
 import os
 import sys
-from datetime import datetime
 
-import jinja2
 from jinja2 import nodes
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.ext import Extension
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_tool_goldens import WEATHER, environment as transformers_environment  # noqa: E402
 
 
 class Generation(Extension):
@@ -42,34 +42,11 @@ class Generation(Extension):
 
 
 def environment():
-    def raise_exception(message):
-        raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, Generation])
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime(2026, 1, 2, 3, 4, 5).strftime(fmt)
+    env = transformers_environment()
+    env.add_extension(Generation)
     return env
 
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "City name"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["location"],
-        },
-    },
-}
 CALL = {
     "role": "assistant",
     "content": "",
@@ -111,6 +88,9 @@ EDGES = [
     ("for_trim_right_space", "{% for m in messages -%}{{ m.role }} |{% endfor %}"),
     ("string_repeat", "{{ 'ab' * 3 }}|{{ 3 * 'x' }}|{{ 'x' * 2 ** 3 }}|{{ 'x' * 0 }}|{{ 'x' * -2 }}|{{ [1, 2] * 2 }}"),
     ("arithmetic", "{{ 2 ** 10 }}|{{ 2 ** -1 }}|{{ 7 // 2 }}|{{ -7 // 2 }}|{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 7 / 2 }}|{{ 4 / 2 }}|{{ 1 / 3 }}|{{ 2 * 1.5 }}|{{ 10 - 2.5 }}|{{ 7.5 // 2 }}"),
+    ("precedence", "{{ -2**2 }}|{{ 2**3**2 }}|{{ 2 * 3 ** 2 }}|{{ 'a' ~ 2 * 3 }}|{{ 10 - 2 - 3 }}|{{ not 1 == 2 }}|{{ 7 % 3 ** 2 }}|{{ 2 + 3 * 4 }}"),
+    ("string_plus_int", "{{ 'a' + 1 }}"),
+    ("concat_binds_tighter_than_plus", "{{ 'a' ~ 1 + 2 }}"),
     ("divide_by_zero", "{{ 1 / 0 }}"),
     ("floor_divide_by_zero", "{{ 1 // 0 }}"),
     ("modulo_by_zero", "{{ 1 % 0 }}"),

@@ -93,4 +93,5 @@ def main():
                               "kwargs": kwargs, "rendered": out}, ensure_ascii=False))
 
 
-main()
+if __name__ == "__main__":
+    main()
