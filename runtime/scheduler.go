@@ -39,42 +39,80 @@ const DefaultSchedulerKVCache = symb.F16
 // instead of one step apart.
 const gatherWindow = 5 * time.Millisecond
 
-// SchedulerOption configures NewScheduler.
-type SchedulerOption func(*schedConfig)
+// SchedulerOption configures NewScheduler; an option given a value it
+// cannot use makes NewScheduler fail.
+type SchedulerOption func(*schedConfig) error
 
 type schedConfig struct {
 	slots      int
-	kvBytes    int64
+	kvBytes    int64 // 0: the default
 	kvType     symb.DType
 	stepTokens int
-	maxQueue   int
+	maxQueue   int  // 0: the default
 	paused     bool // the loop starts when start is called (benchmarks and tests queue requests first)
 }
 
-func withPaused() SchedulerOption { return func(c *schedConfig) { c.paused = true } }
+func withPaused() SchedulerOption { return func(c *schedConfig) error { c.paused = true; return nil } }
 
 // WithSlots sets how many sequences run at once (default DefaultSlots).
-func WithSlots(n int) SchedulerOption { return func(c *schedConfig) { c.slots = n } }
+func WithSlots(n int) SchedulerOption {
+	return func(c *schedConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%d slots, want at least 1", n)
+		}
+		c.slots = n
+		return nil
+	}
+}
 
 // WithKVCacheBytes sets the memory budget of the KV cache, shared by all
 // slots and the prefix cache (default: room for every slot's full context,
-// at most DefaultKVCacheBytes).
-func WithKVCacheBytes(n int64) SchedulerOption { return func(c *schedConfig) { c.kvBytes = n } }
+// at most DefaultKVCacheBytes). It must hold at least one block per slot.
+func WithKVCacheBytes(n int64) SchedulerOption {
+	return func(c *schedConfig) error {
+		if n < 1 {
+			return fmt.Errorf("KV cache of %d bytes, want a positive size", n)
+		}
+		c.kvBytes = n
+		return nil
+	}
+}
 
 // WithKVType sets how keys and values are stored: symb.F16 (the default,
 // half the memory), symb.F32 (a Session's default numbers) or symb.INT8
 // (about a quarter; see WithKVCache).
-func WithKVType(t symb.DType) SchedulerOption { return func(c *schedConfig) { c.kvType = t } }
+func WithKVType(t symb.DType) SchedulerOption {
+	return func(c *schedConfig) error {
+		c.kvType = t
+		return checkKVType(t)
+	}
+}
 
 // WithStepTokens bounds the tokens of one step (default DefaultStepTokens):
 // every decoding sequence's next token, then prompt chunks up to the bound.
 // Smaller steps keep streams flowing while a long prompt is read; larger
 // ones read prompts faster.
-func WithStepTokens(n int) SchedulerOption { return func(c *schedConfig) { c.stepTokens = n } }
+func WithStepTokens(n int) SchedulerOption {
+	return func(c *schedConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%d step tokens, want at least 1", n)
+		}
+		c.stepTokens = n
+		return nil
+	}
+}
 
 // WithMaxQueue bounds the requests waiting for a slot (default 4 × slots);
 // further ones fail at once with ErrBusy.
-func WithMaxQueue(n int) SchedulerOption { return func(c *schedConfig) { c.maxQueue = n } }
+func WithMaxQueue(n int) SchedulerOption {
+	return func(c *schedConfig) error {
+		if n < 1 {
+			return fmt.Errorf("queue of %d requests, want at least 1", n)
+		}
+		c.maxQueue = n
+		return nil
+	}
+}
 
 // Scheduler runs the generations of many callers on one model together
 // (continuous batching). It has a number of slots; every step decodes the
@@ -88,8 +126,16 @@ func WithMaxQueue(n int) SchedulerOption { return func(c *schedConfig) { c.maxQu
 // (WithKVCacheBytes). A request whose prompt shares a prefix with an
 // earlier one (a system prompt, the previous turns of a chat) reuses its
 // cached blocks and reads only the rest (Result.CachedTokens). A request
-// waits for a slot and for the blocks of its prompt; a sequence that finds
-// no block for its next token ends with StopContext.
+// waits for a slot and for the blocks of its prompt.
+//
+// When a running sequence finds no free block for its next position, the
+// most recently admitted running sequence is preempted, as vLLM's
+// recompute preemption does: its blocks are released (the full ones stay in
+// the prefix cache), it goes back to the front of the queue with every token
+// it had, and when readmitted it reads them again (mostly from the prefix
+// cache) before it goes on. Its caller sees nothing but a delay: the tokens
+// and the stream are those of an unpreempted run. Only a sequence that alone
+// outgrows the whole budget ends with StopContext.
 //
 // Use GenerateIDs from any number of goroutines; Close ends it.
 type Scheduler struct {
@@ -98,11 +144,12 @@ type Scheduler struct {
 	cache *kvCache
 	bt    *batcher
 
-	mu     sync.Mutex
-	queue  []*slot // waiting for admission
-	active []*slot // admitted
-	closed bool
-	shared int64 // steps that ran more than one sequence (for tests)
+	mu        sync.Mutex
+	queue     []*slot // waiting for admission
+	active    []*slot // admitted
+	closed    bool
+	shared    int64 // steps that ran more than one sequence (for tests)
+	preempted int64 // sequences preempted (for tests)
 
 	wake   chan struct{} // a request changed something the loop waits for
 	start  func()        // starts the loop (tests queue requests first)
@@ -115,20 +162,12 @@ type Scheduler struct {
 func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
 	c := schedConfig{slots: DefaultSlots, kvType: DefaultSchedulerKVCache, stepTokens: DefaultStepTokens}
 	for _, o := range opts {
-		o(&c)
+		if err := o(&c); err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
 	}
 	if m.engine != EngineExact {
 		return nil, fmt.Errorf("scheduler: the %s engine has no KV cache to page; use the exact engine", m.engine)
-	}
-	switch {
-	case c.slots < 1:
-		return nil, fmt.Errorf("scheduler: %d slots, want at least 1", c.slots)
-	case c.stepTokens < 1:
-		return nil, fmt.Errorf("scheduler: %d step tokens, want at least 1", c.stepTokens)
-	case checkKVType(c.kvType) != nil:
-		return nil, fmt.Errorf("scheduler: %w", checkKVType(c.kvType))
-	case c.kvBytes < 0 || c.maxQueue < 0:
-		return nil, fmt.Errorf("scheduler: negative KV cache size or queue length")
 	}
 	c.stepTokens = max(c.stepTokens, c.slots)
 	if c.maxQueue == 0 {
@@ -265,8 +304,9 @@ type slot struct {
 	published int    // leading blocks that are in the prefix index
 	cached    int    // prompt tokens taken from the prefix cache
 	pending   []int  // tokens to run
+	silent    bool   // pending holds only tokens re-run after a preemption: no logits wanted
 	last      []float32
-	admitted  bool
+	admitted  bool // once admitted; readmission after a preemption is silent to the caller
 	inStep    bool
 	gone      bool
 	done      chan error // admission, then each submission's completion
@@ -325,7 +365,13 @@ func (q *slot) submit(ctx context.Context, ids []int) error {
 		s.mu.Unlock()
 		return ErrSchedulerClosed
 	}
-	q.pending = ids
+	if q.silent {
+		// After a preemption: run ids once the tokens being re-read are.
+		q.pending = append(q.pending, ids...)
+		q.silent = false
+	} else {
+		q.pending = ids
+	}
 	s.mu.Unlock()
 	s.poke()
 	return q.wait(ctx)
@@ -365,7 +411,13 @@ func (q *slot) decode(ctx context.Context, id int) error { return q.submit(ctx, 
 
 func (q *slot) logits() []float32 { return q.last }
 
-func (q *slot) pos() int { return len(q.toks) }
+// pos counts the tokens a preempted sequence is to re-read as held: they are
+// the caller's.
+func (q *slot) pos() int {
+	q.s.mu.Lock()
+	defer q.s.mu.Unlock()
+	return len(q.toks) + len(q.pending)
+}
 
 // loop runs steps until ctx ends.
 func (s *Scheduler) loop(ctx context.Context) {
@@ -405,13 +457,19 @@ func (s *Scheduler) loop(ctx context.Context) {
 }
 
 // admitWaiting moves queued sequences into free slots, first come first
-// served, while the cache has the blocks of their prompts.
+// served (preempted ones are at the front), while the cache has the blocks
+// of their prompts, or of everything a preempted one had.
 func (s *Scheduler) admitWaiting() {
 	for len(s.queue) > 0 && len(s.active) < s.cfg.slots {
 		q := s.queue[0]
-		// Keep at least one prompt token to run: its logits start decoding.
-		blocks, hash := s.cache.match(q.prompt[:len(q.prompt)-1])
-		need := (len(q.prompt)+kvBlockTokens)/kvBlockTokens - len(blocks)
+		known := q.prompt
+		if q.admitted {
+			known = q.pending
+		}
+		// Keep at least one token to run: its logits go on decoding.
+		blocks, hash := s.cache.match(known[:len(known)-1])
+		total := min((len(known)+kvBlockTokens)/kvBlockTokens, s.cache.blocks) // and the next token
+		need := total - len(blocks)
 		if s.cache.available() < need {
 			s.cache.release(blocks)
 			return
@@ -420,43 +478,86 @@ func (s *Scheduler) admitWaiting() {
 			blocks = append(blocks, s.cache.alloc())
 		}
 		q.table, q.hash, q.published = blocks, hash, len(blocks)-need
-		q.cached = q.published * kvBlockTokens
-		q.toks = append(make([]int, 0, len(q.prompt)+16), q.prompt[:q.cached]...)
-		q.admitted = true
+		reused := q.published * kvBlockTokens
 		s.queue = s.queue[1:]
 		s.active = append(s.active, q)
+		if q.admitted {
+			q.toks = append(q.toks[:0], known[:reused]...)
+			q.pending = known[reused:]
+			continue
+		}
+		q.cached = reused
+		q.toks = append(make([]int, 0, len(q.prompt)+16), q.prompt[:reused]...)
+		q.admitted = true
 		q.done <- nil
 	}
 }
 
+// preempt takes running sequence q out of its slot and puts it at the front
+// of the queue with every token it had, to be read again: its blocks are
+// released (the full ones stay in the prefix index). Called with the lock
+// held, never for a sequence in the running step.
+func (s *Scheduler) preempt(q *slot) {
+	s.active = slices.DeleteFunc(s.active, func(x *slot) bool { return x == q })
+	s.cache.release(q.table)
+	q.silent = q.silent || len(q.pending) == 0 // the caller is not waiting for logits
+	q.pending = append(slices.Clip(q.toks), q.pending...)
+	q.toks, q.table, q.hash, q.published = q.toks[:0], nil, 0, 0
+	s.queue = slices.Insert(s.queue, 0, q)
+	s.preempted++
+}
+
+// victim is the running sequence to preempt: the most recently admitted one
+// that is not in the step being planned and holds tokens (one that holds
+// none is about to submit its prompt). Called with the lock held.
+func (s *Scheduler) victim() *slot {
+	for _, q := range slices.Backward(s.active) {
+		if !q.inStep && len(q.toks)+len(q.pending) > 0 {
+			return q
+		}
+	}
+	return nil
+}
+
 // plan picks the work of the next step: the next token of every decoding
-// sequence, then prompt chunks up to the step's token budget. Called with
-// the lock held.
+// sequence, then prompt chunks up to the step's token budget. A sequence
+// that needs a block when none is free preempts others, most recently
+// admitted first, or itself. Called with the lock held.
 func (s *Scheduler) plan(segs []batchSeg, in []*slot) ([]batchSeg, []*slot) {
 	budget := s.cfg.stepTokens
 	add := func(q *slot, n int) {
 		pos := len(q.toks)
 		for len(q.table)*kvBlockTokens < pos+n {
-			b := s.cache.alloc()
-			if b < 0 {
-				q.pending = nil
+			if b := s.cache.alloc(); b >= 0 {
+				q.table = append(q.table, b)
+				continue
+			}
+			v := s.victim()
+			if v == nil || v == q && len(s.active) == 1 {
+				// Alone, it outgrows the whole budget.
+				q.pending, q.silent = nil, false
 				q.done <- fmt.Errorf("%w: no free block for position %d", ErrKVCacheFull, pos)
 				return
 			}
-			q.table = append(q.table, b)
+			s.preempt(v)
+			if v == q {
+				return
+			}
 		}
 		q.inStep = true
-		segs = append(segs, batchSeg{ids: q.pending[:n], pos: pos, table: q.table, logits: n == len(q.pending)})
+		segs = append(segs, batchSeg{ids: q.pending[:n], pos: pos, table: q.table, logits: n == len(q.pending) && !q.silent})
 		in = append(in, q)
 		budget -= n
 	}
-	for _, q := range s.active {
-		if len(q.pending) == 1 {
+	// Over a copy: add may preempt (a preempted sequence has no table).
+	run := slices.Clone(s.active)
+	for _, q := range run {
+		if len(q.pending) == 1 && q.table != nil {
 			add(q, 1)
 		}
 	}
-	for _, q := range s.active {
-		if len(q.pending) > 1 && budget > 0 {
+	for _, q := range run {
+		if len(q.pending) > 1 && q.table != nil && budget > 0 {
 			add(q, min(len(q.pending), budget))
 		}
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,13 +296,140 @@ func TestSchedulerClose(t *testing.T) {
 func TestSchedulerOptions(t *testing.T) {
 	m := storiesModel(t)
 	for i, opts := range [][]SchedulerOption{
-		{WithSlots(0)}, {WithStepTokens(0)}, {WithKVType(symb.INT4)}, {WithKVCacheBytes(-1)}, {WithKVCacheBytes(100)},
+		{WithSlots(0)}, {WithSlots(-2)}, {WithStepTokens(0)}, {WithKVType(symb.INT4)}, {WithKVCacheBytes(-1)},
+		{WithKVCacheBytes(0)}, {WithKVCacheBytes(100)}, {WithMaxQueue(0)}, {WithMaxQueue(-1)},
+		{WithSlots(4), WithKVCacheBytes(3 * kvBlockTokens * kvBytesPerToken(m, symb.F16))}, // fewer blocks than slots
 	} {
-		if _, err := NewScheduler(m, opts...); err == nil {
+		s, err := NewScheduler(m, opts...)
+		if err == nil {
+			s.Close()
 			t.Errorf("options %d: no error", i)
+		} else if !strings.HasPrefix(err.Error(), "scheduler: ") {
+			t.Errorf("options %d: error %q does not say where it comes from", i, err)
 		}
 	}
 	if _, err := NewScheduler(storiesModel(t, WithEngine(EngineSymbiotic))); err == nil {
 		t.Error("symbiotic engine: no error")
+	}
+}
+
+// TestSchedulerPreemption runs three sequences that together need more
+// blocks than the budget (each alone fits): the latest admitted ones are
+// preempted and resumed, and every request still gives the tokens and the
+// streamed text of a session of its own, with no piece repeated or lost.
+func TestSchedulerPreemption(t *testing.T) {
+	m := storiesModel(t)
+	ctx := context.Background()
+	const gen = 60
+	blocks := 8 // 128 positions; each sequence needs about 75
+	s := newTestScheduler(t, m, WithSlots(3), WithKVType(symb.F32), WithStepTokens(8),
+		WithKVCacheBytes(int64(blocks*kvBlockTokens)*kvBytesPerToken(m, symb.F32)), withPaused())
+	var ps [][]int
+	for _, text := range []string{"Once upon a time", "The little dog ran to the park and", "Tom and Sue"} {
+		ids, err := m.Encode(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, ids)
+	}
+	res := make([]*Result, len(ps))
+	streamed := make([]strings.Builder, len(ps))
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			res[i], errs[i] = s.GenerateIDs(ctx, p, WithMaxTokens(gen), WithIgnoreEOS(), WithOnText(func(piece string) error {
+				streamed[i].WriteString(piece)
+				return nil
+			}))
+		})
+	}
+	for queued := 0; queued < len(ps); time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+	s.start()
+	wg.Wait()
+	for i, p := range ps {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		want, err := m.GenerateIDs(ctx, p, WithMaxTokens(gen), WithIgnoreEOS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(res[i].IDs, want.IDs) || res[i].StopReason != StopLength {
+			t.Errorf("request %d: stop %q, ids\n got %v\nwant %v", i, res[i].StopReason, res[i].IDs, want.IDs)
+		}
+		if got := streamed[i].String(); got != res[i].Text || got != want.Text {
+			t.Errorf("request %d: streamed %q, result %q, alone %q", i, got, res[i].Text, want.Text)
+		}
+	}
+	if s.preempted == 0 {
+		t.Error("no sequence was preempted")
+	}
+	if got := s.cache.available(); got != s.cache.blocks {
+		t.Errorf("%d of %d blocks available after every request ended", got, s.cache.blocks)
+	}
+	t.Logf("%d preemptions", s.preempted)
+}
+
+// TestSchedulerPreemptIdle preempts a sequence while its caller is not
+// waiting for it (busy with a streamed piece): the tokens it had are read
+// again without the caller noticing, and its generation matches a session's.
+func TestSchedulerPreemptIdle(t *testing.T) {
+	m := storiesModel(t)
+	ctx := context.Background()
+	s := newTestScheduler(t, m, WithSlots(2), WithKVType(symb.F32),
+		WithKVCacheBytes(5*kvBlockTokens*kvBytesPerToken(m, symb.F32)))
+	long, _ := m.Encode("Once upon a time")
+	short, _ := m.Encode("Tom and Sue")
+	n := 5*kvBlockTokens - len(long) // the long one alone fills the budget
+	var wg sync.WaitGroup
+	var first *Result
+	var firstErr error
+	wg.Go(func() { first, firstErr = s.GenerateIDs(ctx, long, WithMaxTokens(n), WithIgnoreEOS()) })
+	for running := 0; running == 0; time.Sleep(time.Millisecond) {
+		running, _ = s.Load()
+	}
+	var once sync.Once
+	var streamed strings.Builder
+	second, err := s.GenerateIDs(ctx, short, WithMaxTokens(20), WithIgnoreEOS(), WithOnText(func(piece string) error {
+		once.Do(func() { // hold the caller until the long sequence has preempted this one
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				s.mu.Lock()
+				p := s.preempted
+				s.mu.Unlock()
+				if p > 0 {
+					return
+				}
+			}
+		})
+		streamed.WriteString(piece)
+		return nil
+	}))
+	wg.Wait()
+	if err != nil || firstErr != nil {
+		t.Fatal(err, firstErr)
+	}
+	if s.preempted == 0 {
+		t.Fatal("no sequence was preempted")
+	}
+	for i, c := range []struct {
+		prompt []int
+		n      int
+		got    *Result
+	}{{long, n, first}, {short, 20, second}} {
+		want, err := m.GenerateIDs(ctx, c.prompt, WithMaxTokens(c.n), WithIgnoreEOS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(c.got.IDs, want.IDs) {
+			t.Errorf("request %d: ids\n got %v\nwant %v", i, c.got.IDs, want.IDs)
+		}
+	}
+	if streamed.String() != second.Text {
+		t.Errorf("streamed %q, result %q", streamed.String(), second.Text)
 	}
 }

@@ -98,11 +98,31 @@ func (s *Store) sweepTmp() []string {
 		if names[name+lockSuffix] || !e.IsDir() {
 			continue
 		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > locklessAge {
-			if err := os.RemoveAll(filepath.Join(tmp, name)); err == nil || errors.Is(err, os.ErrNotExist) {
-				removed = append(removed, name)
-			}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > locklessAge && adopt(tmp, name) {
+			removed = append(removed, name)
 		}
 	}
 	return removed
+}
+
+// adopt removes the lockless folder tmp/name under a lock file of its own,
+// created exclusively, so that of two sweepers exactly one removes it. It
+// reports whether this call did.
+func adopt(tmp, name string) bool {
+	lock := filepath.Join(tmp, name+lockSuffix)
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return false // another sweeper adopted it
+	}
+	f.Close()
+	unlock, ok, err := filelock.TryLock(lock)
+	if err != nil || !ok {
+		return false // a sweeper that saw the lock file took it meanwhile
+	}
+	defer unlock()
+	if err := os.RemoveAll(filepath.Join(tmp, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	os.Remove(lock)
+	return true
 }

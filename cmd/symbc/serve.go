@@ -49,13 +49,13 @@ then streams still going end with an error event (code server_shutdown).
 ` + modelArgHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var kvBytes int64
+			schOpts := []runtime.SchedulerOption{runtime.WithSlots(parallel)}
 			if kvCacheSize != "" {
 				n, err := humanize.ParseBytes(kvCacheSize)
 				if err != nil {
 					return usagef("--kv-cache-size: %v", err)
 				}
-				kvBytes = n
+				schOpts = append(schOpts, runtime.WithKVCacheBytes(n))
 			}
 			ks, kv, err := cf.parse()
 			if err != nil {
@@ -87,7 +87,7 @@ then streams still going end with an error event (code server_shutdown).
 				return err
 			}
 			defer m.Close()
-			sch, err := runtime.NewScheduler(m, runtime.WithSlots(parallel), runtime.WithKVCacheBytes(kvBytes), runtime.WithKVType(kv))
+			sch, err := runtime.NewScheduler(m, append(schOpts, runtime.WithKVType(kv))...)
 			if err != nil {
 				return err
 			}
