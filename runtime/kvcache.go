@@ -19,8 +19,8 @@ import (
 const kvBlockTokens = 16
 
 // ErrKVCacheFull means the KV cache budget cannot hold a sequence: its prompt
-// needs more blocks than the whole budget, or a running sequence found no
-// free block for its next position.
+// needs more blocks than the whole budget, or a running sequence alone
+// outgrew it (others are preempted to make room, see Scheduler).
 var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 
 // kvCache is KV memory in blocks of kvBlockTokens positions (paged
