@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/symbc/symbc/quantize"
+	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -215,6 +216,8 @@ func TestQuantizedWeights(t *testing.T) {
 		{quantize.Spec{Type: quantize.INT8, Scheme: quantize.Symmetric, GroupSize: 32}, 0.02},
 		{quantize.Spec{Type: quantize.INT8, Scheme: quantize.Asymmetric, GroupSize: 64}, 0.02},
 		{quantize.Spec{Type: quantize.INT4, Scheme: quantize.Asymmetric, GroupSize: 32}, 0.25},
+		{quantize.Spec{Type: quantize.INT4, Scheme: quantize.Symmetric, GroupSize: 128}, 0.35}, // rtn sym: 0.30
+		{quantize.Spec{Type: quantize.INT4, Scheme: quantize.Symmetric, GroupSize: 64}, 0.35},  // rtn sym: 0.31
 	} {
 		t.Run(tc.spec.String(), func(t *testing.T) {
 			cfg, w := hfModel(t, modelDir(t, "stories260k"))
@@ -245,8 +248,37 @@ func TestQuantizedWeights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := maxAbsDiff(got, want); d > 1e-5*scale {
-				t.Errorf("packed vs expanded weights: max abs difference %g", d)
+			// The generic kernels multiply by the float32 input: they must
+			// read every packed layout to float32 rounding.
+			mg, err := New(cfg, qw, WithThreads(2), WithKernels(kernels.Generic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			gen, err := mg.NewSession().Forward(ctx, ref.inputIDs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(gen, want); d > 1e-5*scale {
+				t.Errorf("generic kernels, packed vs expanded weights: max abs difference %g", d)
+			}
+			// The AVX-512 kernels round each 32-element block of the input
+			// to int8 (scale max|block|/127, as llama.cpp's Q8_0) for every
+			// INT4 and INT8 product (the GEMM and the packed MatVec; asym
+			// min terms multiply the rounded input too). That rounding moves
+			// stories260k's logits by up to 0.016 of max |logit| (measured:
+			// int8 g32 0.016, int8 asym g64 0.014, int4 asym g32 0.015, int4
+			// g128 0.012, int4 g64 0.016), about what INT8 weights move
+			// them. The kernels themselves are held to float64 sums over
+			// the rounded input in the kernels package
+			// (TestGEMMAgainstOracle); other kernel sets keep 1e-5.
+			tol := 1e-5
+			if m.Kernels() == kernels.AVX512 {
+				tol = 0.025
+			}
+			d = maxAbsDiff(got, want)
+			t.Logf("%s: packed (%s kernels) vs expanded weights: max abs difference %.3g (%.2g of max |logit|)", tc.spec, m.Kernels(), d, d/scale)
+			if d > tol*scale {
+				t.Errorf("packed vs expanded weights: max abs difference %g exceeds %g × %g", d, tol, scale)
 			}
 		})
 	}

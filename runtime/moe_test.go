@@ -410,8 +410,8 @@ func TestQuantizedSparse(t *testing.T) {
 	}
 	qw := quantized(t, f32, spec)
 	ids := loadReference(t, modelDir(t, "deepseek")).inputIDs
-	run := func(w hfWeights) []float32 {
-		m, err := New(cfg, w, WithThreads(2))
+	run := func(w hfWeights, opts ...Option) []float32 {
+		m, err := New(cfg, w, append([]Option{WithThreads(2)}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,8 +422,31 @@ func TestQuantizedSparse(t *testing.T) {
 		return l
 	}
 	got, want, orig := run(qw), run(dequantized(t, qw, spec)), run(f32)
-	if d := maxAbsDiff(got, want); d > 1e-5*maxAbs(want) {
-		t.Errorf("packed vs expanded weights: max abs difference %g", d)
+	// The generic kernels multiply by the float32 input: they must read
+	// every packed layout to float32 rounding.
+	if gen := run(qw, WithKernels(kernels.Generic)); maxAbsDiff(gen, want) > 1e-5*maxAbs(want) {
+		t.Errorf("generic kernels, packed vs expanded weights: max abs difference %g", maxAbsDiff(gen, want))
+	}
+	// The AVX-512 kernels round the input of INT8 products to int8 per
+	// 32-element block (see TestQuantizedWeights). On these random weights
+	// that moves a position's logits by up to 0.071 of its max |logit|
+	// (measured), except where it flips a near-tied expert choice (positions
+	// 19 and 22: several units), so: at most two positions beyond 0.1.
+	tol, flips := 1e-5, 0
+	if k, _ := kernels.Select(kernels.Auto); k == kernels.AVX512 {
+		tol, flips = 0.1, 2
+	}
+	V := len(got) / len(ids)
+	far := 0
+	for p := range ids {
+		g, w := got[p*V:(p+1)*V], want[p*V:(p+1)*V]
+		if d := maxAbsDiff(g, w); d > tol*maxAbs(w) {
+			far++
+			t.Logf("position %d: packed vs expanded weights: max abs difference %g (max |logit| %g)", p, d, maxAbs(w))
+		}
+	}
+	if far > flips {
+		t.Errorf("packed vs expanded weights: %d positions beyond %g of max |logit|, want at most %d", far, tol, flips)
 	}
 	if maxAbsDiff(got, orig) == 0 {
 		t.Error("quantized logits equal the float32 ones exactly: weights were not quantized")

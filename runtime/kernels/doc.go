@@ -7,17 +7,17 @@
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
 // never expanded into memory as a whole. The one exception is a layout change
-// of the same size: with avx512, INT4 weights whose groups are multiples of
-// 128 are repacked once per Pool (Prepare, which the runtime calls at load,
+// of the same size: with avx512, INT4 and INT8 weights (groups of any
+// multiple of 32) are repacked once per Pool (Prepare, which the runtime calls at load,
 // or the first product over several inputs) into 16-row tiles for the tiled
 // GEMM (gemm.go), and every product with them reads the tiles from then on. A Pool runs one kernel Set, chosen at
 // run time from the CPU's features (Select; --kernels and SYMBC_KERNELS force
 // one): avx512 (amd64 with AVX-512 F/BW/VL and VNNI), avx2 (AVX2, FMA, F16C),
 // neon (every arm64) or generic (portable Go, every architecture). The
-// numeric differences between the sets: avx512 multiplies INT4 weights whose
-// groups are multiples of 128 with the input rounded to int8 per block of 32
-// (Q8_0-style; each element moves by at most max|x_block|/254), in MatVec
-// and MatMul alike; avx2 and neon round MatVec's INT4 input to int16 per group
+// numeric differences between the sets: avx512 multiplies INT4 and INT8
+// weights with the input rounded to int8 per block of 32 (Q8_0-style; each
+// element moves by at most max|x_block|/254; an asym weight's min term
+// multiplies the same rounded input), in MatVec and MatMul alike; avx2 and neon round MatVec's INT4 input to int16 per group
 // (at most max|x_group|/65534), and avx2 runs an INT4 MatMul over up to 16
 // inputs as one MatVec each; everything else multiplies in float32.
 //

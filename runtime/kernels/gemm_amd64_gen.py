@@ -7,7 +7,7 @@ P("""//go:build amd64
 
 #include "textflag.h"
 
-// AVX-512 VNNI micro-kernels of the tiled INT4 GEMM (gemm.go): 16 weight rows
+// AVX-512 VNNI micro-kernels of the tiled INT4 and INT8 GEMM (gemm.go): 16 weight rows
 // × NA inputs (NA = 8, 4, 2 or 1) over a whole row. The weights are repacked
 // at first use into tiles of 16 rows (gemm.go, packQ4): per 32-element block,
 // four 64-byte vectors whose dword lane l holds row l's codes for elements
@@ -16,30 +16,33 @@ P("""//go:build amd64
 // VPDPBUSD multiplies with one broadcast dword of an input's int8 block (the
 // inputs stay in natural order): every lane is one output row, so a block
 // costs 8 VPDPBUSD per input and one conversion to float per (input, block)
-// for all 16 rows.
+// for all 16 rows. INT8 tiles (gemmQ8x*) hold 4 whole bytes per row and
+// vector, eight vectors per block, stored as unsigned (sym codes + 128).
 //
 // Input stream (one record per block, R = 40·NA bytes): NA × 32 int8 values,
-// NA int32 start values (−8 × the block's sum for sym weights, 0 for asym),
-// NA float32 block scales. Per weight group: NA float32 sums of the input
+// NA int32 start values (−8 × the block's sum for INT4 sym weights, −128 ×
+// it for INT8 sym, 0 for asym),
+// NA float32 block scales. Per weight group: NA float32 sums of the rounded input
 // over the group (asym only, xg). Per input and block the sum runs
 // S = start + Σ code·x in int32 (exact), then G += float(S)·scale_x in
 // block order, and per group T += G·scale_w (+ min·Σx for asym), so a result
 // does not depend on NA or on which rows share its tile.
 
-// func gemmQ4x<NA>(w *byte, sc, mn *uint16, xs *byte, xg *float32, nblocks, bpg int, y *float32, ystride int, mask uint64)
-// w: the tile's blocks (256 bytes each); sc, mn: per group 16 float16 scales
+// func gemmQ4x<NA>, gemmQ8x<NA>(w *byte, sc, mn *uint16, xs *byte, xg *float32, nblocks, bpg int, y *float32, ystride int, mask uint64)
+// w: the tile's blocks (256 bytes each, 512 for INT8); sc, mn: per group 16 float16 scales
 // and mins (mn nil for sym); y: outputs, input a's 16 rows at y + a·ystride
 // bytes, stored under the 16-bit row mask.
 """)
 
-def kernel(NA):
+def kernel(NA, q8=False):
     split = NA <= 2  # two accumulator chains per input to hide VPDPBUSD latency
     R = 40 * NA
     S = [f"Z{16+a}" for a in range(NA)]
     U = [f"Z{16+NA+a}" for a in range(NA)] if split else None
     G = [f"Z{24+a}" for a in range(NA)]
     T = [f"Z{8+a}" for a in range(NA)]
-    name = f"gemmQ4x{NA}"
+    name = f"gemmQ8x{NA}" if q8 else f"gemmQ4x{NA}"
+    bb = 512 if q8 else 256  # bytes of one block of a tile
     P(f"TEXT ·{name}(SB), NOSPLIT, $0-80")
     P("\tMOVQ w+0(FP), SI")
     P("\tMOVQ sc+8(FP), DX")
@@ -68,21 +71,28 @@ def kernel(NA):
         P(f"\tVPBROADCASTD {NA*32 + 4*a}(DI), {S[a]}")
         if split:
             P(f"\tVPXORD {U[a]}, {U[a]}, {U[a]}")
-    for j in range(4):
-        P(f"\tVMOVDQU64 {64*j}(SI), Z2")
-        P("\tVPSRLW    $4, Z2, Z1")
-        P("\tVPANDD    Z3, Z2, Z0")
-        P("\tVPANDD    Z3, Z1, Z1")
-        for a in range(NA):
-            P(f"\tVPDPBUSD.BCST {32*a + 8*j}(DI), Z0, {S[a]}")
-        for a in range(NA):
-            P(f"\tVPDPBUSD.BCST {32*a + 8*j + 4}(DI), Z1, {(U if split else S)[a]}")
+    if q8:
+        for j in range(8):
+            z = f"Z{j % 2}"
+            P(f"\tVMOVDQU64 {64*j}(SI), {z}")
+            for a in range(NA):
+                P(f"\tVPDPBUSD.BCST {32*a + 4*j}(DI), {z}, {(U if split and j % 2 else S)[a]}")
+    else:
+        for j in range(4):
+            P(f"\tVMOVDQU64 {64*j}(SI), Z2")
+            P("\tVPSRLW    $4, Z2, Z1")
+            P("\tVPANDD    Z3, Z2, Z0")
+            P("\tVPANDD    Z3, Z1, Z1")
+            for a in range(NA):
+                P(f"\tVPDPBUSD.BCST {32*a + 8*j}(DI), Z0, {S[a]}")
+            for a in range(NA):
+                P(f"\tVPDPBUSD.BCST {32*a + 8*j + 4}(DI), Z1, {(U if split else S)[a]}")
     for a in range(NA):
         if split:
             P(f"\tVPADDD    {U[a]}, {S[a]}, {S[a]}")
         P(f"\tVCVTDQ2PS {S[a]}, {S[a]}")
         P(f"\tVFMADD231PS.BCST {NA*36 + 4*a}(DI), {S[a]}, {G[a]}")
-    P("\tADDQ $256, SI")
+    P(f"\tADDQ ${bb}, SI")
     P(f"\tADDQ ${R}, DI")
     P("\tDECQ BX")
     P(f"\tJNZ  {name}_block")
@@ -110,8 +120,9 @@ def kernel(NA):
     P("\tVZEROUPPER")
     P("\tRET\n")
 
-for na in (8, 4, 2, 1):
-    kernel(na)
+for q8 in (False, True):
+    for na in (8, 4, 2, 1):
+        kernel(na, q8)
 sys.stdout.write("\n".join(out))
 
 sys.stdout.write('''

@@ -10,6 +10,6 @@ func gemmKernel(t *q4Tiles, ti int, in *gemmInput, gi, na int, y []float32, rows
 }
 
 // quantizeRecordsAsm leaves every block to the Go loop off amd64.
-func quantizeRecordsAsm(rec []byte, na, a int, x []float32, nfull int, sym bool) (int, bool) {
+func quantizeRecordsAsm(rec []byte, na, a int, x []float32, nfull int, mul int32) (int, bool) {
 	return 0, true
 }

@@ -8,13 +8,13 @@ import (
 	"github.com/symbc/symbc/symb"
 )
 
-// randQ4View is an INT4 weight of rows × kp stored elements (kp a multiple
-// of 32, groups of g, the last one possibly short) with random codes, scales
-// and (asym) mins, built directly as the kernels view it.
-func randQ4View(rng *rand.Rand, rows, kp, g int, asym bool) *wview {
+// randQView is an INT4 or INT8 weight of rows × kp stored elements (kp a
+// multiple of 32, groups of g, the last one possibly short) with random
+// codes, scales and (asym) mins, built directly as the kernels view it.
+func randQView(rng *rand.Rand, dt symb.DType, rows, kp, g int, asym bool) *wview {
 	gpr := (kp + g - 1) / g
-	v := &wview{dt: symb.INT4, asym: asym, rows: rows, cols: kp, g: g, gpr: gpr, kp: kp,
-		data: make([]byte, rows*kp/2), scales: make([]uint16, rows*gpr)}
+	v := &wview{dt: dt, asym: asym, rows: rows, cols: kp, g: g, gpr: gpr, kp: kp, scales: make([]uint16, rows*gpr)}
+	v.data = make([]byte, rows*v.rowBytes())
 	for i := range v.data {
 		v.data[i] = byte(rng.IntN(256))
 	}
@@ -30,31 +30,50 @@ func randQ4View(rng *rand.Rand, rows, kp, g int, asym bool) *wview {
 	return v
 }
 
-// q4Value is element e of row r of v as the format defines it (FORMAT.md:
-// byte e%16 of the element's 32-block, low nibble below 16).
-func q4Value(v *wview, r, e int) float64 {
+// storedCode is the code of element e of row r as the format stores it
+// (FORMAT.md): INT4 in byte e%16 of the element's 32-block, low nibble below
+// 16; INT8 in byte e.
+func storedCode(v *wview, r, e int) byte {
+	if v.dt == symb.INT8 {
+		return v.data[r*v.kp+e]
+	}
 	b := v.data[r*v.kp/2+e/32*16+e%16]
-	q := int(b & 15)
 	if e%32 >= 16 {
-		q = int(b >> 4)
+		return b >> 4
+	}
+	return b & 15
+}
+
+// qValue is element e of row r of v as the format defines it.
+func qValue(v *wview, r, e int) float64 {
+	c := storedCode(v, r, e)
+	q := float64(c)
+	switch {
+	case v.asym:
+	case v.dt == symb.INT8:
+		q = float64(int8(c))
+	default:
+		q -= 8
 	}
 	d := halfToFloat(v.scales[r*v.gpr+e/v.g])
 	if v.asym {
-		return d*float64(q) + halfToFloat(v.mins[r*v.gpr+e/v.g])
+		return d*q + halfToFloat(v.mins[r*v.gpr+e/v.g])
 	}
-	return d * float64(q-8)
+	return d * q
 }
 
-// TestPackQ4 checks the repacked tiles against the format's layout: every
+// TestPackQ4 checks the repacked INT4 and INT8 tiles against the format's layout: every
 // code of every row (a partial last tile included), every scale and min,
 // and zeros in the padding rows.
 func TestPackQ4(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	for _, c := range []struct {
+		dt          symb.DType
 		rows, kp, g int
 		asym        bool
-	}{{37, 384, 128, false}, {16, 256, 256, true}, {5, 160, 128, true}} {
-		v := randQ4View(rng, c.rows, c.kp, c.g, c.asym)
+	}{{symb.INT4, 37, 384, 128, false}, {symb.INT4, 16, 256, 256, true}, {symb.INT4, 5, 160, 128, true},
+		{symb.INT8, 21, 256, 64, false}, {symb.INT8, 3, 96, 32, true}} {
+		v := randQView(rng, c.dt, c.rows, c.kp, c.g, c.asym)
 		pk := newPool(2, Generic).packQ4(v)
 		if pk.tiles != (c.rows+15)/16 || pk.nblocks != c.kp/32 || pk.bpg != c.g/32 || pk.ngroups != v.gpr {
 			t.Fatalf("%+v: tiles %d, blocks %d, bpg %d, groups %d", c, pk.tiles, pk.nblocks, pk.bpg, pk.ngroups)
@@ -63,10 +82,9 @@ func TestPackQ4(t *testing.T) {
 			for e := range c.kp {
 				want := byte(0)
 				if r < c.rows {
-					b := v.data[r*c.kp/2+e/32*16+e%16]
-					want = b & 15
-					if e%32 >= 16 {
-						want = b >> 4
+					want = storedCode(v, r, e)
+					if c.dt == symb.INT8 && !c.asym {
+						want ^= 0x80 // sym INT8 codes are stored unsigned
 					}
 				}
 				if got := pk.code(r, e); got != want {
@@ -106,7 +124,7 @@ func gemmView(t *testing.T, p *Pool, v *wview, X []float32, n int) []float32 {
 	return Y
 }
 
-// TestGEMMAgainstOracle checks the tiled INT4 kernels against float64 sums
+// TestGEMMAgainstOracle checks the tiled INT4 and INT8 kernels against float64 sums
 // over the input as the kernels see it (rounded to int8 per 32-block), so
 // only float32 rounding separates them: row counts that leave a partial
 // tile, a short last group, sym and asym, every input count that exercises
@@ -119,10 +137,14 @@ func TestGEMMAgainstOracle(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(53, 54))
 	for _, c := range []struct {
+		dt          symb.DType
 		rows, kp, g int
 		asym        bool
-	}{{1, 128, 128, false}, {17, 384, 128, false}, {33, 160, 128, true}, {16, 512, 256, true}, {20, 1152, 128, false}} {
-		v := randQ4View(rng, c.rows, c.kp, c.g, c.asym)
+	}{{symb.INT4, 1, 128, 128, false}, {symb.INT4, 17, 384, 128, false}, {symb.INT4, 33, 160, 128, true},
+		{symb.INT4, 16, 512, 256, true}, {symb.INT4, 20, 1152, 128, false}, {symb.INT4, 18, 96, 32, false},
+		{symb.INT4, 9, 224, 32, true}, {symb.INT4, 17, 320, 64, false}, {symb.INT4, 5, 192, 64, true}, {symb.INT8, 6, 96, 32, true},
+		{symb.INT8, 19, 384, 128, false}, {symb.INT8, 7, 160, 64, true}, {symb.INT8, 16, 256, 32, false}} {
+		v := randQView(rng, c.dt, c.rows, c.kp, c.g, c.asym)
 		const nmax = 19
 		X := randVec(rng, nmax*c.kp)
 		for i := range c.kp { // one input with a zero block and a large outlier
@@ -154,18 +176,16 @@ func TestGEMMAgainstOracle(t *testing.T) {
 					for r := range c.rows {
 						var want, mag float64
 						for e := range c.kp {
-							w := q4Value(v, r, e)
+							w := qValue(v, r, e)
 							xe := xq[e]
-							if c.asym { // the min term uses the input as it is
-								m := halfToFloat(v.mins[r*v.gpr+e/c.g])
-								want += (w-m)*xe + m*float64(x[e])
-								mag += math.Abs((w-m)*xe) + math.Abs(m*float64(x[e]))
-								continue
-							}
-							want += w * xe
+							want += w * xe // asym: the min term too multiplies the rounded input
 							mag += math.Abs(w * xe)
+							if c.asym {
+								m := halfToFloat(v.mins[r*v.gpr+e/c.g])
+								mag += math.Abs((w-m)*xe) + math.Abs(m*xe)
+							}
 						}
-						checkWithin(t, "gemm "+itoa(c.rows)+"x"+itoa(c.kp)+" n="+itoa(n)+" input "+itoa(i)+" row "+itoa(r),
+						checkWithin(t, "gemm "+c.dt.String()+" "+itoa(c.rows)+"x"+itoa(c.kp)+" n="+itoa(n)+" input "+itoa(i)+" row "+itoa(r),
 							Y[i*c.rows+r], want, 1e-5*mag+1e-6)
 					}
 				}
@@ -228,8 +248,8 @@ func TestGEMMWidths(t *testing.T) {
 }
 
 // TestQuantizeRecordsAsm checks the assembly input quantization against the
-// Go loop bit for bit: codes, start values and scales, for sym and asym,
-// every position in a group of inputs, blocks with zeros, tiny values and
+// Go loop bit for bit: codes, start values and scales,
+// every start multiplier, every position in a group of inputs, blocks with zeros, tiny values and
 // outliers, and that Inf or NaN anywhere is refused.
 func TestQuantizeRecordsAsm(t *testing.T) {
 	if !haveAVX512 {
@@ -249,18 +269,18 @@ func TestQuantizeRecordsAsm(t *testing.T) {
 	x[140] = 0.5                // a tie after scaling is unlikely, but halves must round away from zero
 	for _, na := range []int{1, 2, 4, 8} {
 		for a := range na {
-			for _, sym := range []bool{true, false} {
+			for _, mul := range []int32{-8, -128, 0} {
 				got, want := make([]byte, nb*40*na), make([]byte, nb*40*na)
-				n, ok := quantizeRecordsAsm(got, na, a, x, nb, sym)
+				n, ok := quantizeRecordsAsm(got, na, a, x, nb, mul)
 				if n != nb || !ok {
 					t.Fatalf("asm did %d of %d blocks, ok %v", n, nb, ok)
 				}
-				if !quantizeRecordsGo(want, na, a, x, 0, nb, sym) {
+				if !quantizeRecordsGo(want, na, a, x, 0, nb, mul) {
 					t.Fatal("Go loop refused a finite input")
 				}
 				for i := range got {
 					if got[i] != want[i] {
-						t.Fatalf("na=%d a=%d sym=%v: byte %d (block %d) is %#x, Go %#x", na, a, sym, i, i/(40*na), got[i], want[i])
+						t.Fatalf("na=%d a=%d mul=%d: byte %d (block %d) is %#x, Go %#x", na, a, mul, i, i/(40*na), got[i], want[i])
 					}
 				}
 			}
@@ -269,7 +289,7 @@ func TestQuantizeRecordsAsm(t *testing.T) {
 	for _, bad := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())} {
 		y := append([]float32(nil), x...)
 		y[5*q8Block+7] = bad
-		if _, ok := quantizeRecordsAsm(make([]byte, nb*40), 1, 0, y, nb, true); ok {
+		if _, ok := quantizeRecordsAsm(make([]byte, nb*40), 1, 0, y, nb, -8); ok {
 			t.Fatalf("%g accepted", bad)
 		}
 	}
@@ -291,7 +311,7 @@ func TestPreparedMatVec(t *testing.T) {
 	if !p.Prepare(w) {
 		t.Fatal("Prepare did not pack an INT4 g128 weight")
 	}
-	for _, s := range []spec{{dt: symb.INT4, scheme: symb.SchemeSym, g: 64, rows: 4, cols: 128}, {dt: symb.F16, rows: 4, cols: 128}} {
+	for _, s := range []spec{{dt: symb.F16, rows: 4, cols: 128}, {dt: symb.BF16, rows: 4, cols: 128}} {
 		other, _ := makeWeight(t, s, rng)
 		if p.Prepare(other) {
 			t.Errorf("Prepare packed %s", s.name())

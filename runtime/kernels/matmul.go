@@ -99,8 +99,8 @@ func (p *Pool) MatMuls(Ys [][]float32, X []float32, n int, ws ...*symb.Tensor) {
 	}
 }
 
-// matVecInputs is the input count up to which an INT4 MatMul that the
-// AVX-512 GEMM does not take runs one AVX2 MatVec per input: decoding a
+// matVecInputs is the input count up to which an INT4 MatMul that no
+// AVX-512 GEMM kernel takes runs one AVX2 MatVec per input: decoding a
 // panel of weights to float32 costs more than it saves until about 16
 // inputs share it (go test -bench MatMulRows/int4g128/avx2: 1693, 918, 709
 // and 506 µs per input for 2, 4, 8 and 16 inputs against 459 for MatVec).

@@ -56,7 +56,7 @@ func checkMatMul(t *testing.T, p *Pool, s spec, what string, Y, X []float32, n i
 		xi := X[i*cols : (i+1)*cols]
 		want, mag := refMatVec(ref, xi)
 		// MatVec rounds the input, and so do MatMul's AVX-512 GEMM and, for
-		// a few INT4 inputs, its per-input AVX2 MatVec.
+		// a few inputs, its per-input AVX2 MatVec.
 		extra := roundingBound(p, s.dt, s.g, ref, xi)
 		for r := range rows {
 			tol := relTol*mag[r] + 1e-6

@@ -274,14 +274,15 @@ func int8Bound(ref [][]float64, x []float32) []float64 {
 	return out
 }
 
-// roundingBound is the extra error p's MatVec may make on a weight of dtype
-// dt and group size g from rounding x to integers (nil: none).
+// roundingBound is the extra error p's MatVec or MatMul may make on a weight
+// of dtype dt and group size g from rounding x to integers (nil: none); with
+// AVX-512 it is the larger int8 bound wherever a product may run the GEMM.
 func roundingBound(p *Pool, dt symb.DType, g int, ref [][]float64, x []float32) []float64 {
 	switch {
+	case p.kern == AVX512 && (dt == symb.INT4 || dt == symb.INT8) && g%q8Block == 0:
+		return int8Bound(ref, x) // the GEMM kernels (and MatVec on INT4 g128)
 	case dt != symb.INT4 || !p.simd():
 		return nil
-	case p.kern == AVX512 && g%q8Chunk == 0:
-		return int8Bound(ref, x)
 	}
 	return int16Bound(ref, x, g)
 }
