@@ -193,7 +193,7 @@ func (s *Session) layer(li, n int) {
 	gate, up := b.gate[:n*inter], b.up[:n*inter]
 	m.observe(b.h[:n*hid], n, L.gate, L.up)
 	m.pool.MatMuls([][]float32{gate, up}, b.h[:n*hid], n, L.gate, L.up)
-	gatedActivation(gate, up, m.mc.Activation)
+	m.activate(gate, up)
 	s.residual(L.down, nil, L.normMLPPost, n, inter, gate)
 }
 
@@ -331,6 +331,17 @@ func headNorm(x, w []float32, hd int, eps, off float32) {
 	for h := 0; h+hd <= len(x); h += hd {
 		kernels.RMSNorm(x[h:h+hd], x[h:h+hd], w, eps, off)
 	}
+}
+
+// activate computes gate = act(gate)·up in place, split over the pool's
+// threads: element by element, so the result does not depend on the split.
+// Run serially it took about 7% of the time of 8 streams decoding together
+// on the 1B INT4 shape with 2 threads, while the other thread waited.
+func (m *Model) activate(gate, up []float32) {
+	const perElem = 24 // rough operations of one exp and its surroundings
+	m.pool.Run(len(gate), 64, int64(len(gate))*perElem, func(_, lo, hi int) {
+		gatedActivation(gate[lo:hi], up[lo:hi], m.mc.Activation)
+	})
 }
 
 // gatedActivation computes gate = act(gate)·up in place.
