@@ -311,14 +311,7 @@ func quantizeRecordsGo(rec []byte, na, a int, x []float32, b0, nb int, mul int32
 	le := binary.LittleEndian
 	for b := b0; b < nb; b++ {
 		r := rec[b*40*na:]
-		var blk [q8Block]float32
-		if b*q8Block < len(x) {
-			copy(blk[:], x[b*q8Block:])
-		}
-		var m float32
-		for _, e := range blk {
-			m = max(m, abs32(e))
-		}
+		blk, m := loadQ8Block(x, b)
 		if !(m <= math.MaxFloat32) {
 			return false
 		}
@@ -329,8 +322,7 @@ func quantizeRecordsGo(rec []byte, na, a int, x []float32, b0, nb int, mul int32
 		var sum int32
 		q := r[32*a : 32*a+32]
 		for k, e := range blk {
-			v := int32(e*inv + copysign05(e))
-			v = min(max(v, -127), 127)
+			v := q8Code(e, inv)
 			q[k] = byte(int8(v))
 			sum += v
 		}

@@ -46,21 +46,31 @@ func (in *q8Input) vector(i int) (q []int8, d []float32, c []int32) {
 	return in.q[i*nc*q8Chunk : (i+1)*nc*q8Chunk], in.d[i*nc*q8Lanes : (i+1)*nc*q8Lanes], in.c[i*nc*q8Lanes : (i+1)*nc*q8Lanes]
 }
 
+// loadQ8Block returns block b of x (zero past its end) and the block's
+// largest magnitude, which is Inf or NaN when the block holds one.
+func loadQ8Block(x []float32, b int) (blk [q8Block]float32, amax float32) {
+	if b*q8Block < len(x) {
+		copy(blk[:], x[b*q8Block:])
+	}
+	for _, e := range blk {
+		amax = max(amax, abs32(e))
+	}
+	return blk, amax
+}
+
+// q8Code rounds e·inv half away from zero to an int8 code in [-127, 127]
+// (|e·inv| ≤ 127 up to rounding, so the clamp only absorbs that rounding).
+func q8Code(e, inv float32) int32 {
+	return min(max(int32(e*inv+copysign05(e)), -127), 127)
+}
+
 // quantize fills vector i from x (len ≤ chunks·128; the rest is zero). sym
 // selects the start values of INT4 sym weights. It returns false, leaving
 // the vector unusable, when x holds Inf or NaN.
 func (in *q8Input) quantize(i int, x []float32, sym bool) bool {
 	q, d, c := in.vector(i)
-	var blk [q8Block]float32
 	for b := 0; b < in.chunks*4; b++ {
-		clear(blk[:])
-		if b*q8Block < len(x) {
-			copy(blk[:], x[b*q8Block:])
-		}
-		var m float32
-		for _, e := range blk {
-			m = max(m, abs32(e))
-		}
+		blk, m := loadQ8Block(x, b)
 		if !(m <= math.MaxFloat32) {
 			return false
 		}
@@ -73,9 +83,7 @@ func (in *q8Input) quantize(i int, x []float32, sym bool) bool {
 		}
 		var lane [4]int32
 		for k, e := range blk {
-			// |e·inv| ≤ 127 up to rounding, so the result fits an int8.
-			r := int32(e*inv + copysign05(e))
-			r = min(max(r, -127), 127)
+			r := q8Code(e, inv)
 			if k < 16 {
 				lo[k] = int8(r)
 			} else {
