@@ -302,7 +302,7 @@ type slot struct {
 	toks      []int  // tokens whose keys and values are stored
 	hash      uint64 // prefix hash of the published blocks
 	published int    // leading blocks that are in the prefix index
-	cached    int    // prompt tokens taken from the prefix cache
+	reused    int    // prompt tokens taken from the prefix cache and never run (see admitWaiting)
 	pending   []int  // tokens to run
 	silent    bool   // pending holds only tokens re-run after a preemption: no logits wanted
 	last      []float32
@@ -415,8 +415,16 @@ func (s *Scheduler) releaseBlocks(q *slot) {
 
 // The sequence interface, for generate.
 
-func (q *slot) prefill(ctx context.Context, prompt []int) (int, error) {
-	return q.cached, q.submit(ctx, prompt[q.cached:])
+// prefill submits the prompt tokens the slot does not hold. A preemption
+// before the submission keeps the held ones (pos) as tokens to read again.
+func (q *slot) prefill(ctx context.Context, prompt []int) error {
+	return q.submit(ctx, prompt[q.pos():])
+}
+
+func (q *slot) cached() int {
+	q.s.mu.Lock()
+	defer q.s.mu.Unlock()
+	return q.reused
 }
 
 func (q *slot) decode(ctx context.Context, id int) error { return q.submit(ctx, []int{id}) }
@@ -511,11 +519,14 @@ func (s *Scheduler) admitWaiting() {
 		s.queue = s.queue[1:]
 		s.active = append(s.active, q)
 		if q.admitted {
+			// Prompt tokens past reused are run again: the request reused
+			// only the prompt tokens it never ran.
+			q.reused = min(q.reused, reused)
 			q.toks = append(q.toks[:0], known[:reused]...)
 			q.pending = known[reused:]
 			continue
 		}
-		q.cached = reused
+		q.reused = reused
 		q.toks = append(make([]int, 0, len(q.prompt)+16), q.prompt[:reused]...)
 		q.admitted = true
 		q.done <- nil

@@ -519,3 +519,68 @@ func TestPrefixCachePartialBlock(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerPreemptedCachedTokens checks what a preempted request
+// reports as cached: the prompt tokens it took from the prefix cache and
+// never ran. Preempted after its first token, it reads everything again;
+// when its blocks stayed cached it still reports only what it reused at
+// admission, and when they were evicted meanwhile it reports 0, since it
+// ran every prompt token itself. Its tokens are a session's either way.
+func TestSchedulerPreemptedCachedTokens(t *testing.T) {
+	ctx := context.Background()
+	m := storiesModel(t)
+	earlier, err := m.Encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := m.Encode("Tom had a red ball")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := append(append([]int(nil), earlier...), tail[1:]...)
+	want, err := m.GenerateIDs(ctx, prompt, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, evict := range []bool{false, true} {
+		s := newTestScheduler(t, m, WithSlots(1), WithKVType(symb.F32))
+		if _, err := s.GenerateIDs(ctx, earlier, WithMaxTokens(1)); err != nil {
+			t.Fatal(err)
+		}
+		atAdmission := -1
+		var once sync.Once
+		res, err := s.GenerateIDs(ctx, prompt, WithMaxTokens(20), WithIgnoreEOS(), WithOnText(func(string) error {
+			once.Do(func() { // the caller is here, not in a step: preempt its sequence
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				q := s.active[0]
+				atAdmission = q.reused
+				s.preempt(q)
+				if evict {
+					var all []int
+					for range s.cache.available() {
+						all = append(all, s.cache.alloc())
+					}
+					s.cache.release(all)
+				}
+			})
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if atAdmission != len(earlier) {
+			t.Fatalf("evict %v: %d prompt tokens reused at admission, want %d", evict, atAdmission, len(earlier))
+		}
+		wantCached := len(earlier)
+		if evict {
+			wantCached = 0
+		}
+		if s.preempted != 1 || res.CachedTokens != wantCached {
+			t.Errorf("evict %v: %d preemptions, %d cached tokens; want 1 and %d", evict, s.preempted, res.CachedTokens, wantCached)
+		}
+		if !equalInts(res.IDs, want.IDs) {
+			t.Errorf("evict %v: ids\n got %v\nwant %v", evict, res.IDs, want.IDs)
+		}
+	}
+}
