@@ -193,6 +193,27 @@ func BenchmarkExp(b *testing.B) {
 	})
 }
 
+// BenchmarkSiLUMul measures the gated activation over one 8192-wide MLP row
+// (Llama-3.2-1B's intermediate size): the vector kernel where there is one,
+// and the portable loop.
+func BenchmarkSiLUMul(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, up := randVec(rng, 8192), randVec(rng, 8192)
+	g := make([]float32, len(x))
+	for _, f := range []struct {
+		name string
+		fn   func(gate, up []float32)
+	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+		b.Run(f.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(g, x)
+				f.fn(g, up)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+		})
+	}
+}
+
 // BenchmarkMatMulRows measures INT4 and INT8 MatMul over the row counts of
 // batched decoding (2–16 streams) and of a prefill chunk (128), one thread,
 // on the 8192×2048 projection of Llama-3.2-1B. GFLOP/s/core counts the
