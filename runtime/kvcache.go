@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
@@ -51,6 +50,7 @@ type kvCache struct {
 
 	k16, v16 []uint16 // per block and layer: keys [kvBlockTokens][kRow], values [vRow][kvBlockTokens]
 	k32, v32 []float32
+	half     []uint16 // write's value row in float16, before it is spread out
 	// INT8: codes laid out as k16/v16, and per block, layer, position and
 	// key/value head one scale for the keys and one for the values
 	// (symmetric: element = code × scale).
@@ -424,9 +424,11 @@ func (c *kvCache) write(b, li, slot int, k, v []float32) {
 		}
 		return
 	case symb.F16:
-		quantize.F32ToF16Slice(c.k16[ko:ko+c.kRow], k)
-		for e, x := range v[:c.vRow] {
-			c.v16[vo+e*kvBlockTokens] = quantize.F32ToF16(x)
+		kernels.F32ToF16(c.k16[ko:ko+c.kRow], k[:c.kRow])
+		c.half = slices.Grow(c.half[:0], c.vRow)[:c.vRow]
+		kernels.F32ToF16(c.half, v[:c.vRow])
+		for e, h := range c.half {
+			c.v16[vo+e*kvBlockTokens] = h
 		}
 		return
 	}

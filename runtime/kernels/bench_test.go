@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/symbc/symbc/quantize"
+
 	"github.com/symbc/symbc/symb"
 )
 
@@ -212,6 +214,24 @@ func BenchmarkSiLUMul(b *testing.B) {
 			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
 		})
 	}
+}
+
+// BenchmarkF32ToF16 measures the conversion of one token's keys on the 1B
+// shape (8 heads of 64) into the float16 KV cache: F32ToF16 and the scalar
+// quantize.F32ToF16Slice it replaces there.
+func BenchmarkF32ToF16(b *testing.B) {
+	src := randVec(rand.New(rand.NewPCG(1, 2)), 512)
+	dst := make([]uint16, len(src))
+	b.Run("F32ToF16", func(b *testing.B) {
+		for b.Loop() {
+			F32ToF16(dst, src)
+		}
+	})
+	b.Run("quantize.F32ToF16Slice", func(b *testing.B) {
+		for b.Loop() {
+			quantize.F32ToF16Slice(dst, src)
+		}
+	})
 }
 
 // BenchmarkMatMulRows measures INT4 and INT8 MatMul over the row counts of

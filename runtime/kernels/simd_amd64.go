@@ -43,3 +43,19 @@ func siluMulSIMD(gate, up []float32) int {
 	}
 	return len(gate)
 }
+
+//go:noescape
+func cvtF32F16Asm(dst *uint16, src *float32, n int)
+
+// cvtF32F16SIMD converts the whole vectors of src into dst and returns how
+// many elements it converted (0 without F16C).
+func cvtF32F16SIMD(dst []uint16, src []float32) int {
+	if !haveSIMD {
+		return 0
+	}
+	nw := len(src) &^ (asmLanes - 1)
+	if nw > 0 {
+		cvtF32F16Asm(&dst[:nw][0], &src[0], nw)
+	}
+	return nw
+}

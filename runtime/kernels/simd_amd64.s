@@ -473,3 +473,25 @@ silu_loop:
 silu_done:
 	VZEROUPPER
 	RET
+
+// func cvtF32F16Asm(dst *uint16, src *float32, n int)
+// n is a multiple of 8. Rounds to nearest even (immediate 0), as
+// quantize.F32ToF16 does, NaNs quieted with their payload's top bits kept.
+TEXT ·cvtF32F16Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ    cvtf32f16_done
+
+cvtf32f16_loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	SUBQ      $8, CX
+	JNZ       cvtf32f16_loop
+
+cvtf32f16_done:
+	VZEROUPPER
+	RET
