@@ -31,7 +31,7 @@ type Result struct {
 	// After a stop string they include the tokens that formed it.
 	IDs              []int      `json:"ids"`
 	PromptTokens     int        `json:"prompt_tokens"`
-	CachedTokens     int        `json:"cached_tokens,omitempty"` // prompt tokens a Scheduler's prefix cache held
+	CachedTokens     int        `json:"cached_tokens,omitempty"` // prompt tokens a Scheduler's prefix cache held and the request never ran (after a preemption too)
 	CompletionTokens int        `json:"completion_tokens"`       // len(IDs)
 	StopReason       StopReason `json:"stop_reason"`
 	Seed             uint64     `json:"seed"` // the sampling seed, given or drawn
@@ -90,9 +90,11 @@ func (m *Model) textDecoder(prompt []int) pieceDecoder {
 // sequence is what generate drives: a Session of its own, or a slot of a
 // Scheduler.
 type sequence interface {
-	// prefill runs the prompt; cached is how many of its first tokens
-	// were already held (and so not run).
-	prefill(ctx context.Context, prompt []int) (cached int, err error)
+	// prefill runs the prompt.
+	prefill(ctx context.Context, prompt []int) error
+	// cached is how many of the prompt's first tokens the sequence took
+	// from a prefix cache and never ran itself; preemption can lower it.
+	cached() int
 	decode(ctx context.Context, id int) error
 	logits() []float32 // of the last token run
 	pos() int          // tokens held
@@ -101,9 +103,11 @@ type sequence interface {
 // soloSeq runs a sequence in a Session.
 type soloSeq struct{ s *Session }
 
-func (q soloSeq) prefill(ctx context.Context, prompt []int) (int, error) {
-	return 0, q.s.Prefill(ctx, prompt)
+func (q soloSeq) prefill(ctx context.Context, prompt []int) error {
+	return q.s.Prefill(ctx, prompt)
 }
+
+func (soloSeq) cached() int { return 0 }
 
 func (q soloSeq) decode(ctx context.Context, id int) error {
 	_, err := q.s.forward(ctx, []int{id}, false)
@@ -224,11 +228,10 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 	}
 
 	start := time.Now()
-	cached, err := s.prefill(ctx, prompt)
-	if err != nil {
+	if err := s.prefill(ctx, prompt); err != nil {
 		return nil, err
 	}
-	res.CachedTokens = cached
+	prefilled := len(prompt) - s.cached()
 	res.PrefillDuration = time.Since(start)
 	start = time.Now()
 	history := append([]int(nil), prompt...)
@@ -281,7 +284,8 @@ func (m *Model) generate(ctx context.Context, prompt []int, o genOptions, dec pi
 	}
 	res.Text = stops.text()
 	res.CompletionTokens = len(res.IDs)
-	res.PrefillTokensPerSecond = rate(len(prompt)-cached, res.PrefillDuration)
+	res.CachedTokens = s.cached() // after any preemption
+	res.PrefillTokensPerSecond = rate(prefilled, res.PrefillDuration)
 	res.DecodeTokensPerSecond = rate(steps, res.DecodeDuration)
 	return res, nil
 }

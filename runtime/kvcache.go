@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
@@ -35,8 +34,11 @@ var ErrKVCacheFull = errors.New("KV cache budget exhausted")
 // sequence with the same prefix (a shared system prompt, the earlier turns
 // of a chat) takes the blocks instead of computing them; where its prefix
 // ends inside an indexed block, it copies that block's shared rows into a
-// fresh block (matchPart, copyPart). Blocks no sequence uses stay cached
-// until a new block is needed, least recently used first.
+// fresh block (matchPart, copyPart). The last, partly filled block of a
+// sequence that ends is entered too (publishTail), reachable only that way:
+// its rows are always copied, never written again, so the next turn of a
+// chat reuses every token the previous one stored. Blocks no sequence uses
+// stay cached until a new block is needed, least recently used first.
 //
 // kvCache is not safe for concurrent use; the Scheduler's lock guards it.
 type kvCache struct {
@@ -48,6 +50,7 @@ type kvCache struct {
 
 	k16, v16 []uint16 // per block and layer: keys [kvBlockTokens][kRow], values [vRow][kvBlockTokens]
 	k32, v32 []float32
+	half     []uint16 // write's value row in float16, before it is spread out
 	// INT8: codes laid out as k16/v16, and per block, layer, position and
 	// key/value head one scale for the keys and one for the values
 	// (symmetric: element = code × scale).
@@ -57,6 +60,7 @@ type kvCache struct {
 	ref    []int32  // sequences using each block
 	hash   []uint64 // prefix hash of an indexed block, 0 when not indexed
 	toks   [][kvBlockTokens]int32
+	fill   []uint8  // positions of an indexed block that toks holds (kvBlockTokens but for a tail)
 	used   []uint64 // tick of the last use, for eviction
 	tick   uint64
 	free   []int            // unindexed blocks with no references
@@ -124,6 +128,7 @@ func (c *kvCache) grow(n int) {
 	c.hash = extend(c.hash, n)
 	c.parent = extend(c.parent, n)
 	c.toks = extend(c.toks, n)
+	c.fill = extend(c.fill, n)
 	c.used = extend(c.used, n)
 	for i := c.blocks + n - 1; i >= c.blocks; i-- {
 		c.free = append(c.free, i) // pop from the end: the lowest block first
@@ -164,12 +169,7 @@ func (c *kvCache) alloc() int {
 				b = i
 			}
 		}
-		delete(c.index, c.hash[b])
-		c.hash[b] = 0
-		p := c.parent[b]
-		if c.kids[p] = slices.DeleteFunc(c.kids[p], func(x int) bool { return x == b }); len(c.kids[p]) == 0 {
-			delete(c.kids, p)
-		}
+		c.unindex(b)
 		c.cached--
 	}
 	if b >= 0 {
@@ -177,6 +177,18 @@ func (c *kvCache) alloc() int {
 		c.touch(b)
 	}
 	return b
+}
+
+// unindex takes indexed block b out of the prefix index.
+func (c *kvCache) unindex(b int) {
+	if c.index[c.hash[b]] == b {
+		delete(c.index, c.hash[b])
+	}
+	c.hash[b] = 0
+	p := c.parent[b]
+	if c.kids[p] = slices.DeleteFunc(c.kids[p], func(x int) bool { return x == b }); len(c.kids[p]) == 0 {
+		delete(c.kids, p)
+	}
 }
 
 func (c *kvCache) touch(b int) {
@@ -258,14 +270,55 @@ func (c *kvCache) publish(b int, parent uint64, ids []int) uint64 {
 	if _, ok := c.index[h]; ok {
 		return h
 	}
+	c.enter(b, parent, h, ids)
+	c.index[h] = b
+	return h
+}
+
+// enter records block b, holding ids after the prefix hashed as parent, as
+// a follower of parent for matchPart, and drops the unused tails it
+// supersedes (those whose tokens start ids).
+func (c *kvCache) enter(b int, parent, h uint64, ids []int) {
+	for _, x := range slices.Clone(c.kids[parent]) {
+		if c.ref[x] == 0 && int(c.fill[x]) < len(ids) && c.covers(x, ids[:c.fill[x]]) {
+			c.unindex(x)
+			c.cached--
+			c.free = append(c.free, x)
+		}
+	}
 	for i, t := range ids {
 		c.toks[b][i] = int32(t)
 	}
+	c.fill[b] = uint8(len(ids))
 	c.hash[b] = h
-	c.index[h] = b
 	c.parent[b] = parent
 	c.kids[parent] = append(c.kids[parent], b)
-	return h
+}
+
+// covers reports whether indexed block b starts with ids.
+func (c *kvCache) covers(b int, ids []int) bool {
+	return int(c.fill[b]) >= len(ids) && c.sameTokens(b, ids)
+}
+
+// publishTail enters block b, the last block of a sequence that stops
+// using it and holds its positions ids (1 to kvBlockTokens-1 of them) after
+// the prefix hashed as parent, among parent's followers: matchPart finds
+// it, and a sequence that reuses it copies its rows, so it is never written
+// again. Unless an indexed follower of parent already starts with ids, b
+// is then cached rather than freed when released. The caller must be its
+// only user.
+func (c *kvCache) publishTail(b int, parent uint64, ids []int) {
+	if len(ids) == 0 || len(ids) >= kvBlockTokens || c.hash[b] != 0 {
+		return
+	}
+	for _, x := range c.kids[parent] {
+		if c.covers(x, ids) {
+			return
+		}
+	}
+	// Not a key of the index: only matchPart reaches a tail. The hash of a
+	// shorter run differs from any full block's.
+	c.enter(b, parent, c.prefixHash(parent, ids), ids)
 }
 
 // matchPart finds the indexed block following the prefix hashed as parent
@@ -278,7 +331,7 @@ func (c *kvCache) matchPart(parent uint64, ids []int) (block, n int) {
 	block = -1
 	for _, b := range c.kids[parent] {
 		k := 0
-		for k < len(ids) && c.toks[b][k] == int32(ids[k]) {
+		for k < len(ids) && k < int(c.fill[b]) && c.toks[b][k] == int32(ids[k]) {
 			k++
 		}
 		if k > n {
@@ -371,9 +424,11 @@ func (c *kvCache) write(b, li, slot int, k, v []float32) {
 		}
 		return
 	case symb.F16:
-		quantize.F32ToF16Slice(c.k16[ko:ko+c.kRow], k)
-		for e, x := range v[:c.vRow] {
-			c.v16[vo+e*kvBlockTokens] = quantize.F32ToF16(x)
+		kernels.F32ToF16(c.k16[ko:ko+c.kRow], k[:c.kRow])
+		c.half = slices.Grow(c.half[:0], c.vRow)[:c.vRow]
+		kernels.F32ToF16(c.half, v[:c.vRow])
+		for e, h := range c.half {
+			c.v16[vo+e*kvBlockTokens] = h
 		}
 		return
 	}

@@ -130,8 +130,8 @@ func WithMaxQueue(n int) SchedulerOption {
 //
 // When a running sequence finds no free block for its next position, the
 // most recently admitted running sequence is preempted, as vLLM's
-// recompute preemption does: its blocks are released (the full ones stay in
-// the prefix cache), it goes back to the front of the queue with every token
+// recompute preemption does: its blocks are released into the prefix cache
+// (the last, partly filled one too), it goes back to the front of the queue with every token
 // it had, and when readmitted it reads them again (mostly from the prefix
 // cache) before it goes on. Its caller sees nothing but a delay: the tokens
 // and the stream are those of an unpreempted run. Only a sequence that alone
@@ -302,7 +302,7 @@ type slot struct {
 	toks      []int  // tokens whose keys and values are stored
 	hash      uint64 // prefix hash of the published blocks
 	published int    // leading blocks that are in the prefix index
-	cached    int    // prompt tokens taken from the prefix cache
+	reused    int    // prompt tokens taken from the prefix cache and never run (see admitWaiting)
 	pending   []int  // tokens to run
 	silent    bool   // pending holds only tokens re-run after a preemption: no logits wanted
 	last      []float32
@@ -396,15 +396,35 @@ func (q *slot) cancel() {
 func (s *Scheduler) drop(q *slot) {
 	s.queue = slices.DeleteFunc(s.queue, func(x *slot) bool { return x == q })
 	s.active = slices.DeleteFunc(s.active, func(x *slot) bool { return x == q })
-	s.cache.release(q.table)
+	s.releaseBlocks(q)
 	q.table, q.pending = nil, nil
 	s.poke()
 }
 
+// releaseBlocks gives q's blocks back. The full ones are in the prefix
+// index already; the last, partly filled one joins them (publishTail), so
+// a later request that starts with every token q stored (the next turn of
+// a chat, q itself after a preemption) reuses them all. Called with the
+// lock held, never for a sequence in the running step.
+func (s *Scheduler) releaseBlocks(q *slot) {
+	if p := q.published; p < len(q.table) && len(q.toks) > p*kvBlockTokens {
+		s.cache.publishTail(q.table[p], q.hash, q.toks[p*kvBlockTokens:])
+	}
+	s.cache.release(q.table)
+}
+
 // The sequence interface, for generate.
 
-func (q *slot) prefill(ctx context.Context, prompt []int) (int, error) {
-	return q.cached, q.submit(ctx, prompt[q.cached:])
+// prefill submits the prompt tokens the slot does not hold. A preemption
+// before the submission keeps the held ones (pos) as tokens to read again.
+func (q *slot) prefill(ctx context.Context, prompt []int) error {
+	return q.submit(ctx, prompt[q.pos():])
+}
+
+func (q *slot) cached() int {
+	q.s.mu.Lock()
+	defer q.s.mu.Unlock()
+	return q.reused
 }
 
 func (q *slot) decode(ctx context.Context, id int) error { return q.submit(ctx, []int{id}) }
@@ -499,11 +519,14 @@ func (s *Scheduler) admitWaiting() {
 		s.queue = s.queue[1:]
 		s.active = append(s.active, q)
 		if q.admitted {
+			// Prompt tokens past reused are run again: the request reused
+			// only the prompt tokens it never ran.
+			q.reused = min(q.reused, reused)
 			q.toks = append(q.toks[:0], known[:reused]...)
 			q.pending = known[reused:]
 			continue
 		}
-		q.cached = reused
+		q.reused = reused
 		q.toks = append(make([]int, 0, len(q.prompt)+16), q.prompt[:reused]...)
 		q.admitted = true
 		q.done <- nil
@@ -512,11 +535,11 @@ func (s *Scheduler) admitWaiting() {
 
 // preempt takes running sequence q out of its slot and puts it at the front
 // of the queue with every token it had, to be read again: its blocks are
-// released (the full ones stay in the prefix index). Called with the lock
+// released into the prefix cache (releaseBlocks). Called with the lock
 // held, never for a sequence in the running step.
 func (s *Scheduler) preempt(q *slot) {
 	s.active = slices.DeleteFunc(s.active, func(x *slot) bool { return x == q })
-	s.cache.release(q.table)
+	s.releaseBlocks(q)
 	q.silent = q.silent || len(q.pending) == 0 // the caller is not waiting for logits
 	q.pending = append(slices.Clip(q.toks), q.pending...)
 	q.toks, q.table, q.hash, q.published = q.toks[:0], nil, 0, 0

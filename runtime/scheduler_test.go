@@ -118,7 +118,7 @@ func TestPrefixCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r1, err := s.GenerateIDs(ctx, first, WithMaxTokens(40), WithIgnoreEOS())
+	r1, err := s.GenerateIDs(ctx, first, WithMaxTokens(45), WithIgnoreEOS())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +130,14 @@ func TestPrefixCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Everything the first turn stored, in whole blocks.
+	// Everything the first turn stored (its last sampled token was not run),
+	// the last, partly filled block included.
 	stored := len(first) + len(r1.IDs) - 1
-	if want := stored / kvBlockTokens * kvBlockTokens; r2.CachedTokens != want {
-		t.Errorf("second turn: %d cached tokens, want %d (of %d stored)", r2.CachedTokens, want, stored)
+	if stored%kvBlockTokens < 4 {
+		t.Fatalf("the first turn stored %d tokens, want a tail of at least 4 in its last block", stored)
+	}
+	if r2.CachedTokens != stored {
+		t.Errorf("second turn: %d cached tokens, want all %d the first stored", r2.CachedTokens, stored)
 	}
 	alone, err := m.GenerateIDs(ctx, second, WithMaxTokens(20), WithIgnoreEOS())
 	if err != nil {
@@ -141,6 +145,38 @@ func TestPrefixCache(t *testing.T) {
 	}
 	if !equalInts(r2.IDs, alone.IDs) {
 		t.Errorf("with cached prefix: ids\n got %v\nwant %v", r2.IDs, alone.IDs)
+	}
+	// A turn that leaves the first inside its last block copies the shared
+	// rows and writes its own into a block of its own: the first turn's
+	// tail is unchanged for a third turn that takes all of it.
+	branch := append(append([]int(nil), second[:stored-3]...), first[2:9]...)
+	rb, err := s.GenerateIDs(ctx, branch, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.CachedTokens != stored-3 {
+		t.Errorf("branching turn: %d cached tokens, want %d", rb.CachedTokens, stored-3)
+	}
+	third := append(append([]int(nil), second[:stored]...), first[3:11]...)
+	r3, err := s.GenerateIDs(ctx, third, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.CachedTokens != stored {
+		t.Errorf("third turn: %d cached tokens, want %d", r3.CachedTokens, stored)
+	}
+	for _, c := range []struct {
+		name   string
+		prompt []int
+		got    *Result
+	}{{"branching turn", branch, rb}, {"third turn", third, r3}} {
+		alone, err := m.GenerateIDs(ctx, c.prompt, WithMaxTokens(20), WithIgnoreEOS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(c.got.IDs, alone.IDs) {
+			t.Errorf("%s: ids\n got %v\nwant %v", c.name, c.got.IDs, alone.IDs)
+		}
 	}
 	if s.cache.cached == 0 || s.cache.available() != s.cache.blocks {
 		t.Errorf("%d cached and %d of %d blocks available, want some cached and all available", s.cache.cached, s.cache.available(), s.cache.blocks)
@@ -155,12 +191,12 @@ func TestPrefixCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r3, err := s.GenerateIDs(ctx, second, WithMaxTokens(1))
+	r4, err := s.GenerateIDs(ctx, second, WithMaxTokens(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r3.CachedTokens != 0 {
-		t.Errorf("after eviction: %d cached tokens, want 0", r3.CachedTokens)
+	if r4.CachedTokens != 0 {
+		t.Errorf("after eviction: %d cached tokens, want 0", r4.CachedTokens)
 	}
 }
 
@@ -481,5 +517,70 @@ func TestPrefixCachePartialBlock(t *testing.T) {
 				t.Errorf("%d of %d blocks available after every request ended", got, s.cache.blocks)
 			}
 		})
+	}
+}
+
+// TestSchedulerPreemptedCachedTokens checks what a preempted request
+// reports as cached: the prompt tokens it took from the prefix cache and
+// never ran. Preempted after its first token, it reads everything again;
+// when its blocks stayed cached it still reports only what it reused at
+// admission, and when they were evicted meanwhile it reports 0, since it
+// ran every prompt token itself. Its tokens are a session's either way.
+func TestSchedulerPreemptedCachedTokens(t *testing.T) {
+	ctx := context.Background()
+	m := storiesModel(t)
+	earlier, err := m.Encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her dog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := m.Encode("Tom had a red ball")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := append(append([]int(nil), earlier...), tail[1:]...)
+	want, err := m.GenerateIDs(ctx, prompt, WithMaxTokens(20), WithIgnoreEOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, evict := range []bool{false, true} {
+		s := newTestScheduler(t, m, WithSlots(1), WithKVType(symb.F32))
+		if _, err := s.GenerateIDs(ctx, earlier, WithMaxTokens(1)); err != nil {
+			t.Fatal(err)
+		}
+		atAdmission := -1
+		var once sync.Once
+		res, err := s.GenerateIDs(ctx, prompt, WithMaxTokens(20), WithIgnoreEOS(), WithOnText(func(string) error {
+			once.Do(func() { // the caller is here, not in a step: preempt its sequence
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				q := s.active[0]
+				atAdmission = q.reused
+				s.preempt(q)
+				if evict {
+					var all []int
+					for range s.cache.available() {
+						all = append(all, s.cache.alloc())
+					}
+					s.cache.release(all)
+				}
+			})
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if atAdmission != len(earlier) {
+			t.Fatalf("evict %v: %d prompt tokens reused at admission, want %d", evict, atAdmission, len(earlier))
+		}
+		wantCached := len(earlier)
+		if evict {
+			wantCached = 0
+		}
+		if s.preempted != 1 || res.CachedTokens != wantCached {
+			t.Errorf("evict %v: %d preemptions, %d cached tokens; want 1 and %d", evict, s.preempted, res.CachedTokens, wantCached)
+		}
+		if !equalInts(res.IDs, want.IDs) {
+			t.Errorf("evict %v: ids\n got %v\nwant %v", evict, res.IDs, want.IDs)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/symbc/symbc/quantize"
 )
 
 // TestMulAddT checks the blocked product against a float64 loop on shapes
@@ -61,6 +63,29 @@ func TestF16ToF32(t *testing.T) {
 		want := f16(h)
 		if math.Float32bits(dst[i]) != math.Float32bits(want) && !(want != want && dst[i] != dst[i]) {
 			t.Fatalf("f16 %#04x: got %g, want %g", h, dst[i], want)
+		}
+	}
+}
+
+// TestF32ToF16 checks the vector conversion against quantize.F32ToF16 bit
+// for bit on every float32 whose low 13 bits (those the conversion rounds
+// away) take the values that decide rounding (0, just below, at and just
+// above half, and the largest), for all exponents, signs and top mantissa
+// bits (so normals, subnormals, overflow to Inf, Inf and NaNs), with a
+// length that leaves a tail.
+func TestF32ToF16(t *testing.T) {
+	var src []float32
+	for hi := range uint32(1 << 19) { // sign, exponent and top 10 mantissa bits
+		for _, lo := range []uint32{0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff} {
+			src = append(src, math.Float32frombits(hi<<13|lo))
+		}
+	}
+	src = append(src, 1, 2, 3) // a tail
+	dst := make([]uint16, len(src))
+	F32ToF16(dst, src)
+	for i, f := range src {
+		if want := quantize.F32ToF16(f); dst[i] != want {
+			t.Fatalf("F32ToF16(%g = %#08x) = %#04x, want %#04x", f, math.Float32bits(f), dst[i], want)
 		}
 	}
 }

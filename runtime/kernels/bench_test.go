@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symbc/symbc/quantize"
+
 	"github.com/symbc/symbc/symb"
 )
 
@@ -192,6 +194,45 @@ func BenchmarkExp(b *testing.B) {
 			}
 		}
 		_ = s
+	})
+}
+
+// BenchmarkSiLUMul measures the gated activation over one 8192-wide MLP row
+// (Llama-3.2-1B's intermediate size): the vector kernel where there is one,
+// and the portable loop.
+func BenchmarkSiLUMul(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, up := randVec(rng, 8192), randVec(rng, 8192)
+	g := make([]float32, len(x))
+	for _, f := range []struct {
+		name string
+		fn   func(gate, up []float32)
+	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+		b.Run(f.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(g, x)
+				f.fn(g, up)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+		})
+	}
+}
+
+// BenchmarkF32ToF16 measures the conversion of one token's keys on the 1B
+// shape (8 heads of 64) into the float16 KV cache: F32ToF16 and the scalar
+// quantize.F32ToF16Slice it replaces there.
+func BenchmarkF32ToF16(b *testing.B) {
+	src := randVec(rand.New(rand.NewPCG(1, 2)), 512)
+	dst := make([]uint16, len(src))
+	b.Run("F32ToF16", func(b *testing.B) {
+		for b.Loop() {
+			F32ToF16(dst, src)
+		}
+	})
+	b.Run("quantize.F32ToF16Slice", func(b *testing.B) {
+		for b.Loop() {
+			quantize.F32ToF16Slice(dst, src)
+		}
 	})
 }
 

@@ -93,13 +93,29 @@ func RMSNorm(dst, x, w []float32, eps, offset float32) {
 }
 
 // SiLUMul computes gate[i] = silu(gate[i])·up[i], in place: the gated MLP of
-// Llama-style models. It panics if the lengths differ.
+// Llama-style models. Each element's result depends only on its inputs (not
+// on its position or the slice's length), within 4 ulp of silu·up rounded
+// once. It panics if the lengths differ.
 func SiLUMul(gate, up []float32) {
 	if len(gate) != len(up) {
 		panic(fmt.Sprintf("kernels: SiLUMul of lengths %d and %d", len(gate), len(up)))
 	}
+	n := siluMulSIMD(gate, up)
+	siluMulGo(gate[n:], up[n:])
+}
+
+// siluMulGo is the portable SiLUMul, with the vector kernel's formula:
+// from e = exp(−|x|), which cannot overflow, σ(x) is 1/(1+e) for x ≥ 0 and
+// e/(1+e) for x < 0.
+func siluMulGo(gate, up []float32) {
+	up = up[:len(gate)]
 	for i, v := range gate {
-		gate[i] = v / (1 + Exp(-v)) * up[i]
+		e := Exp(min(v, -v))
+		num := v
+		if v < 0 {
+			num = v * e
+		}
+		gate[i] = num / (1 + e) * up[i]
 	}
 }
 

@@ -106,6 +106,69 @@ func TestActivations(t *testing.T) {
 	}
 }
 
+// TestSiLUMulAccuracy checks SiLUMul (the vector kernel where there is one)
+// and the portable loop against silu computed in float64 with math.Exp:
+// within 4 ulp where exp(x) is a normal float32 (x ≥ −87), and within
+// 2^-140 in absolute terms below, where silu(x) is smaller than 1e-36. It
+// also checks that every element gets the same bits alone as inside a
+// longer slice (position and tail independence, which batched decoding
+// relies on to match unbatched decoding), and the special values.
+func TestSiLUMulAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1<<18 + 5 // a tail shorter than a vector
+	x := make([]float32, n)
+	for i := range x {
+		r := 110.0
+		if i%3 == 0 {
+			r = 5 // dense near 0, where activations live
+		}
+		x[i] = float32((rng.Float64()*2 - 1) * r)
+	}
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(gate, up []float32)
+	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+		g := append([]float32(nil), x...)
+		f.fn(g, ones)
+		for i, v := range x {
+			want := float64(v) / (1 + math.Exp(-float64(v)))
+			if v < -87 {
+				if d := math.Abs(float64(g[i]) - want); d > 0x1p-140 {
+					t.Fatalf("%s: silu(%g) = %g, want %g (off by %g)", f.name, v, g[i], want, d)
+				}
+				continue
+			}
+			w32 := float32(want)
+			ulp := math.Abs(float64(math.Float32frombits(math.Float32bits(w32)+1) - w32))
+			if e := math.Abs(float64(g[i])-want) / ulp; e > 4 {
+				t.Fatalf("%s: silu(%g) = %g, want %g (%.2f ulp)", f.name, v, g[i], want, e)
+			}
+		}
+		// Alone, each element of the last 40 (across the vector tail) gives
+		// the bits it got in the long slice.
+		for i := n - 40; i < n; i++ {
+			one := []float32{x[i]}
+			f.fn(one, ones[:1])
+			if math.Float32bits(one[0]) != math.Float32bits(g[i]) {
+				t.Fatalf("%s: silu(%g) alone = %g, in the slice %g", f.name, x[i], one[0], g[i])
+			}
+		}
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN()), -200, 200}
+		want := []float32{0, 0, float32(math.Inf(1)), float32(math.NaN()), 0, 200}
+		g = append([]float32(nil), special...)
+		f.fn(g, ones[:len(g)])
+		for i, w := range want {
+			if got := g[i]; got != w && !(w != w && got != got) {
+				t.Fatalf("%s: silu(%g) = %g, want %g", f.name, special[i], got, w)
+			}
+		}
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})

@@ -17,3 +17,45 @@ const simdSet = AVX2
 // asmLanes is the element count the AVX2 kernels consume per step; the Go
 // wrappers in simd_asm.go finish shorter tails.
 const asmLanes = 8
+
+//go:noescape
+func siluMulAsm(gate, up *float32, n int)
+
+// siluMulSIMD runs SiLUMul's vector kernel over all of gate and returns how
+// many elements it did: len(gate), or 0 without AVX2. A tail shorter than a
+// vector goes through the kernel padded, so that every element gets the
+// same arithmetic wherever it lies.
+func siluMulSIMD(gate, up []float32) int {
+	if !haveSIMD {
+		return 0
+	}
+	up = up[:len(gate)]
+	nw := len(gate) &^ (asmLanes - 1)
+	if nw > 0 {
+		siluMulAsm(&gate[0], &up[0], nw)
+	}
+	if t := len(gate) - nw; t > 0 {
+		var g, u [asmLanes]float32
+		copy(g[:], gate[nw:])
+		copy(u[:], up[nw:])
+		siluMulAsm(&g[0], &u[0], asmLanes)
+		copy(gate[nw:], g[:t])
+	}
+	return len(gate)
+}
+
+//go:noescape
+func cvtF32F16Asm(dst *uint16, src *float32, n int)
+
+// cvtF32F16SIMD converts the whole vectors of src into dst and returns how
+// many elements it converted (0 without F16C).
+func cvtF32F16SIMD(dst []uint16, src []float32) int {
+	if !haveSIMD {
+		return 0
+	}
+	nw := len(src) &^ (asmLanes - 1)
+	if nw > 0 {
+		cvtF32F16Asm(&dst[:nw][0], &src[0], nw)
+	}
+	return nw
+}

@@ -349,3 +349,149 @@ gemm_k1:
 gemm_done:
 	VZEROUPPER
 	RET
+
+// siluconst holds, for siluMulAsm, the Taylor coefficients 1/7! ... 1/2! of
+// e^r as 8-float vectors (bytes 0-191), then scalars: the sign bit, −104
+// (below which e^x is 0 in float32), log2(e), ln 2 split into a high part
+// exact in n·ln2Hi and a low part, 1.0, and the exponent bias 127. The
+// values are those of the scalar Exp in ops.go.
+DATA siluconst<>+0(SB)/4, $0x39500d01
+DATA siluconst<>+4(SB)/4, $0x39500d01
+DATA siluconst<>+8(SB)/4, $0x39500d01
+DATA siluconst<>+12(SB)/4, $0x39500d01
+DATA siluconst<>+16(SB)/4, $0x39500d01
+DATA siluconst<>+20(SB)/4, $0x39500d01
+DATA siluconst<>+24(SB)/4, $0x39500d01
+DATA siluconst<>+28(SB)/4, $0x39500d01
+DATA siluconst<>+32(SB)/4, $0x3ab60b61
+DATA siluconst<>+36(SB)/4, $0x3ab60b61
+DATA siluconst<>+40(SB)/4, $0x3ab60b61
+DATA siluconst<>+44(SB)/4, $0x3ab60b61
+DATA siluconst<>+48(SB)/4, $0x3ab60b61
+DATA siluconst<>+52(SB)/4, $0x3ab60b61
+DATA siluconst<>+56(SB)/4, $0x3ab60b61
+DATA siluconst<>+60(SB)/4, $0x3ab60b61
+DATA siluconst<>+64(SB)/4, $0x3c088889
+DATA siluconst<>+68(SB)/4, $0x3c088889
+DATA siluconst<>+72(SB)/4, $0x3c088889
+DATA siluconst<>+76(SB)/4, $0x3c088889
+DATA siluconst<>+80(SB)/4, $0x3c088889
+DATA siluconst<>+84(SB)/4, $0x3c088889
+DATA siluconst<>+88(SB)/4, $0x3c088889
+DATA siluconst<>+92(SB)/4, $0x3c088889
+DATA siluconst<>+96(SB)/4, $0x3d2aaaab
+DATA siluconst<>+100(SB)/4, $0x3d2aaaab
+DATA siluconst<>+104(SB)/4, $0x3d2aaaab
+DATA siluconst<>+108(SB)/4, $0x3d2aaaab
+DATA siluconst<>+112(SB)/4, $0x3d2aaaab
+DATA siluconst<>+116(SB)/4, $0x3d2aaaab
+DATA siluconst<>+120(SB)/4, $0x3d2aaaab
+DATA siluconst<>+124(SB)/4, $0x3d2aaaab
+DATA siluconst<>+128(SB)/4, $0x3e2aaaab
+DATA siluconst<>+132(SB)/4, $0x3e2aaaab
+DATA siluconst<>+136(SB)/4, $0x3e2aaaab
+DATA siluconst<>+140(SB)/4, $0x3e2aaaab
+DATA siluconst<>+144(SB)/4, $0x3e2aaaab
+DATA siluconst<>+148(SB)/4, $0x3e2aaaab
+DATA siluconst<>+152(SB)/4, $0x3e2aaaab
+DATA siluconst<>+156(SB)/4, $0x3e2aaaab
+DATA siluconst<>+160(SB)/4, $0x3f000000
+DATA siluconst<>+164(SB)/4, $0x3f000000
+DATA siluconst<>+168(SB)/4, $0x3f000000
+DATA siluconst<>+172(SB)/4, $0x3f000000
+DATA siluconst<>+176(SB)/4, $0x3f000000
+DATA siluconst<>+180(SB)/4, $0x3f000000
+DATA siluconst<>+184(SB)/4, $0x3f000000
+DATA siluconst<>+188(SB)/4, $0x3f000000
+DATA siluconst<>+192(SB)/4, $0x80000000 // sign
+DATA siluconst<>+196(SB)/4, $0xc2d00000 // m104
+DATA siluconst<>+200(SB)/4, $0x3fb8aa3b // log2e
+DATA siluconst<>+204(SB)/4, $0x3f318000 // ln2hi
+DATA siluconst<>+208(SB)/4, $0xb95e8083 // ln2lo
+DATA siluconst<>+212(SB)/4, $0x3f800000 // one
+DATA siluconst<>+216(SB)/4, $0x0000007f // bias
+GLOBL siluconst<>(SB), RODATA|NOPTR, $220
+
+// func siluMulAsm(gate, up *float32, n int)
+// gate[i] = silu(gate[i])·up[i] over n elements, n a multiple of 8, with
+// silu(x) = x·σ(x) computed from e = exp(−|x|) ∈ [0, 1], which cannot
+// overflow: σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0. exp is the
+// scalar Exp's method in vector form: n = round(a·log2 e), r = a − n·ln 2,
+// a degree-7 Taylor polynomial in r, and 2^n applied as two factors 2^(n/2)
+// so that subnormal results are rounded once.
+TEXT ·siluMulAsm(SB), NOSPLIT, $0-24
+	MOVQ gate+0(FP), DI
+	MOVQ up+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ    silu_done
+	LEAQ siluconst<>(SB), AX
+	VBROADCASTSS 192(AX), Y8  // sign bit
+	VBROADCASTSS 196(AX), Y9  // −104
+	VBROADCASTSS 200(AX), Y10 // log2 e
+	VBROADCASTSS 204(AX), Y11 // ln2Hi
+	VBROADCASTSS 208(AX), Y12 // ln2Lo
+	VBROADCASTSS 212(AX), Y13 // 1.0
+	VBROADCASTSS 216(AX), Y14 // 127
+
+silu_loop:
+	VMOVUPS      (DI), Y0          // x
+	VORPS        Y8, Y0, Y1        // a = −|x|
+	VMAXPS       Y9, Y1, Y1        // a ≥ −104
+	VMULPS       Y10, Y1, Y2
+	VROUNDPS     $0, Y2, Y2        // n = round(a·log2 e), to nearest even
+	VFNMADD231PS Y11, Y2, Y1       // r = a − n·ln2Hi (exact)
+	VFNMADD231PS Y12, Y2, Y1       // r −= n·ln2Lo
+	VMOVUPS      0(AX), Y3         // p = 1/7!
+	VFMADD213PS  32(AX), Y1, Y3    // p = p·r + 1/6!
+	VFMADD213PS  64(AX), Y1, Y3
+	VFMADD213PS  96(AX), Y1, Y3
+	VFMADD213PS  128(AX), Y1, Y3
+	VFMADD213PS  160(AX), Y1, Y3   // p = p·r + 1/2
+	VFMADD213PS  Y13, Y1, Y3       // p = p·r + 1
+	VFMADD213PS  Y13, Y1, Y3       // p = p·r + 1 ≈ e^r
+	VCVTPS2DQ    Y2, Y4            // k = n, −150 ≤ k ≤ 0
+	VPSRAD       $1, Y4, Y5        // k1 = k>>1
+	VPSUBD       Y5, Y4, Y4        // k2 = k − k1
+	VPADDD       Y14, Y5, Y5
+	VPSLLD       $23, Y5, Y5       // 2^k1
+	VPADDD       Y14, Y4, Y4
+	VPSLLD       $23, Y4, Y4       // 2^k2
+	VMULPS       Y5, Y3, Y3
+	VMULPS       Y4, Y3, Y3        // e = exp(−|x|)
+	VMULPS       Y3, Y0, Y4        // x·e
+	VBLENDVPS    Y0, Y4, Y0, Y5    // num = x·e where x's sign is set, else x
+	VADDPS       Y13, Y3, Y3       // 1 + e
+	VDIVPS       Y3, Y5, Y5
+	VMULPS       (SI), Y5, Y5
+	VMOVUPS      Y5, (DI)
+	ADDQ         $32, DI
+	ADDQ         $32, SI
+	SUBQ         $8, CX
+	JNZ          silu_loop
+
+silu_done:
+	VZEROUPPER
+	RET
+
+// func cvtF32F16Asm(dst *uint16, src *float32, n int)
+// n is a multiple of 8. Rounds to nearest even (immediate 0), as
+// quantize.F32ToF16 does, NaNs quieted with their payload's top bits kept.
+TEXT ·cvtF32F16Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	TESTQ CX, CX
+	JZ    cvtf32f16_done
+
+cvtf32f16_loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	SUBQ      $8, CX
+	JNZ       cvtf32f16_loop
+
+cvtf32f16_done:
+	VZEROUPPER
+	RET

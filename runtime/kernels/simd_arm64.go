@@ -14,3 +14,10 @@ const simdSet = NEON
 // asmLanes is the element count the NEON kernels consume per step; the Go
 // wrappers in simd_asm.go finish shorter tails.
 const asmLanes = 16
+
+// siluMulSIMD does nothing here (there is no vector SiLUMul kernel); the
+// portable loop computes every element.
+func siluMulSIMD(gate, up []float32) int { return 0 }
+
+// cvtF32F16SIMD converts nothing here; F32ToF16's portable loop does it all.
+func cvtF32F16SIMD([]uint16, []float32) int { return 0 }

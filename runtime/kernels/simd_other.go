@@ -29,3 +29,10 @@ func dotSIMD(a, b []float32) float32 { return dotGo(a, b) }
 func axpySIMD(alpha float32, x, y []float32) { axpyGo(alpha, x, y) }
 
 func dotF16SIMD(w []uint16, x []float32) float32 { return dotF16Go(w, x) }
+
+// siluMulSIMD does nothing here (there is no vector SiLUMul kernel); the
+// portable loop computes every element.
+func siluMulSIMD(gate, up []float32) int { return 0 }
+
+// cvtF32F16SIMD converts nothing here; F32ToF16's portable loop does it all.
+func cvtF32F16SIMD([]uint16, []float32) int { return 0 }
