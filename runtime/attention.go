@@ -85,7 +85,9 @@ type kvSource interface {
 	// holds float32 in that shape, else dst filled.
 	keys(dst []float32, table []int, g, p0, p1 int) (k []float32, stride int)
 	// valuesT writes the values of positions [p0, p1) of key/value head g
-	// transposed: element c of position p goes to dst[c*ld+p-p0].
+	// transposed: element c of position p goes to dst[c*ld+p-p0]. It may
+	// write anything into the columns from p1-p0 up to the next multiple
+	// of 8 (below ld), which the caller pads.
 	valuesT(dst []float32, ld int, table []int, g, p0, p1 int)
 }
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/symbc/symbc/quantize"
-
 	"github.com/symbc/symbc/symb"
 )
 

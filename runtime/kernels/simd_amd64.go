@@ -59,3 +59,17 @@ func cvtF32F16SIMD(dst []uint16, src []float32) int {
 	}
 	return nw
 }
+
+//go:noescape
+func cvtF16RowsAsm(dst *float32, ld int, src *uint16, ls, rows, cols int)
+
+// cvtF16RowsSIMD converts the whole vectors of each row for F16ToF32Rows
+// (bounds checked there) and returns how many columns it converted.
+func cvtF16RowsSIMD(dst []float32, ld int, src []uint16, ls, rows, cols int) int {
+	nw := cols &^ (asmLanes - 1)
+	if !haveSIMD || nw == 0 {
+		return 0
+	}
+	cvtF16RowsAsm(&dst[0], ld, &src[0], ls, rows, nw)
+	return nw
+}

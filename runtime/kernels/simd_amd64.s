@@ -495,3 +495,39 @@ cvtf32f16_loop:
 cvtf32f16_done:
 	VZEROUPPER
 	RET
+
+// func cvtF16RowsAsm(dst *float32, ld int, src *uint16, ls, rows, cols int)
+// Converts rows rows of cols halves, row r at src+r·ls, to float32 at
+// dst+r·ld (strides in elements). cols is a positive multiple of 8.
+TEXT ·cvtF16RowsAsm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ ls+24(FP), R9
+	SHLQ $1, R9
+	MOVQ rows+32(FP), DX
+	MOVQ cols+40(FP), R10
+	TESTQ DX, DX
+	JZ    cvtrows_done
+
+cvtrows_row:
+	MOVQ DI, R11
+	MOVQ SI, R12
+	MOVQ R10, CX
+
+cvtrows_col:
+	VCVTPH2PS (R12), Y0
+	VMOVUPS   Y0, (R11)
+	ADDQ      $16, R12
+	ADDQ      $32, R11
+	SUBQ      $8, CX
+	JNZ       cvtrows_col
+	ADDQ      R8, DI
+	ADDQ      R9, SI
+	DECQ      DX
+	JNZ       cvtrows_row
+
+cvtrows_done:
+	VZEROUPPER
+	RET

@@ -21,3 +21,16 @@ func siluMulSIMD(gate, up []float32) int { return 0 }
 
 // cvtF32F16SIMD converts nothing here; F32ToF16's portable loop does it all.
 func cvtF32F16SIMD([]uint16, []float32) int { return 0 }
+
+// cvtF16RowsSIMD converts the whole vectors of each row for F16ToF32Rows
+// (bounds checked there) and returns how many columns it converted.
+func cvtF16RowsSIMD(dst []float32, ld int, src []uint16, ls, rows, cols int) int {
+	nw := cols &^ (asmLanes - 1)
+	if nw == 0 {
+		return 0
+	}
+	for r := range rows {
+		cvtF16Asm(&dst[r*ld], &src[r*ls], nw)
+	}
+	return nw
+}

@@ -36,3 +36,6 @@ func siluMulSIMD(gate, up []float32) int { return 0 }
 
 // cvtF32F16SIMD converts nothing here; F32ToF16's portable loop does it all.
 func cvtF32F16SIMD([]uint16, []float32) int { return 0 }
+
+// cvtF16RowsSIMD converts nothing here; F16ToF32Rows's portable loop does it all.
+func cvtF16RowsSIMD([]float32, int, []uint16, int, int, int) int { return 0 }
