@@ -82,13 +82,13 @@ func RMSNorm(dst, x, w []float32, eps, offset float32) {
 	if len(x) == 0 {
 		return
 	}
-	var ss float64
-	for _, v := range x {
+	ss, n := sumSquaresSIMD(x)
+	for _, v := range x[n:] {
 		ss += float64(v) * float64(v)
 	}
 	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	for i, v := range x {
-		dst[i] = v * inv * (offset + w[i])
+	for i := rmsScaleSIMD(dst, x, w, inv, offset); i < len(x); i++ {
+		dst[i] = x[i] * inv * (offset + w[i])
 	}
 }
 

@@ -38,9 +38,16 @@ func TestDotAndAxpy(t *testing.T) {
 	}
 }
 
+// TestRMSNorm checks RMSNorm against float64 on lengths that take every
+// path of the vector kernels (16- and 8-wide steps, a scalar tail, none).
 func TestRMSNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
-	x, w := randVec(rng, 100), randVec(rng, 100)
+	for _, n := range []int{100, 2056, 7} {
+		testRMSNorm(t, randVec(rng, n), randVec(rng, n))
+	}
+}
+
+func testRMSNorm(t *testing.T, x, w []float32) {
 	for _, offset := range []float32{0, 1} {
 		dst := make([]float32, len(x))
 		RMSNorm(dst, x, w, 1e-5, offset)
@@ -52,7 +59,7 @@ func TestRMSNorm(t *testing.T) {
 		for i := range x {
 			want := float64(x[i]) * inv * float64(offset+w[i])
 			if math.Abs(float64(dst[i])-want) > 1e-5*(math.Abs(want)+1e-3) {
-				t.Fatalf("offset %g i=%d: got %g want %g", offset, i, dst[i], want)
+				t.Fatalf("n=%d offset %g i=%d: got %g want %g", len(x), offset, i, dst[i], want)
 			}
 		}
 	}

@@ -73,3 +73,30 @@ func cvtF16RowsSIMD(dst []float32, ld int, src []uint16, ls, rows, cols int) int
 	cvtF16RowsAsm(&dst[0], ld, &src[0], ls, rows, nw)
 	return nw
 }
+
+//go:noescape
+func sumSquaresAsm(x *float32, n int) float64
+
+//go:noescape
+func rmsScaleAsm(dst, x, w *float32, inv, offset float32, n int)
+
+// sumSquaresSIMD returns Σ x[i]² in float64 over the whole vectors of x and
+// how many elements that was (0 without AVX2).
+func sumSquaresSIMD(x []float32) (float64, int) {
+	nw := len(x) &^ (asmLanes - 1)
+	if !haveSIMD || nw == 0 {
+		return 0, 0
+	}
+	return sumSquaresAsm(&x[0], nw), nw
+}
+
+// rmsScaleSIMD is RMSNorm's scaling over the whole vectors of x (lengths
+// checked by RMSNorm); it returns how many elements it did.
+func rmsScaleSIMD(dst, x, w []float32, inv, offset float32) int {
+	nw := len(x) &^ (asmLanes - 1)
+	if !haveSIMD || nw == 0 {
+		return 0
+	}
+	rmsScaleAsm(&dst[0], &x[0], &w[0], inv, offset, nw)
+	return nw
+}

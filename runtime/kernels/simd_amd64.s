@@ -531,3 +531,77 @@ cvtrows_col:
 cvtrows_done:
 	VZEROUPPER
 	RET
+
+// func sumSquaresAsm(x *float32, n int) float64
+// Σ x[i]² in float64 (each square is exact there) over n elements, n a
+// multiple of 8: four accumulators of four lanes, added at the end.
+TEXT ·sumSquaresAsm(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	CMPQ CX, $16
+	JL   sumsq_tail
+
+sumsq_loop16:
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VFMADD231PD Y0, Y0, Y2
+	VFMADD231PD Y1, Y1, Y3
+	VCVTPS2PD   32(SI), Y0
+	VCVTPS2PD   48(SI), Y1
+	VFMADD231PD Y0, Y0, Y4
+	VFMADD231PD Y1, Y1, Y5
+	ADDQ $64, SI
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE  sumsq_loop16
+
+sumsq_tail:
+	TESTQ CX, CX
+	JZ    sumsq_done
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VFMADD231PD Y0, Y0, Y2
+	VFMADD231PD Y1, Y1, Y3
+
+sumsq_done:
+	VADDPD Y3, Y2, Y2
+	VADDPD Y5, Y4, Y4
+	VADDPD Y4, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPD X3, X2, X2
+	VHADDPD X2, X2, X2
+	VZEROUPPER
+	MOVSD X2, ret+16(FP)
+	RET
+
+// func rmsScaleAsm(dst, x, w *float32, inv, offset float32, n int)
+// dst[i] = x[i]·inv·(offset + w[i]) over n elements, n a multiple of 8, with
+// the roundings of the Go expression (no fused multiply-add).
+TEXT ·rmsScaleAsm(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	VBROADCASTSS inv+24(FP), Y6
+	VBROADCASTSS offset+28(FP), Y7
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JZ    rmsscale_done
+
+rmsscale_loop:
+	VMULPS  (SI), Y6, Y0
+	VADDPS  (DX), Y7, Y1
+	VMULPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     rmsscale_loop
+
+rmsscale_done:
+	VZEROUPPER
+	RET

@@ -34,3 +34,9 @@ func cvtF16RowsSIMD(dst []float32, ld int, src []uint16, ls, rows, cols int) int
 	}
 	return nw
 }
+
+// sumSquaresSIMD and rmsScaleSIMD do nothing here; RMSNorm's portable loops
+// do the work.
+func sumSquaresSIMD([]float32) (float64, int) { return 0, 0 }
+
+func rmsScaleSIMD(_, _, _ []float32, _, _ float32) int { return 0 }

@@ -39,3 +39,9 @@ func cvtF32F16SIMD([]uint16, []float32) int { return 0 }
 
 // cvtF16RowsSIMD converts nothing here; F16ToF32Rows's portable loop does it all.
 func cvtF16RowsSIMD([]float32, int, []uint16, int, int, int) int { return 0 }
+
+// sumSquaresSIMD and rmsScaleSIMD do nothing here; RMSNorm's portable loops
+// do the work.
+func sumSquaresSIMD([]float32) (float64, int) { return 0, 0 }
+
+func rmsScaleSIMD(_, _, _ []float32, _, _ float32) int { return 0 }
