@@ -50,7 +50,6 @@ type kvCache struct {
 
 	k16, v16 []uint16 // per block and layer: keys [kvBlockTokens][kRow], values [vRow][kvBlockTokens]
 	k32, v32 []float32
-	half     []uint16 // write's value row in float16, before it is spread out
 	// INT8: codes laid out as k16/v16, and per block, layer, position and
 	// key/value head one scale for the keys and one for the values
 	// (symmetric: element = code × scale).
@@ -410,7 +409,9 @@ func quantizeInt8(dst []int8, src []float32, stride int) float32 {
 	return scale
 }
 
-// write stores the key and value rows of one position.
+// write stores the key and value rows of one position. Writes of different
+// positions touch different memory, so they may run concurrently (nothing
+// else may use the cache meanwhile).
 func (c *kvCache) write(b, li, slot int, k, v []float32) {
 	ko, vo := c.offset(b, li, slot), c.vOffset(b, li, 0, slot)
 	switch c.dtype {
@@ -425,10 +426,13 @@ func (c *kvCache) write(b, li, slot int, k, v []float32) {
 		return
 	case symb.F16:
 		kernels.F32ToF16(c.k16[ko:ko+c.kRow], k[:c.kRow])
-		c.half = slices.Grow(c.half[:0], c.vRow)[:c.vRow]
-		kernels.F32ToF16(c.half, v[:c.vRow])
-		for e, h := range c.half {
-			c.v16[vo+e*kvBlockTokens] = h
+		var half [64]uint16 // values converted a run at a time, then spread out
+		for e0 := 0; e0 < c.vRow; e0 += len(half) {
+			h := half[:min(len(half), c.vRow-e0)]
+			kernels.F32ToF16(h, v[e0:e0+len(h)])
+			for e, x := range h {
+				c.v16[vo+(e0+e)*kvBlockTokens] = x
+			}
 		}
 		return
 	}
