@@ -207,12 +207,7 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 				}
 				mx[r] = m
 			}
-			var e float32
-			for j := lo; j < hi; j++ {
-				row[j] = kernels.Exp(row[j] - mx[r])
-				e += row[j]
-			}
-			sum[r] += e
+			sum[r] += kernels.ExpSum(row[lo:hi], mx[r])
 			clear(row[:lo])
 			clear(row[hi:])
 		}

@@ -176,6 +176,54 @@ func TestSiLUMulAccuracy(t *testing.T) {
 	}
 }
 
+// TestExpSum checks ExpSum's exponentials against math.Exp (2 ulp where the
+// result is a normal float32, 2^-149 absolute below) and its sum against a
+// float64 sum, that an element alone gets the bits it gets in a longer
+// slice (tail included), and that NaN propagates.
+func TestExpSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	const n = 1<<16 + 3
+	const m = 3.5
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = m - float32(rng.Float64()*110)
+		if i%4 == 0 {
+			x[i] = m - float32(rng.Float64()*2)
+		}
+	}
+	y := append([]float32(nil), x...)
+	sum := ExpSum(y, m)
+	var want64 float64
+	for i, v := range x {
+		want := math.Exp(float64(v - m))
+		want64 += want
+		if want < 0x1p-126 {
+			if d := math.Abs(float64(y[i]) - want); d > 0x1p-149 {
+				t.Fatalf("exp(%g) = %g, want %g", v-m, y[i], want)
+			}
+			continue
+		}
+		w32 := float32(want)
+		ulp := float64(math.Float32frombits(math.Float32bits(w32)+1) - w32)
+		if e := math.Abs(float64(y[i])-want) / ulp; e > 2 {
+			t.Fatalf("exp(%g) = %g, want %g (%.2f ulp)", v-m, y[i], want, e)
+		}
+	}
+	if d := math.Abs(float64(sum)-want64) / want64; d > 1e-5 {
+		t.Fatalf("sum %g, want %g (relative error %.2g)", sum, want64, d)
+	}
+	for i := n - 12; i < n; i++ {
+		one := []float32{x[i]}
+		if s := ExpSum(one, m); math.Float32bits(one[0]) != math.Float32bits(y[i]) || s != one[0] {
+			t.Fatalf("exp(%g) alone = %g (sum %g), in the slice %g", x[i]-m, one[0], s, y[i])
+		}
+	}
+	nan := []float32{0, float32(math.NaN()), 1}
+	if s := ExpSum(nan, 1); s == s || nan[1] == nan[1] {
+		t.Fatalf("ExpSum with a NaN = %g, elements %v", s, nan)
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})
@@ -183,6 +231,16 @@ func TestAddScale(t *testing.T) {
 	for i, w := range []float32{1, 1.5, 2} {
 		if a[i] != w {
 			t.Fatalf("got %v", a)
+		}
+	}
+	// The vector path gives the bits of the scalar sum, tail included.
+	rng := rand.New(rand.NewPCG(25, 26))
+	x, y := randVec(rng, 2051), randVec(rng, 2051)
+	z := append([]float32(nil), y...)
+	Add(z, x)
+	for i := range x {
+		if want := y[i] + x[i]; math.Float32bits(z[i]) != math.Float32bits(want) {
+			t.Fatalf("Add: element %d = %g, want %g", i, z[i], want)
 		}
 	}
 }

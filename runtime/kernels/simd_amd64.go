@@ -1,6 +1,10 @@
 package kernels
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // haveSIMD reports whether the AVX2/FMA/F16C kernels can run. It is computed
 // once at start-up and never changes.
@@ -99,4 +103,31 @@ func rmsScaleSIMD(dst, x, w []float32, inv, offset float32) int {
 	}
 	rmsScaleAsm(&dst[0], &x[0], &w[0], inv, offset, nw)
 	return nw
+}
+
+//go:noescape
+func expSumAsm(x *float32, m float32, n int) float32
+
+// expSumSIMD is ExpSum's vector kernel over all of x, or (0, false) without
+// AVX2. A tail shorter than a vector goes through it padded with −Inf
+// (which adds 0), so every element gets the same arithmetic wherever it lies.
+func expSumSIMD(x []float32, m float32) (float32, bool) {
+	if !haveSIMD {
+		return 0, false
+	}
+	nw := len(x) &^ (asmLanes - 1)
+	var s float32
+	if nw > 0 {
+		s = expSumAsm(&x[0], m, nw)
+	}
+	if t := len(x) - nw; t > 0 {
+		var pad [asmLanes]float32
+		for i := range pad {
+			pad[i] = float32(math.Inf(-1))
+		}
+		copy(pad[:], x[nw:])
+		s += expSumAsm(&pad[0], m, asmLanes)
+		copy(x[nw:], pad[:t])
+	}
+	return s, true
 }

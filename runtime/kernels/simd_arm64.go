@@ -40,3 +40,6 @@ func cvtF16RowsSIMD(dst []float32, ld int, src []uint16, ls, rows, cols int) int
 func sumSquaresSIMD([]float32) (float64, int) { return 0, 0 }
 
 func rmsScaleSIMD(_, _, _ []float32, _, _ float32) int { return 0 }
+
+// expSumSIMD does nothing here; ExpSum's portable loop does the work.
+func expSumSIMD([]float32, float32) (float32, bool) { return 0, false }
