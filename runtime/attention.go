@@ -191,14 +191,13 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 				clear(row)
 				continue
 			}
-			m := float32(math.Inf(-1))
-			for j := lo; j < hi; j++ {
-				x := row[j] * scale
-				if softcap > 0 {
-					x = softcap * float32(math.Tanh(float64(x/softcap)))
+			m := kernels.ScaleMax(row[lo:hi], scale)
+			if softcap > 0 {
+				m = float32(math.Inf(-1))
+				for j := lo; j < hi; j++ {
+					row[j] = softcap * float32(math.Tanh(float64(row[j]/softcap)))
+					m = max(m, row[j])
 				}
-				row[j] = x
-				m = max(m, x)
 			}
 			if m > mx[r] {
 				if alpha := kernels.Exp(mx[r] - m); alpha != 1 {

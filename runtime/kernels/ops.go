@@ -143,6 +143,23 @@ func geluTanh(v float32) float32 {
 	return 0.5 * v * (1 + t)
 }
 
+// ScaleMax multiplies x by s in place and returns the largest product: −Inf
+// for an empty x, NaN if any product is NaN (as the max builtin).
+func ScaleMax(x []float32, s float32) float32 {
+	m, nan, n := scaleMaxSIMD(x, s)
+	if n == 0 {
+		m = float32(math.Inf(-1))
+	}
+	for i := n; i < len(x); i++ {
+		x[i] *= s
+		m = max(m, x[i])
+	}
+	if nan {
+		return float32(math.NaN())
+	}
+	return m
+}
+
 // ExpSum sets x[i] = exp(x[i] − m) and returns the sum: the exponentials of
 // a softmax whose maximum is m, so x[i] − m ≤ 0 (it must be at most 88).
 // Each element's value depends only on x[i] and m (within 2 ulp of exp where

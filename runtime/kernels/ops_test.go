@@ -224,6 +224,40 @@ func TestExpSum(t *testing.T) {
 	}
 }
 
+// TestScaleMax checks ScaleMax against the scalar loop on lengths around
+// the vector width, with the maximum in every position, and NaN and empty
+// inputs.
+func TestScaleMax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for n := 1; n <= 40; n++ {
+		x := randVec(rng, n)
+		for at := range n {
+			x[at] += 100 // the maximum moves through every lane and the tail
+			got := append([]float32(nil), x...)
+			m := ScaleMax(got, 0.125)
+			want := float32(math.Inf(-1))
+			for i, v := range x {
+				if p := v * 0.125; got[i] != p {
+					t.Fatalf("n=%d: x[%d] = %g, want %g", n, i, got[i], p)
+				}
+				want = max(want, v*0.125)
+			}
+			if m != want {
+				t.Fatalf("n=%d, max at %d: %g, want %g", n, at, m, want)
+			}
+			x[at] -= 100
+			nan := append([]float32(nil), x...)
+			nan[at] = float32(math.NaN())
+			if m := ScaleMax(nan, 2); m == m {
+				t.Fatalf("n=%d, NaN at %d: max %g", n, at, m)
+			}
+		}
+	}
+	if m := ScaleMax(nil, 2); !math.IsInf(float64(m), -1) {
+		t.Fatalf("empty: %g, want -Inf", m)
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})

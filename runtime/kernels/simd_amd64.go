@@ -131,3 +131,17 @@ func expSumSIMD(x []float32, m float32) (float32, bool) {
 	}
 	return s, true
 }
+
+//go:noescape
+func scaleMaxAsm(x *float32, s float32, n int) (float32, bool)
+
+// scaleMaxSIMD is ScaleMax over the whole vectors of x: it returns their
+// maximum, whether one is NaN, and how many elements it did (0 without AVX2).
+func scaleMaxSIMD(x []float32, s float32) (float32, bool, int) {
+	nw := len(x) &^ (asmLanes - 1)
+	if !haveSIMD || nw == 0 {
+		return 0, false, 0
+	}
+	m, nan := scaleMaxAsm(&x[0], s, nw)
+	return m, nan, nw
+}

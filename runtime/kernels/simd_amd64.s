@@ -653,3 +653,41 @@ rmsscale_loop:
 rmsscale_done:
 	VZEROUPPER
 	RET
+
+// func scaleMaxAsm(x *float32, s float32, n int) (max float32, nan bool)
+// x[i] *= s over n elements, n a positive multiple of 8; returns the largest
+// product and whether any product is NaN (VMAXPS does not keep NaNs).
+TEXT ·scaleMaxAsm(SB), NOSPLIT, $0-29
+	MOVQ x+0(FP), DI
+	VBROADCASTSS s+8(FP), Y1
+	MOVQ n+16(FP), CX
+	VMULPS  (DI), Y1, Y2 // the first vector seeds the maximum
+	VMOVUPS Y2, (DI)
+	VCMPPS  $3, Y2, Y2, Y3 // unordered: NaN lanes
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JZ      scalemax_done
+
+scalemax_loop:
+	VMULPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	VMAXPS  Y0, Y2, Y2
+	VCMPPS  $3, Y0, Y0, Y4
+	VORPS   Y4, Y3, Y3
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     scalemax_loop
+
+scalemax_done:
+	VEXTRACTF128 $1, Y2, X0
+	VMAXPS       X0, X2, X2
+	VPERMILPS    $0x4e, X2, X0
+	VMAXPS       X0, X2, X2
+	VPERMILPS    $0xb1, X2, X0
+	VMAXPS       X0, X2, X2
+	VMOVMSKPS    Y3, AX
+	VZEROUPPER
+	MOVSS        X2, ret+24(FP)
+	TESTL        AX, AX
+	SETNE        ret1+28(FP)
+	RET

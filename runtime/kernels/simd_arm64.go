@@ -43,3 +43,6 @@ func rmsScaleSIMD(_, _, _ []float32, _, _ float32) int { return 0 }
 
 // expSumSIMD does nothing here; ExpSum's portable loop does the work.
 func expSumSIMD([]float32, float32) (float32, bool) { return 0, false }
+
+// scaleMaxSIMD does nothing here; ScaleMax's portable loop does the work.
+func scaleMaxSIMD([]float32, float32) (float32, bool, int) { return 0, false, 0 }
