@@ -81,6 +81,29 @@ func F16ToF32(dst []float32, src []uint16) {
 	}
 }
 
+// F16ToF32Rows converts a rows × cols block of half-precision values, row
+// r at src[r*ls:], to float32 at dst[r*ld:]: one call for what would be
+// rows calls of F16ToF32 (the paged KV cache's blocks of keys and of
+// transposed values). It panics if a slice is too short.
+func F16ToF32Rows(dst []float32, ld int, src []uint16, ls, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if ld < 0 || ls < 0 || len(dst) < (rows-1)*ld+cols || len(src) < (rows-1)*ls+cols {
+		panic(fmt.Sprintf("kernels: F16ToF32Rows of %d×%d (strides %d, %d): slices of %d and %d", rows, cols, ld, ls, len(dst), len(src)))
+	}
+	nw := cvtF16RowsSIMD(dst, ld, src, ls, rows, cols)
+	if nw == cols {
+		return
+	}
+	for r := range rows {
+		d, s := dst[r*ld+nw:r*ld+cols], src[r*ls+nw:r*ls+cols]
+		for i, h := range s {
+			d[i] = f16(h)
+		}
+	}
+}
+
 // F32ToF16 converts len(src) float32 values to half precision into dst,
 // rounding to nearest even with the F16C conversion when there is one; the
 // bits equal quantize.F32ToF16's for every input. It panics if dst is

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/symbc/symbc/quantize"
-
 	"github.com/symbc/symbc/symb"
 )
 
