@@ -85,7 +85,9 @@ type kvSource interface {
 	// holds float32 in that shape, else dst filled.
 	keys(dst []float32, table []int, g, p0, p1 int) (k []float32, stride int)
 	// valuesT writes the values of positions [p0, p1) of key/value head g
-	// transposed: element c of position p goes to dst[c*ld+p-p0].
+	// transposed: element c of position p goes to dst[c*ld+p-p0]. It may
+	// write anything into the columns from p1-p0 up to the next multiple
+	// of 8 (below ld), which the caller pads.
 	valuesT(dst []float32, ld int, table []int, g, p0, p1 int)
 }
 
@@ -189,14 +191,13 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 				clear(row)
 				continue
 			}
-			m := float32(math.Inf(-1))
-			for j := lo; j < hi; j++ {
-				x := row[j] * scale
-				if softcap > 0 {
-					x = softcap * float32(math.Tanh(float64(x/softcap)))
+			m := kernels.ScaleMax(row[lo:hi], scale)
+			if softcap > 0 {
+				m = float32(math.Inf(-1))
+				for j := lo; j < hi; j++ {
+					row[j] = softcap * float32(math.Tanh(float64(row[j]/softcap)))
+					m = max(m, row[j])
 				}
-				row[j] = x
-				m = max(m, x)
 			}
 			if m > mx[r] {
 				if alpha := kernels.Exp(mx[r] - m); alpha != 1 {
@@ -205,12 +206,7 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 				}
 				mx[r] = m
 			}
-			var e float32
-			for j := lo; j < hi; j++ {
-				row[j] = kernels.Exp(row[j] - mx[r])
-				e += row[j]
-			}
-			sum[r] += e
+			sum[r] += kernels.ExpSum(row[lo:hi], mx[r])
 			clear(row[:lo])
 			clear(row[hi:])
 		}

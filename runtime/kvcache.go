@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
@@ -413,7 +412,9 @@ func quantizeInt8(dst []int8, src []float32, stride int) float32 {
 	return scale
 }
 
-// write stores the key and value rows of one position.
+// write stores the key and value rows of one position. Writes of different
+// positions touch different memory, so they may run concurrently (nothing
+// else may use the cache meanwhile).
 func (c *kvCache) write(b, li, slot int, k, v []float32) {
 	ko, vo := c.offset(b, li, slot), c.vOffset(b, li, 0, slot)
 	switch c.dtype {
@@ -427,9 +428,14 @@ func (c *kvCache) write(b, li, slot int, k, v []float32) {
 		}
 		return
 	case symb.F16:
-		quantize.F32ToF16Slice(c.k16[ko:ko+c.kRow], k)
-		for e, x := range v[:c.vRow] {
-			c.v16[vo+e*kvBlockTokens] = quantize.F32ToF16(x)
+		kernels.F32ToF16(c.k16[ko:ko+c.kRow], k[:c.kRow])
+		var half [64]uint16 // values converted a run at a time, then spread out
+		for e0 := 0; e0 < c.vRow; e0 += len(half) {
+			h := half[:min(len(half), c.vRow-e0)]
+			kernels.F32ToF16(h, v[e0:e0+len(h)])
+			for e, x := range h {
+				c.v16[vo+(e0+e)*kvBlockTokens] = x
+			}
 		}
 		return
 	}
@@ -441,29 +447,38 @@ func (c *kvCache) write(b, li, slot int, k, v []float32) {
 
 // gather copies elements [lo, lo+w) of the key rows of positions [first,
 // end) of a sequence with block table table into dst, as float32, one row
-// of w after the other.
+// of w after the other. A block's rows are converted in one call.
 func (c *kvCache) gather(dst []float32, table []int, li, first, end, lo, w int) {
-	for p := first; p < end; p++ {
-		o := c.offset(table[p/kvBlockTokens], li, p%kvBlockTokens) + lo
-		d := dst[(p-first)*w : (p-first+1)*w]
-		if c.k8 != nil {
-			scale := c.kScale[o/c.qk] // w is one head's width, lo its start
-			for i, q := range c.k8[o : o+w] {
-				d[i] = float32(q) * scale
+	for p := first; p < end; {
+		slot := p % kvBlockTokens
+		run := min(kvBlockTokens-slot, end-p) // positions left in this block
+		o := c.offset(table[p/kvBlockTokens], li, slot) + lo
+		d := dst[(p-first)*w : (p-first+run)*w]
+		switch {
+		case c.k8 != nil:
+			for j := range run {
+				scale := c.kScale[(o+j*c.kRow)/c.qk] // w is one head's width, lo its start
+				for i, q := range c.k8[o+j*c.kRow : o+j*c.kRow+w] {
+					d[j*w+i] = float32(q) * scale
+				}
 			}
-			continue
+		case c.k16 != nil:
+			kernels.F16ToF32Rows(d, w, c.k16[o:], c.kRow, run, w)
+		default:
+			for j := range run {
+				copy(d[j*w:(j+1)*w], c.k32[o+j*c.kRow:o+j*c.kRow+w])
+			}
 		}
-		if c.k16 != nil {
-			kernels.F16ToF32(d, c.k16[o:o+w])
-		} else {
-			copy(d, c.k32[o:o+w])
-		}
+		p += run
 	}
 }
 
 // gatherT writes value elements [lo, lo+w) of positions [first, end)
 // transposed into dst, as float32: element lo+e of position p goes to
-// dst[e*ld+p-first].
+// dst[e*ld+p-first]. With float16 values it may also fill the columns from
+// end-first up to the next multiple of 8 with whatever the last block holds
+// in its later slots (stale data), converting whole vectors; the caller pads
+// those columns.
 func (c *kvCache) gatherT(dst []float32, ld int, table []int, li, first, end, lo, w int) {
 	for p := first; p < end; {
 		slot := p % kvBlockTokens
@@ -486,13 +501,17 @@ func (c *kvCache) gatherT(dst []float32, ld int, table []int, li, first, end, lo
 			p += run
 			continue
 		}
-		for e := range w {
-			d := dst[e*ld+p-first : e*ld+p-first+run]
-			if c.v16 != nil {
-				kernels.F16ToF32(d, c.v16[o:o+run])
-			} else {
-				copy(d, c.v32[o:o+run])
+		if c.v16 != nil {
+			cols := run
+			if up := (run + 7) &^ 7; slot+up <= kvBlockTokens && p-first+up <= ld && (w-1)*ld+p-first+up <= len(dst) {
+				cols = up
 			}
+			kernels.F16ToF32Rows(dst[p-first:], ld, c.v16[o:], kvBlockTokens, w, cols)
+			p += run
+			continue
+		}
+		for e := range w {
+			copy(dst[e*ld+p-first:e*ld+p-first+run], c.v32[o:o+run])
 			o += kvBlockTokens
 		}
 		p += run

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/symbc/symbc/quantize"
 )
 
 // TestMulAddT checks the blocked product against a float64 loop on shapes
@@ -61,6 +63,57 @@ func TestF16ToF32(t *testing.T) {
 		want := f16(h)
 		if math.Float32bits(dst[i]) != math.Float32bits(want) && !(want != want && dst[i] != dst[i]) {
 			t.Fatalf("f16 %#04x: got %g, want %g", h, dst[i], want)
+		}
+	}
+}
+
+// TestF32ToF16 checks the vector conversion against quantize.F32ToF16 bit
+// for bit on every float32 whose low 13 bits (those the conversion rounds
+// away) take the values that decide rounding (0, just below, at and just
+// above half, and the largest), for all exponents, signs and top mantissa
+// bits (so normals, subnormals, overflow to Inf, Inf and NaNs), with a
+// length that leaves a tail.
+func TestF32ToF16(t *testing.T) {
+	var src []float32
+	for hi := range uint32(1 << 19) { // sign, exponent and top 10 mantissa bits
+		for _, lo := range []uint32{0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff} {
+			src = append(src, math.Float32frombits(hi<<13|lo))
+		}
+	}
+	src = append(src, 1, 2, 3) // a tail
+	dst := make([]uint16, len(src))
+	F32ToF16(dst, src)
+	for i, f := range src {
+		if want := quantize.F32ToF16(f); dst[i] != want {
+			t.Fatalf("F32ToF16(%g = %#08x) = %#04x, want %#04x", f, math.Float32bits(f), dst[i], want)
+		}
+	}
+}
+
+// TestF16ToF32Rows checks block conversion against the scalar decoder on
+// shapes with and without a vector tail, with strides wider than the rows,
+// and that it writes nothing between the rows.
+func TestF16ToF32Rows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sh := range []struct{ rows, cols, ld, ls int }{{1, 8, 8, 8}, {16, 64, 64, 512}, {64, 16, 128, 16}, {64, 5, 128, 16}, {3, 21, 30, 25}, {2, 3, 3, 3}} {
+		src := make([]uint16, (sh.rows-1)*sh.ls+sh.cols)
+		for i := range src {
+			src[i] = uint16(rng.Uint32())
+		}
+		dst := make([]float32, (sh.rows-1)*sh.ld+sh.cols)
+		for i := range dst {
+			dst[i] = -7
+		}
+		F16ToF32Rows(dst, sh.ld, src, sh.ls, sh.rows, sh.cols)
+		for i, got := range dst {
+			r, c := i/sh.ld, i%sh.ld
+			want := float32(-7)
+			if c < sh.cols {
+				want = f16(src[r*sh.ls+c])
+			}
+			if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+				t.Fatalf("%+v: dst[%d] (row %d, column %d) = %g, want %g", sh, i, r, c, got, want)
+			}
 		}
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/symbc/symbc/quantize"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -193,6 +196,45 @@ func BenchmarkExp(b *testing.B) {
 	})
 }
 
+// BenchmarkSiLUMul measures the gated activation over one 8192-wide MLP row
+// (Llama-3.2-1B's intermediate size): the vector kernel where there is one,
+// and the portable loop.
+func BenchmarkSiLUMul(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x, up := randVec(rng, 8192), randVec(rng, 8192)
+	g := make([]float32, len(x))
+	for _, f := range []struct {
+		name string
+		fn   func(gate, up []float32)
+	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+		b.Run(f.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(g, x)
+				f.fn(g, up)
+			}
+			b.ReportMetric(float64(len(x))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+		})
+	}
+}
+
+// BenchmarkF32ToF16 measures the conversion of one token's keys on the 1B
+// shape (8 heads of 64) into the float16 KV cache: F32ToF16 and the scalar
+// quantize.F32ToF16Slice it replaces there.
+func BenchmarkF32ToF16(b *testing.B) {
+	src := randVec(rand.New(rand.NewPCG(1, 2)), 512)
+	dst := make([]uint16, len(src))
+	b.Run("F32ToF16", func(b *testing.B) {
+		for b.Loop() {
+			F32ToF16(dst, src)
+		}
+	})
+	b.Run("quantize.F32ToF16Slice", func(b *testing.B) {
+		for b.Loop() {
+			quantize.F32ToF16Slice(dst, src)
+		}
+	})
+}
+
 // BenchmarkMatMulRows measures INT4 and INT8 MatMul over the row counts of
 // batched decoding (2–16 streams) and of a prefill chunk (128), one thread,
 // on the 8192×2048 projection of Llama-3.2-1B. GFLOP/s/core counts the
@@ -236,5 +278,121 @@ func BenchmarkPackQ4(b *testing.B) {
 	b.SetBytes(weightBytes(w))
 	for b.Loop() {
 		p.packQ4(&v)
+	}
+}
+
+// benchLayer is one decoder layer of the Llama-3.2-1B shape (INT4 g128 sym):
+// the q, k and v projections, o, gate and up, and down.
+type benchLayer struct {
+	qkv, gateUp []*symb.Tensor
+	o, down     *symb.Tensor
+}
+
+// BenchmarkGEMMStream measures the batched decode products of several layers
+// of the Llama-3.2-1B shape, run in turn as the model runs them (q/k/v and
+// gate/up fused by MatMuls), so that the weights (≈ 30 MB per layer packed)
+// stream from memory rather than sitting in the last-level cache as in
+// BenchmarkMatMulRows. GFLOP/s is wall time; GFLOP/s/core divides by the
+// process's CPU time (steadier on a shared machine); GB/s is the packed
+// weight bytes read per wall second. layers1 keeps one layer (in cache or
+// close to it) for comparison.
+func BenchmarkGEMMStream(b *testing.B) {
+	const dim, kvDim, hidden = 2048, 512, 8192
+	mk := func(i, rows, cols int) *symb.Tensor {
+		return benchWeight(b, symb.INT4, symb.SchemeSym, 128, rows+i, cols) // +i: distinct random codes per layer
+	}
+	var layers []benchLayer
+	for _, nl := range []int{1, 4} {
+		for len(layers) < nl {
+			i := len(layers) * 16 // row counts stay multiples of 16
+			layers = append(layers, benchLayer{
+				qkv:    []*symb.Tensor{mk(i, dim, dim), mk(i, kvDim, dim), mk(i, kvDim, dim)},
+				o:      mk(i, dim, dim),
+				gateUp: []*symb.Tensor{mk(i, hidden, dim), mk(i, hidden, dim)},
+				down:   mk(i, dim, hidden),
+			})
+		}
+		for _, t := range []int{1, 2} {
+			for _, n := range []int{1, 8} {
+				b.Run(fmt.Sprintf("layers%d/t%d/n%d", nl, t, n), func(b *testing.B) {
+					p := newPool(t, AVX512)
+					defer p.Close()
+					if !slices.Contains(Available(), AVX512) {
+						b.Skip("no AVX-512")
+					}
+					var flops, bytes float64
+					for _, l := range layers[:nl] {
+						ws := append(append(append([]*symb.Tensor{}, l.qkv...), l.gateUp...), l.o, l.down)
+						p.Prepare(ws...)
+						for _, w := range ws {
+							flops += 2 * float64(n) * float64(w.Shape[0]) * float64(w.Shape[1])
+							bytes += float64(weightBytes(w))
+						}
+					}
+					rng := rand.New(rand.NewPCG(1, 1))
+					x, xh := randVec(rng, n*dim), randVec(rng, n*hidden)
+					ys := func(l benchLayer) [][]float32 {
+						return [][]float32{make([]float32, n*l.qkv[0].Shape[0]), make([]float32, n*l.qkv[1].Shape[0]), make([]float32, n*l.qkv[2].Shape[0])}
+					}
+					qkv, gu := make([][][]float32, nl), make([][][]float32, nl)
+					yo, yd := make([][]float32, nl), make([][]float32, nl)
+					for i, l := range layers[:nl] {
+						qkv[i] = ys(l)
+						gu[i] = [][]float32{make([]float32, n*l.gateUp[0].Shape[0]), make([]float32, n*l.gateUp[1].Shape[0])}
+						yo[i], yd[i] = make([]float32, n*l.o.Shape[0]), make([]float32, n*l.down.Shape[0])
+					}
+					c0 := cpuTime()
+					for b.Loop() {
+						for i, l := range layers[:nl] {
+							p.MatMuls(qkv[i], x, n, l.qkv...)
+							p.MatMul(yo[i], x[:n*dim], n, l.o)
+							p.MatMuls(gu[i], x, n, l.gateUp...)
+							p.MatMul(yd[i], xh, n, l.down)
+						}
+					}
+					s := b.Elapsed().Seconds()
+					b.ReportMetric(flops*float64(b.N)/s/1e9, "GFLOP/s")
+					b.ReportMetric(bytes*float64(b.N)/s/1e9, "GB/s")
+					if c := cpuTime() - c0; c > 0 {
+						b.ReportMetric(flops*float64(b.N)/c.Seconds()/1e9, "GFLOP/s/core")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkPoolRun measures the cost of one Pool.Run barrier with two
+// threads, as a decode step pays it for every product and parallel
+// element-wise pass: each of the two shares busy-waits for share (0: returns
+// at once), and overhead/run is the call's time beyond that, i.e. starting
+// the worker, its lateness and noticing its end. gap is a pause of the caller
+// between calls (serial work of the step): 200 µs lets the worker park.
+func BenchmarkPoolRun(b *testing.B) {
+	for _, share := range []time.Duration{0, 20 * time.Microsecond} {
+		for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
+			b.Run(fmt.Sprintf("share%s/gap%s", share, gap), func(b *testing.B) {
+				p := newPool(2, Generic)
+				defer p.Close()
+				var sink [2][8]int
+				fn := func(w, lo, hi int) {
+					for t := time.Now(); time.Since(t) < share; {
+					}
+					sink[w][0] += hi - lo
+				}
+				p.Run(2, 1, 1<<20, fn)
+				var spent time.Duration
+				for b.Loop() {
+					if gap > 0 {
+						for t := time.Now(); time.Since(t) < gap; {
+						}
+					}
+					t := time.Now()
+					p.Run(2, 1, 1<<20, fn)
+					spent += time.Since(t)
+				}
+				b.ReportMetric(float64((spent-time.Duration(b.N)*share).Nanoseconds())/float64(b.N), "overhead-ns/run")
+			})
+		}
 	}
 }

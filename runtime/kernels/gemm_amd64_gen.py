@@ -34,6 +34,11 @@ P("""//go:build amd64
 // bytes, stored under the 16-bit row mask.
 """)
 
+# prefetchAhead is how far ahead (bytes) the kernels of 4 and 8 inputs
+# prefetch the weights: about 16 blocks of an INT4 tile, several hundred
+# cycles of work, which covers a DRAM access.
+prefetchAhead = 4096
+
 def kernel(NA, q8=False):
     split = NA <= 2  # two accumulator chains per input to hide VPDPBUSD latency
     R = 40 * NA
@@ -67,6 +72,15 @@ def kernel(NA, q8=False):
     for g in G:
         P(f"\tVPXORD {g}, {g}, {g}")
     P(f"\n{name}_block:")
+    if NA >= 4:
+        # Software prefetch of the weights prefetchAhead bytes on (the rest
+        # of the tile, then the next tile, which follows it in memory): the
+        # wide kernels stream the weights from DRAM more slowly than they
+        # compute, and the hardware prefetcher alone leaves them waiting
+        # (go test -bench GEMMStream). A prefetch never faults, so running
+        # past the end of the weights is harmless.
+        for c in range(bb // 64):
+            P(f"\tPREFETCHT0 {prefetchAhead + 64*c}(SI)")
     for a in range(NA):
         P(f"\tVPBROADCASTD {NA*32 + 4*a}(DI), {S[a]}")
         if split:

@@ -65,6 +65,11 @@ func Add(dst, x []float32) {
 	if len(dst) != len(x) {
 		panic(fmt.Sprintf("kernels: Add of lengths %d and %d", len(dst), len(x)))
 	}
+	if haveSIMD {
+		// 1·x + dst fused is x + dst rounded once: the same bits.
+		axpySIMD(1, x, dst)
+		return
+	}
 	for i, v := range x {
 		dst[i] += v
 	}
@@ -82,24 +87,40 @@ func RMSNorm(dst, x, w []float32, eps, offset float32) {
 	if len(x) == 0 {
 		return
 	}
-	var ss float64
-	for _, v := range x {
+	ss, n := sumSquaresSIMD(x)
+	for _, v := range x[n:] {
 		ss += float64(v) * float64(v)
 	}
 	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	for i, v := range x {
-		dst[i] = v * inv * (offset + w[i])
+	for i := rmsScaleSIMD(dst, x, w, inv, offset); i < len(x); i++ {
+		dst[i] = x[i] * inv * (offset + w[i])
 	}
 }
 
 // SiLUMul computes gate[i] = silu(gate[i])·up[i], in place: the gated MLP of
-// Llama-style models. It panics if the lengths differ.
+// Llama-style models. Each element's result depends only on its inputs (not
+// on its position or the slice's length), within 4 ulp of silu·up rounded
+// once. It panics if the lengths differ.
 func SiLUMul(gate, up []float32) {
 	if len(gate) != len(up) {
 		panic(fmt.Sprintf("kernels: SiLUMul of lengths %d and %d", len(gate), len(up)))
 	}
+	n := siluMulSIMD(gate, up)
+	siluMulGo(gate[n:], up[n:])
+}
+
+// siluMulGo is the portable SiLUMul, with the vector kernel's formula:
+// from e = exp(−|x|), which cannot overflow, σ(x) is 1/(1+e) for x ≥ 0 and
+// e/(1+e) for x < 0.
+func siluMulGo(gate, up []float32) {
+	up = up[:len(gate)]
 	for i, v := range gate {
-		gate[i] = v / (1 + Exp(-v)) * up[i]
+		e := Exp(min(v, -v))
+		num := v
+		if v < 0 {
+			num = v * e
+		}
+		gate[i] = num / (1 + e) * up[i]
 	}
 }
 
@@ -120,6 +141,40 @@ func geluTanh(v float32) float32 {
 	// tanh(u) = 1 − 2/(exp(2u)+1), which saturates cleanly at ±1.
 	t := 1 - 2/(Exp(2*u)+1)
 	return 0.5 * v * (1 + t)
+}
+
+// ScaleMax multiplies x by s in place and returns the largest product: −Inf
+// for an empty x, NaN if any product is NaN (as the max builtin).
+func ScaleMax(x []float32, s float32) float32 {
+	m, nan, n := scaleMaxSIMD(x, s)
+	if n == 0 {
+		m = float32(math.Inf(-1))
+	}
+	for i := n; i < len(x); i++ {
+		x[i] *= s
+		m = max(m, x[i])
+	}
+	if nan {
+		return float32(math.NaN())
+	}
+	return m
+}
+
+// ExpSum sets x[i] = exp(x[i] − m) and returns the sum: the exponentials of
+// a softmax whose maximum is m, so x[i] − m ≤ 0 (it must be at most 88).
+// Each element's value depends only on x[i] and m (within 2 ulp of exp where
+// that is a normal float32, as Exp) and the order of the sum only on
+// len(x). It uses the vector exp of SiLUMul where there is one.
+func ExpSum(x []float32, m float32) float32 {
+	if s, ok := expSumSIMD(x, m); ok {
+		return s
+	}
+	var s float32
+	for i, v := range x {
+		x[i] = Exp(v - m)
+		s += x[i]
+	}
+	return s
 }
 
 // Exp is exp in float32 arithmetic, within 2 ulp of the correctly rounded

@@ -38,9 +38,16 @@ func TestDotAndAxpy(t *testing.T) {
 	}
 }
 
+// TestRMSNorm checks RMSNorm against float64 on lengths that take every
+// path of the vector kernels (16- and 8-wide steps, a scalar tail, none).
 func TestRMSNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
-	x, w := randVec(rng, 100), randVec(rng, 100)
+	for _, n := range []int{100, 2056, 7} {
+		testRMSNorm(t, randVec(rng, n), randVec(rng, n))
+	}
+}
+
+func testRMSNorm(t *testing.T, x, w []float32) {
 	for _, offset := range []float32{0, 1} {
 		dst := make([]float32, len(x))
 		RMSNorm(dst, x, w, 1e-5, offset)
@@ -52,7 +59,7 @@ func TestRMSNorm(t *testing.T) {
 		for i := range x {
 			want := float64(x[i]) * inv * float64(offset+w[i])
 			if math.Abs(float64(dst[i])-want) > 1e-5*(math.Abs(want)+1e-3) {
-				t.Fatalf("offset %g i=%d: got %g want %g", offset, i, dst[i], want)
+				t.Fatalf("n=%d offset %g i=%d: got %g want %g", len(x), offset, i, dst[i], want)
 			}
 		}
 	}
@@ -106,6 +113,151 @@ func TestActivations(t *testing.T) {
 	}
 }
 
+// TestSiLUMulAccuracy checks SiLUMul (the vector kernel where there is one)
+// and the portable loop against silu computed in float64 with math.Exp:
+// within 4 ulp where exp(x) is a normal float32 (x ≥ −87), and within
+// 2^-140 in absolute terms below, where silu(x) is smaller than 1e-36. It
+// also checks that every element gets the same bits alone as inside a
+// longer slice (position and tail independence, which batched decoding
+// relies on to match unbatched decoding), and the special values.
+func TestSiLUMulAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1<<18 + 5 // a tail shorter than a vector
+	x := make([]float32, n)
+	for i := range x {
+		r := 110.0
+		if i%3 == 0 {
+			r = 5 // dense near 0, where activations live
+		}
+		x[i] = float32((rng.Float64()*2 - 1) * r)
+	}
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(gate, up []float32)
+	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+		g := append([]float32(nil), x...)
+		f.fn(g, ones)
+		for i, v := range x {
+			want := float64(v) / (1 + math.Exp(-float64(v)))
+			if v < -87 {
+				if d := math.Abs(float64(g[i]) - want); d > 0x1p-140 {
+					t.Fatalf("%s: silu(%g) = %g, want %g (off by %g)", f.name, v, g[i], want, d)
+				}
+				continue
+			}
+			w32 := float32(want)
+			ulp := math.Abs(float64(math.Float32frombits(math.Float32bits(w32)+1) - w32))
+			if e := math.Abs(float64(g[i])-want) / ulp; e > 4 {
+				t.Fatalf("%s: silu(%g) = %g, want %g (%.2f ulp)", f.name, v, g[i], want, e)
+			}
+		}
+		// Alone, each element of the last 40 (across the vector tail) gives
+		// the bits it got in the long slice.
+		for i := n - 40; i < n; i++ {
+			one := []float32{x[i]}
+			f.fn(one, ones[:1])
+			if math.Float32bits(one[0]) != math.Float32bits(g[i]) {
+				t.Fatalf("%s: silu(%g) alone = %g, in the slice %g", f.name, x[i], one[0], g[i])
+			}
+		}
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN()), -200, 200}
+		want := []float32{0, 0, float32(math.Inf(1)), float32(math.NaN()), 0, 200}
+		g = append([]float32(nil), special...)
+		f.fn(g, ones[:len(g)])
+		for i, w := range want {
+			if got := g[i]; got != w && !(w != w && got != got) {
+				t.Fatalf("%s: silu(%g) = %g, want %g", f.name, special[i], got, w)
+			}
+		}
+	}
+}
+
+// TestExpSum checks ExpSum's exponentials against math.Exp (2 ulp where the
+// result is a normal float32, 2^-149 absolute below) and its sum against a
+// float64 sum, that an element alone gets the bits it gets in a longer
+// slice (tail included), and that NaN propagates.
+func TestExpSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	const n = 1<<16 + 3
+	const m = 3.5
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = m - float32(rng.Float64()*110)
+		if i%4 == 0 {
+			x[i] = m - float32(rng.Float64()*2)
+		}
+	}
+	y := append([]float32(nil), x...)
+	sum := ExpSum(y, m)
+	var want64 float64
+	for i, v := range x {
+		want := math.Exp(float64(v - m))
+		want64 += want
+		if want < 0x1p-126 {
+			if d := math.Abs(float64(y[i]) - want); d > 0x1p-149 {
+				t.Fatalf("exp(%g) = %g, want %g", v-m, y[i], want)
+			}
+			continue
+		}
+		w32 := float32(want)
+		ulp := float64(math.Float32frombits(math.Float32bits(w32)+1) - w32)
+		if e := math.Abs(float64(y[i])-want) / ulp; e > 2 {
+			t.Fatalf("exp(%g) = %g, want %g (%.2f ulp)", v-m, y[i], want, e)
+		}
+	}
+	if d := math.Abs(float64(sum)-want64) / want64; d > 1e-5 {
+		t.Fatalf("sum %g, want %g (relative error %.2g)", sum, want64, d)
+	}
+	for i := n - 12; i < n; i++ {
+		one := []float32{x[i]}
+		if s := ExpSum(one, m); math.Float32bits(one[0]) != math.Float32bits(y[i]) || s != one[0] {
+			t.Fatalf("exp(%g) alone = %g (sum %g), in the slice %g", x[i]-m, one[0], s, y[i])
+		}
+	}
+	nan := []float32{0, float32(math.NaN()), 1}
+	if s := ExpSum(nan, 1); s == s || nan[1] == nan[1] {
+		t.Fatalf("ExpSum with a NaN = %g, elements %v", s, nan)
+	}
+}
+
+// TestScaleMax checks ScaleMax against the scalar loop on lengths around
+// the vector width, with the maximum in every position, and NaN and empty
+// inputs.
+func TestScaleMax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for n := 1; n <= 40; n++ {
+		x := randVec(rng, n)
+		for at := range n {
+			x[at] += 100 // the maximum moves through every lane and the tail
+			got := append([]float32(nil), x...)
+			m := ScaleMax(got, 0.125)
+			want := float32(math.Inf(-1))
+			for i, v := range x {
+				if p := v * 0.125; got[i] != p {
+					t.Fatalf("n=%d: x[%d] = %g, want %g", n, i, got[i], p)
+				}
+				want = max(want, v*0.125)
+			}
+			if m != want {
+				t.Fatalf("n=%d, max at %d: %g, want %g", n, at, m, want)
+			}
+			x[at] -= 100
+			nan := append([]float32(nil), x...)
+			nan[at] = float32(math.NaN())
+			if m := ScaleMax(nan, 2); m == m {
+				t.Fatalf("n=%d, NaN at %d: max %g", n, at, m)
+			}
+		}
+	}
+	if m := ScaleMax(nil, 2); !math.IsInf(float64(m), -1) {
+		t.Fatalf("empty: %g, want -Inf", m)
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})
@@ -113,6 +265,16 @@ func TestAddScale(t *testing.T) {
 	for i, w := range []float32{1, 1.5, 2} {
 		if a[i] != w {
 			t.Fatalf("got %v", a)
+		}
+	}
+	// The vector path gives the bits of the scalar sum, tail included.
+	rng := rand.New(rand.NewPCG(25, 26))
+	x, y := randVec(rng, 2051), randVec(rng, 2051)
+	z := append([]float32(nil), y...)
+	Add(z, x)
+	for i := range x {
+		if want := y[i] + x[i]; math.Float32bits(z[i]) != math.Float32bits(want) {
+			t.Fatalf("Add: element %d = %g, want %g", i, z[i], want)
 		}
 	}
 }
