@@ -154,6 +154,7 @@ type Scheduler struct {
 
 	mu        sync.Mutex
 	queue     []*slot // waiting for admission
+	reserved  int     // places reserved by requests whose prompts are not known yet (Reserve)
 	active    []*slot // admitted
 	closed    bool
 	shared    int64 // steps that ran more than one sequence (for tests)
@@ -247,6 +248,70 @@ func (s *Scheduler) GenerateIDs(ctx context.Context, prompt []int, opts ...GenOp
 	return a.GenerateIDs(ctx, opts...)
 }
 
+// Reservation is a place among the requests waiting for a slot, taken
+// before the prompt is known (Reserve).
+type Reservation struct {
+	s    *Scheduler
+	held bool
+}
+
+// Reserve takes a place among the requests waiting for a slot before the
+// prompt is known, failing at once with ErrBusy when the free slots and the
+// queue are taken (by waiting requests and other reservations) and with
+// ErrSchedulerClosed after Close. A server reserves before it reads and
+// tokenizes a request, so a request it must refuse costs neither, and the
+// prompts being tokenized count against the queue's bound. The caller must
+// call Reservation.Admit or Release.
+func (s *Scheduler) Reserve() (*Reservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.busy(); err != nil {
+		return nil, err
+	}
+	s.reserved++
+	return &Reservation{s: s, held: true}, nil
+}
+
+// Admit is Scheduler.Admit in the reserved place: it does not fail with
+// ErrBusy. The reservation is used up, whatever the outcome.
+func (r *Reservation) Admit(ctx context.Context, prompt []int) (*Admission, error) {
+	r.s.mu.Lock()
+	held := r.held
+	r.held = false // the place passes to the queue in admit
+	r.s.mu.Unlock()
+	if !held {
+		return nil, errors.New("scheduler: reservation used twice")
+	}
+	return r.s.admitPrompt(ctx, prompt, true)
+}
+
+// Release gives the place back unless Admit used it; it may be called more
+// than once, and on nil.
+func (r *Reservation) Release() {
+	if r == nil {
+		return
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.held {
+		r.held = false
+		r.s.reserved--
+	}
+}
+
+// busy says why a request cannot join the queue now: the scheduler is
+// closed, or the requests waiting and reserved fill the free slots and the
+// queue. Called with the lock held.
+func (s *Scheduler) busy() error {
+	if s.closed {
+		return ErrSchedulerClosed
+	}
+	if free := s.cfg.slots - len(s.active); len(s.queue)+s.reserved >= s.cfg.maxQueue+max(free, 0) {
+		return fmt.Errorf("%w: %d slots running, %d requests waiting and %d being read", ErrBusy, len(s.active), len(s.queue), s.reserved)
+	}
+	return nil
+}
+
 // Admission is a slot held for one prompt, with the KV cache blocks it needs.
 type Admission struct {
 	q    *slot
@@ -254,19 +319,32 @@ type Admission struct {
 }
 
 // Admit waits until prompt holds a slot and the KV cache blocks of its
-// prompt, or fails at once with ErrBusy when the queue of waiting requests
-// is full and with ErrKVCacheFull when the prompt is larger than the whole
-// budget. A server admits before it answers, so that these become status
+// prompt, or fails at once with ErrBusy when the free slots and the queue
+// are taken (see Reserve) and with ErrKVCacheFull when the prompt is larger
+// than the whole budget. A server admits before it answers, so that these become status
 // codes rather than errors in the middle of a stream. The caller must call
 // GenerateIDs or Release.
 func (s *Scheduler) Admit(ctx context.Context, prompt []int) (*Admission, error) {
+	return s.admitPrompt(ctx, prompt, false)
+}
+
+// admitPrompt is Admit; reserved, it takes a place Reserve counted.
+func (s *Scheduler) admitPrompt(ctx context.Context, prompt []int, reserved bool) (*Admission, error) {
+	var err error
 	if len(prompt) == 0 {
-		return nil, errors.New("generate: empty prompt")
+		err = errors.New("generate: empty prompt")
+	} else if len(prompt) >= s.m.maxCtx {
+		err = fmt.Errorf("%w: prompt of %d tokens leaves no room in the context of %d", ErrContextFull, len(prompt), s.m.maxCtx)
 	}
-	if len(prompt) >= s.m.maxCtx {
-		return nil, fmt.Errorf("%w: prompt of %d tokens leaves no room in the context of %d", ErrContextFull, len(prompt), s.m.maxCtx)
+	if err != nil {
+		if reserved {
+			s.mu.Lock()
+			s.reserved--
+			s.mu.Unlock()
+		}
+		return nil, err
 	}
-	q, err := s.admit(ctx, prompt)
+	q, err := s.admit(ctx, prompt, reserved)
 	if err != nil {
 		return nil, err
 	}
@@ -292,13 +370,23 @@ func (a *Admission) GenerateIDs(ctx context.Context, opts ...GenOption) (*Result
 // Release gives the slot back; it may be called more than once.
 func (a *Admission) Release() { a.q.cancel() }
 
-// Chat is Model.Chat run in one of the scheduler's slots.
+// Chat is Model.Chat run in one of the scheduler's slots. It reserves its
+// place before it tokenizes the messages (Reserve).
 func (s *Scheduler) Chat(ctx context.Context, messages []tokenizer.Message, opts ...GenOption) (*Result, error) {
+	r, err := s.Reserve()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Release()
 	ids, err := s.m.EncodeChat(ctx, messages)
 	if err != nil {
 		return nil, err
 	}
-	return s.GenerateIDs(ctx, ids, opts...)
+	a, err := r.Admit(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return a.GenerateIDs(ctx, opts...)
 }
 
 // slot is one admitted (or waiting) sequence. The fields below mu are the
@@ -326,10 +414,13 @@ type slot struct {
 }
 
 // admit queues a sequence and waits until it holds a slot and the KV cache
-// blocks of its prompt.
-func (s *Scheduler) admit(ctx context.Context, prompt []int) (*slot, error) {
+// blocks of its prompt. Reserved, it had its place (Reserve).
+func (s *Scheduler) admit(ctx context.Context, prompt []int, reserved bool) (*slot, error) {
 	q := &slot{s: s, prompt: prompt, done: make(chan error, 1)}
 	s.mu.Lock()
+	if reserved {
+		s.reserved-- // its place passes to the queue
+	}
 	need := (len(prompt) + kvBlockTokens) / kvBlockTokens // the prompt and the first generated token
 	switch {
 	case s.closed:
@@ -339,9 +430,10 @@ func (s *Scheduler) admit(ctx context.Context, prompt []int) (*slot, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: a prompt of %d tokens needs %d blocks of %d, the budget has %d",
 			ErrKVCacheFull, len(prompt), need, kvBlockTokens, s.cache.blocks)
-	case len(s.queue) >= s.cfg.maxQueue:
+	case !reserved && s.busy() != nil:
+		err := s.busy()
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %d slots running and %d requests waiting", ErrBusy, len(s.active), len(s.queue))
+		return nil, err
 	}
 	s.queue = append(s.queue, q)
 	s.mu.Unlock()

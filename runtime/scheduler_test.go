@@ -659,3 +659,61 @@ func TestSchedulerPreemptionBounded(t *testing.T) {
 	}
 	t.Logf("%d preemptions, %d tokens run again, fewest tokens between two preemptions of a sequence %d", s.preempted, s.rerun, s.minGap)
 }
+
+// TestSchedulerReserve checks that places reserved before a prompt is known
+// count against the queue's bound (the free slots and WithMaxQueue), that
+// Release gives one back, and that Admit in a reserved place does not fail
+// with ErrBusy.
+func TestSchedulerReserve(t *testing.T) {
+	m := storiesModel(t)
+	ctx := context.Background()
+	s := newTestScheduler(t, m, WithSlots(1), WithMaxQueue(1), withPaused())
+	ids, _ := m.Encode("Once upon a time")
+	r1, err := s.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Reserve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reserve(); !errors.Is(err, ErrBusy) {
+		t.Errorf("third reservation with one slot and a queue of one: %v, want ErrBusy", err)
+	}
+	if _, err := s.Admit(ctx, ids); !errors.Is(err, ErrBusy) {
+		t.Errorf("admission with every place reserved: %v, want ErrBusy", err)
+	}
+	r1.Release()
+	r1.Release()
+	r3, err := s.Reserve()
+	if err != nil {
+		t.Fatalf("reservation after a release: %v", err)
+	}
+	results := make(chan error, 2)
+	for _, r := range []*Reservation{r2, r3} {
+		go func() {
+			a, err := r.Admit(ctx, ids)
+			if err == nil {
+				_, err = a.GenerateIDs(ctx, WithMaxTokens(3))
+			}
+			results <- err
+		}()
+	}
+	for queued := 0; queued < 2; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+	if _, err := r2.Admit(ctx, ids); err == nil {
+		t.Error("a reservation admitted twice")
+	}
+	s.start()
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("admission in a reserved place: %v", err)
+		}
+	}
+	if s.reserved != 0 {
+		t.Errorf("%d places still reserved", s.reserved)
+	}
+}

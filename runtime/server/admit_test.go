@@ -114,11 +114,12 @@ func TestSchedulerStreams(t *testing.T) {
 }
 
 // TestSchedulerBusy checks that a request finding every slot taken and the
-// queue full is answered 503 with Retry-After at once.
+// queue full is answered 503 with Retry-After at once, before its prompt is
+// tokenized.
 func TestSchedulerBusy(t *testing.T) {
 	m := longModel(t)
 	sch := newScheduler(t, m, runtime.WithSlots(1), runtime.WithMaxQueue(1))
-	srv, _ := newServer(t, m, WithScheduler(sch))
+	srv, logs := newServer(t, m, WithScheduler(sch))
 	cancel := startStream(t, srv.URL)
 	defer cancel()
 	ctx, stopWaiting := context.WithCancel(context.Background())
@@ -145,6 +146,17 @@ func TestSchedulerBusy(t *testing.T) {
 	e := decode[errorResponse](t, readAll(t, resp))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || e.Error == nil || e.Error.Type != "server_error" {
 		t.Errorf("busy: %s, Retry-After %q, error %+v", resp.Status, resp.Header.Get("Retry-After"), e.Error)
+	}
+	// A 3 MB prompt is refused the same way, unread: the request log shows
+	// no prompt tokens (a tokenized request logs prompt=N).
+	huge := `{"prompt":"` + strings.Repeat("Once upon a time there was a dog. ", 3<<20/34) + `","max_tokens":1}`
+	status, b := post(t, srv.URL+"/v1/completions", huge)
+	if status != http.StatusServiceUnavailable {
+		t.Errorf("busy, huge prompt: %d %s", status, b)
+	}
+	line := logs.waitFor(t, 10*time.Second, "POST /v1/completions 503")
+	if strings.Contains(line, "prompt=") {
+		t.Errorf("the refused request was tokenized: %s", line)
 	}
 }
 

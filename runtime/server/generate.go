@@ -13,8 +13,14 @@ import (
 )
 
 func (s *server) chat(w http.ResponseWriter, r *http.Request) {
+	res, e := s.reserve(w)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	defer res.Release()
 	var req chatRequest
-	if e := s.decodeBody(w, r, &req); e != nil {
+	if e = s.decodeBody(w, r, &req); e != nil {
 		s.fail(w, r, e)
 		return
 	}
@@ -47,6 +53,8 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		opts = append(opts, runtime.WithConstraint(c))
 	}
 	ids, err := s.m.EncodeChat(r.Context(), msgs, chatOpts...)
+	// While it waits and runs, the request holds its tokens, not its text.
+	req.Messages = nil
 	if err != nil && r.Context().Err() != nil {
 		// The client left while the template rendered; the render stopped.
 		infoOf(r).canceled = true
@@ -64,14 +72,20 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.generate(w, r, &job{
-		ids: ids, opts: opts, params: &req.sampling, promptParam: "messages", lp: lp,
+		res: res, ids: ids, opts: opts, params: &req.sampling, promptParam: "messages", lp: lp,
 		f: &chatFormat{meta: s.meta("chatcmpl-"), lp: lp, tools: ts, think: s.reasoningSplitFor(&req, ids)},
 	})
 }
 
 func (s *server) completions(w http.ResponseWriter, r *http.Request) {
+	res, e := s.reserve(w)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	defer res.Release()
 	var req completionRequest
-	if e := s.decodeBody(w, r, &req); e != nil {
+	if e = s.decodeBody(w, r, &req); e != nil {
 		s.fail(w, r, e)
 		return
 	}
@@ -90,6 +104,7 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ids, err := s.m.Encode(string(*req.Prompt))
+	req.Prompt = nil // while it waits and runs, the request holds its tokens, not its text
 	if err != nil {
 		e := badRequest("prompt", "invalid_prompt", "Cannot encode the prompt: %v", err)
 		if errors.Is(err, runtime.ErrNoTokenizer) {
@@ -99,7 +114,7 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.generate(w, r, &job{
-		ids: ids, opts: opts, params: &req.sampling, promptParam: "prompt", lp: lp,
+		res: res, ids: ids, opts: opts, params: &req.sampling, promptParam: "prompt", lp: lp,
 		f: &completionFormat{meta: s.meta("cmpl-"), lp: lp},
 	})
 }
@@ -116,6 +131,7 @@ func noTokenizer() *apiError {
 
 // job is one validated generation request.
 type job struct {
+	res         *runtime.Reservation // the place in the scheduler's queue (nil without one)
 	ids         []int
 	opts        []runtime.GenOption
 	params      *sampling
@@ -146,7 +162,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, j *job) {
 	if j.lp != nil {
 		opts = append(opts[:len(opts):len(opts)], runtime.WithLogprobs(j.lp.top, j.lp.add))
 	}
-	gen, release, e := s.admitMeasured(ctx, w, j.ids, info.start)
+	gen, release, e := s.admitMeasured(ctx, w, j.res, j.ids, info.start)
 	if e != nil {
 		s.fail(w, r, e)
 		return

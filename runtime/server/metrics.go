@@ -105,12 +105,12 @@ func (m *metrics) request(path string, status int, d time.Duration, info *reques
 
 // admitMeasured is admit, counting the requests that wait for a slot and
 // those that run, and timing the generation it returns.
-func (s *server) admitMeasured(ctx context.Context, w http.ResponseWriter, ids []int, start time.Time) (generator, func(), *apiError) {
+func (s *server) admitMeasured(ctx context.Context, w http.ResponseWriter, res *runtime.Reservation, ids []int, start time.Time) (generator, func(), *apiError) {
 	m := s.metrics
 	m.mu.Lock()
 	m.waiting++
 	m.mu.Unlock()
-	gen, release, e := s.admit(ctx, w, ids)
+	gen, release, e := s.admit(ctx, w, res, ids)
 	m.mu.Lock()
 	m.waiting--
 	if gen != nil {
