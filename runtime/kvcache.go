@@ -196,14 +196,17 @@ func (c *kvCache) touch(b int) {
 }
 
 // release drops one reference to each block; unreferenced blocks stay in the
-// prefix index when they are in it and become free otherwise.
+// prefix index when they are in it and become free otherwise. Blocks a
+// sequence held count as used until now, its last block least recently, so
+// eviction takes a cached prefix from its end and keeps its start usable.
 func (c *kvCache) release(blocks []int) {
-	for _, b := range blocks {
+	for _, b := range slices.Backward(blocks) {
 		c.ref[b]--
 		if c.ref[b] > 0 {
 			continue
 		}
 		if c.hash[b] != 0 {
+			c.touch(b)
 			c.cached++
 			continue
 		}

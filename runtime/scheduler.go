@@ -34,6 +34,11 @@ const (
 // values unless WithKVType says otherwise.
 const DefaultSchedulerKVCache = symb.F16
 
+// preemptQuantum is how many tokens a preempted sequence, readmitted,
+// stores before it can be preempted again; its readmission reserves their
+// blocks.
+const preemptQuantum = 4 * kvBlockTokens
+
 // gatherWindow is how long a step waits, at most, for the streams served by
 // the previous step to sample their next token, so that they decode together
 // instead of one step apart.
@@ -131,11 +136,14 @@ func WithMaxQueue(n int) SchedulerOption {
 // When a running sequence finds no free block for its next position, the
 // most recently admitted running sequence is preempted, as vLLM's
 // recompute preemption does: its blocks are released into the prefix cache
-// (the last, partly filled one too), it goes back to the front of the queue with every token
-// it had, and when readmitted it reads them again (mostly from the prefix
-// cache) before it goes on. Its caller sees nothing but a delay: the tokens
-// and the stream are those of an unpreempted run. Only a sequence that alone
-// outgrows the whole budget ends with StopContext.
+// (the last, partly filled one too), it goes back to the front of the
+// queue with every token it had, and when readmitted it reads them again
+// (mostly from the prefix cache) before it goes on. Its readmission
+// reserves the blocks of preemptQuantum more tokens, and it is not
+// preempted again before it has stored them, so it cannot thrash. Its
+// caller sees nothing but a delay: the tokens and the stream are those of
+// an unpreempted run. Only a sequence that alone outgrows the whole budget
+// ends with StopContext.
 //
 // Use GenerateIDs from any number of goroutines; Close ends it.
 type Scheduler struct {
@@ -150,6 +158,8 @@ type Scheduler struct {
 	closed    bool
 	shared    int64 // steps that ran more than one sequence (for tests)
 	preempted int64 // sequences preempted (for tests)
+	rerun     int64 // tokens run again after preemptions (for tests)
+	minGap    int   // fewest tokens a sequence stored between two of its preemptions (for tests; 0: none preempted twice)
 
 	wake   chan struct{} // a request changed something the loop waits for
 	start  func()        // starts the loop (tests queue requests first)
@@ -307,6 +317,9 @@ type slot struct {
 	silent    bool   // pending holds only tokens re-run after a preemption: no logits wanted
 	last      []float32
 	admitted  bool // once admitted; readmission after a preemption is silent to the caller
+	preempts  int  // times preempted
+	pinned    int  // not a victim before it holds this many tokens (after a preemption)
+	heldAt    int  // tokens held when last preempted
 	inStep    bool
 	gone      bool
 	done      chan error // admission, then each submission's completion
@@ -500,11 +513,23 @@ func (s *Scheduler) admitWaiting() {
 		// The start of the next block may be cached too, in a block that
 		// goes on differently: its rows are copied into a fresh block.
 		part, n := s.cache.matchPart(hash, known[len(blocks)*kvBlockTokens:len(known)-1])
+		held := 0
 		if part >= 0 {
 			s.cache.hold(part) // not evicted by the allocations below
+			held = 1
 		}
-		total := min((len(known)+kvBlockTokens)/kvBlockTokens, s.cache.blocks) // and the next token
-		need := total - len(blocks)
+		total := (len(known) + kvBlockTokens) / kvBlockTokens // and the next token
+		if q.admitted {
+			// And the blocks of preemptQuantum more: it is pinned until it
+			// has stored them (see victim).
+			q.pinned = min(len(known)+preemptQuantum, s.m.maxCtx)
+			total = (q.pinned + kvBlockTokens - 1) / kvBlockTokens
+		}
+		// Never more than the blocks that can be free at once: the part
+		// block is held while the others are allocated. A table short of
+		// its tokens gets the rest when it runs them (plan).
+		total = min(total, s.cache.blocks-held)
+		need := max(total-len(blocks), 0)
 		if s.cache.available() < need {
 			s.cache.release(blocks)
 			if part >= 0 {
@@ -516,6 +541,7 @@ func (s *Scheduler) admitWaiting() {
 			blocks = append(blocks, s.cache.alloc())
 		}
 		q.table, q.hash, q.published = blocks, hash, len(blocks)-need
+		q.pinned = min(q.pinned, len(blocks)*kvBlockTokens)
 		if part >= 0 {
 			if need > 0 {
 				s.cache.copyPart(blocks[q.published], part, n)
@@ -531,6 +557,7 @@ func (s *Scheduler) admitWaiting() {
 			// Prompt tokens past reused are run again: the request reused
 			// only the prompt tokens it never ran.
 			q.reused = min(q.reused, reused)
+			s.rerun += int64(len(known) - reused)
 			q.toks = append(q.toks[:0], known[:reused]...)
 			q.pending = known[reused:]
 			continue
@@ -554,15 +581,33 @@ func (s *Scheduler) preempt(q *slot) {
 	q.toks, q.table, q.hash, q.published = q.toks[:0], nil, 0, 0
 	s.queue = slices.Insert(s.queue, 0, q)
 	s.preempted++
+	if q.preempts > 0 {
+		gap := len(q.pending) - q.heldAt
+		if s.minGap == 0 || gap < s.minGap {
+			s.minGap = gap
+		}
+	}
+	q.preempts++
+	q.heldAt = len(q.pending)
 }
 
 // victim is the running sequence to preempt: the most recently admitted one
-// that is not in the step being planned and holds tokens (one that holds
-// none is about to submit its prompt). Called with the lock held.
+// that is not pinned by a recent preemption, is not in the step being
+// planned and holds tokens (one that holds none is about to submit its
+// prompt). Called with the lock held.
+//
+// A sequence preempted before is not a victim until it has stored
+// preemptQuantum tokens past those it had, for which its readmission
+// reserved the blocks (admitWaiting): it cannot thrash, going back and
+// forth between its slot and the queue without progress while older
+// sequences grow. (Only a budget too small for that reservation, when
+// every other sequence is pinned too, makes a pinned one the victim.)
 func (s *Scheduler) victim() *slot {
-	for _, q := range slices.Backward(s.active) {
-		if !q.inStep && len(q.toks)+len(q.pending) > 0 {
-			return q
+	for _, pin := range []bool{true, false} {
+		for _, q := range slices.Backward(s.active) {
+			if !q.inStep && (!pin || len(q.toks) >= q.pinned) && len(q.toks)+len(q.pending) > 0 {
+				return q
+			}
 		}
 	}
 	return nil
@@ -570,8 +615,9 @@ func (s *Scheduler) victim() *slot {
 
 // plan picks the work of the next step: the next token of every decoding
 // sequence, then prompt chunks up to the step's token budget. A sequence
-// that needs a block when none is free preempts others, most recently
-// admitted first, or itself. Called with the lock held.
+// that needs a block when none is free preempts a victim (see victim),
+// which may be itself: a sequence that needs a block is past any
+// reservation, so it is never pinned. Called with the lock held.
 func (s *Scheduler) plan(segs []batchSeg, in []*slot) ([]batchSeg, []*slot) {
 	budget := s.cfg.stepTokens
 	add := func(q *slot, n int) {

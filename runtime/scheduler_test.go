@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -583,4 +584,78 @@ func TestSchedulerPreemptedCachedTokens(t *testing.T) {
 			t.Errorf("evict %v: ids\n got %v\nwant %v", evict, res.IDs, want.IDs)
 		}
 	}
+}
+
+// TestSchedulerPreemptionBounded runs 24 requests of different lengths
+// through 8 slots and a budget of 24 blocks, about a fifth of what they
+// need together. Before preempted sequences were pinned, this workload
+// preempted some sequences again after 2 or 3 new tokens (53 to 58
+// preemptions): now a sequence stores preemptQuantum tokens between two
+// preemptions, and every request still gives a session's tokens.
+func TestSchedulerPreemptionBounded(t *testing.T) {
+	m := storiesModel(t)
+	ctx := context.Background()
+	const n, gen = 24, 300
+	s := newTestScheduler(t, m, WithSlots(8), WithKVType(symb.F32), WithStepTokens(8),
+		WithKVCacheBytes(24*kvBlockTokens*kvBytesPerToken(m, symb.F32)), withPaused())
+	type outcome struct {
+		prompt   []int
+		gen      int
+		res      *Result
+		preempts int
+		err      error
+	}
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i := range out {
+		o := &out[i]
+		o.prompt, o.err = m.Encode(fmt.Sprintf("Once upon a time %d", i))
+		o.gen = gen / (1 + i%3)
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		wg.Go(func() {
+			a, err := s.Admit(ctx, o.prompt)
+			if err != nil {
+				o.err = err
+				return
+			}
+			o.res, o.err = a.GenerateIDs(ctx, WithMaxTokens(o.gen), WithIgnoreEOS())
+			s.mu.Lock()
+			o.preempts = a.q.preempts
+			s.mu.Unlock()
+		})
+	}
+	for queued := 0; queued < n; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+	s.start()
+	wg.Wait()
+	for i, o := range out {
+		if o.err != nil {
+			t.Fatalf("request %d: %v", i, o.err)
+		}
+		want, err := m.GenerateIDs(ctx, o.prompt, WithMaxTokens(o.gen), WithIgnoreEOS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalInts(o.res.IDs, want.IDs) {
+			t.Errorf("request %d: ids\n got %v\nwant %v", i, o.res.IDs, want.IDs)
+		}
+		if bound := 1 + (len(o.prompt)+o.gen)/preemptQuantum; o.preempts > bound {
+			t.Errorf("request %d: preempted %d times, more than %d", i, o.preempts, bound)
+		}
+	}
+	if s.preempted == 0 {
+		t.Fatal("no sequence was preempted")
+	}
+	if s.minGap != 0 && s.minGap < preemptQuantum {
+		t.Errorf("a sequence was preempted again after %d new tokens, want at least %d", s.minGap, preemptQuantum)
+	}
+	if got := s.cache.available(); got != s.cache.blocks {
+		t.Errorf("%d of %d blocks available after every request ended", got, s.cache.blocks)
+	}
+	t.Logf("%d preemptions, %d tokens run again, fewest tokens between two preemptions of a sequence %d", s.preempted, s.rerun, s.minGap)
 }

@@ -362,29 +362,37 @@ func BenchmarkGEMMStream(b *testing.B) {
 	}
 }
 
-// BenchmarkPoolRun measures one Pool.Run barrier (a call whose shares do
-// almost nothing) with two threads, as a decode step pays it for every
-// product and parallel element-wise pass: back to back (busy) and after a
-// pause of the caller (gap) long enough that the worker stops spinning.
+// BenchmarkPoolRun measures the cost of one Pool.Run barrier with two
+// threads, as a decode step pays it for every product and parallel
+// element-wise pass: each of the two shares busy-waits for share (0: returns
+// at once), and overhead/run is the call's time beyond that, i.e. starting
+// the worker, its lateness and noticing its end. gap is a pause of the caller
+// between calls (serial work of the step): 200 µs lets the worker park.
 func BenchmarkPoolRun(b *testing.B) {
-	for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
-		b.Run(fmt.Sprintf("gap%s", gap), func(b *testing.B) {
-			p := newPool(2, Generic)
-			defer p.Close()
-			var sink [2][8]int
-			fn := func(w, lo, hi int) { sink[w][0] += hi - lo }
-			p.Run(2, 1, 1<<20, fn)
-			var spent time.Duration
-			for b.Loop() {
-				if gap > 0 {
-					for t := time.Now(); time.Since(t) < gap; {
+	for _, share := range []time.Duration{0, 20 * time.Microsecond} {
+		for _, gap := range []time.Duration{0, 20 * time.Microsecond, 200 * time.Microsecond} {
+			b.Run(fmt.Sprintf("share%s/gap%s", share, gap), func(b *testing.B) {
+				p := newPool(2, Generic)
+				defer p.Close()
+				var sink [2][8]int
+				fn := func(w, lo, hi int) {
+					for t := time.Now(); time.Since(t) < share; {
 					}
+					sink[w][0] += hi - lo
 				}
-				t := time.Now()
 				p.Run(2, 1, 1<<20, fn)
-				spent += time.Since(t)
-			}
-			b.ReportMetric(float64(spent.Nanoseconds())/float64(b.N), "ns/run")
-		})
+				var spent time.Duration
+				for b.Loop() {
+					if gap > 0 {
+						for t := time.Now(); time.Since(t) < gap; {
+						}
+					}
+					t := time.Now()
+					p.Run(2, 1, 1<<20, fn)
+					spent += time.Since(t)
+				}
+				b.ReportMetric(float64((spent-time.Duration(b.N)*share).Nanoseconds())/float64(b.N), "overhead-ns/run")
+			})
+		}
 	}
 }
