@@ -551,7 +551,16 @@ func (s *Scheduler) loop(ctx context.Context) {
 	var in []*slot
 	for {
 		s.mu.Lock()
+		running := len(s.active)
 		s.admitWaiting()
+		if len(s.active) > running {
+			// Let the requests just admitted hand in their prompts, so
+			// that requests arriving together are read in one step: else
+			// the first to submit ran alone, and the rest one step later.
+			s.mu.Unlock()
+			s.gather(ctx)
+			s.mu.Lock()
+		}
 		segs, in = s.plan(segs[:0], in[:0])
 		s.mu.Unlock()
 		if len(segs) == 0 {
