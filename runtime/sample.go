@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/symbc/symbc/runtime/kernels"
 )
 
 // sampler picks the next token from logits. It applies, in Hugging Face's
@@ -115,15 +117,9 @@ func repetitionPenalty(logits []float32, history []int, p float32) {
 	}
 }
 
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
+// argmax is the first index of the largest logit (kernels.ArgMax: a vector
+// pass over the vocabulary where there is one).
+func argmax(x []float32) int { return kernels.ArgMax(x) }
 
 // keepTopK keeps the k most likely candidates, most likely first (c is
 // returned as it is when k is 0 or at least len(c)). It selects with a

@@ -143,6 +143,25 @@ func geluTanh(v float32) float32 {
 	return 0.5 * v * (1 + t)
 }
 
+// ArgMax returns the index of the first largest element of x, comparing
+// with >: NaNs never win, and x[0] wins when it is NaN (0 for an empty x).
+// Greedy sampling takes it over a whole vocabulary every token.
+func ArgMax(x []float32) int {
+	if len(x) == 0 || x[0] != x[0] {
+		return 0
+	}
+	if i, ok := argMaxSIMD(x); ok {
+		return i
+	}
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
 // ScaleMax multiplies x by s in place and returns the largest product: −Inf
 // for an empty x, NaN if any product is NaN (as the max builtin).
 func ScaleMax(x []float32, s float32) float32 {

@@ -258,6 +258,60 @@ func TestScaleMax(t *testing.T) {
 	}
 }
 
+// TestArgMax checks ArgMax against the scalar loop greedy sampling used
+// (first index of the largest by >) on lengths around the vector width and
+// a vocabulary, with ties, NaNs (first or elsewhere), ±0 and −Inf.
+func TestArgMax(t *testing.T) {
+	ref := func(x []float32) int {
+		best := 0
+		for i, v := range x {
+			if len(x) > 0 && v > x[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 128256} {
+		for trial := range 40 {
+			x := randVec(rng, n)
+			if n > 0 {
+				switch trial % 8 {
+				case 1: // a tie with the maximum later
+					i, j := rng.IntN(n), rng.IntN(n)
+					x[i] = 10
+					x[j] = 10
+				case 2:
+					x[0] = nan
+				case 3:
+					x[rng.IntN(n)] = nan
+					x[rng.IntN(n)] = 50
+				case 4: // all non-positive zeros and −Inf
+					for i := range x {
+						x[i] = inf
+					}
+					x[rng.IntN(n)] = float32(math.Copysign(0, -1))
+					x[rng.IntN(n)] = 0
+				case 5:
+					for i := range x {
+						x[i] = inf
+					}
+				case 6: // the maximum in the tail
+					x[n-1] = 99
+				case 7: // a NaN after the maximum in the same vector lane
+					if n > 17 {
+						x[1], x[17] = 50, nan
+					}
+				}
+			}
+			if got, want := ArgMax(x), ref(x); got != want {
+				t.Fatalf("n=%d trial %d: ArgMax = %d, want %d", n, trial, got, want)
+			}
+		}
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})

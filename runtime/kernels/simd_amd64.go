@@ -145,3 +145,33 @@ func scaleMaxSIMD(x []float32, s float32) (float32, bool, int) {
 	m, nan := scaleMaxAsm(&x[0], s, nw)
 	return m, nan, nw
 }
+
+//go:noescape
+func maxAsm(x *float32, n int) float32
+
+//go:noescape
+func findAsm(x *float32, v float32, n int) int
+
+// argMaxSIMD is ArgMax for x[0] not NaN and at least one vector, or
+// (0, false) without AVX2 or on a shorter x.
+func argMaxSIMD(x []float32) (int, bool) {
+	nw := len(x) &^ (asmLanes - 1)
+	if !haveSIMD || nw == 0 {
+		return 0, false
+	}
+	m := maxAsm(&x[0], nw)
+	for _, v := range x[nw:] {
+		if v > m {
+			m = v
+		}
+	}
+	if i := findAsm(&x[0], m, nw); i < nw {
+		return i, true
+	}
+	for i, v := range x[nw:] {
+		if v == m {
+			return nw + i, true
+		}
+	}
+	return 0, true // unreachable: m is one of x
+}

@@ -691,3 +691,74 @@ scalemax_done:
 	TESTL        AX, AX
 	SETNE        ret1+28(FP)
 	RET
+
+// func maxAsm(x *float32, n int) float32
+// The largest of n elements, n a positive multiple of 8, NaNs skipped (−Inf
+// if all are NaN): VMAXPS returns its second source when either is NaN, and
+// the running maximum is passed second.
+TEXT ·maxAsm(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0xff800000, AX // −Inf
+	MOVQ AX, X0
+	VBROADCASTSS X0, Y0
+	VMOVUPS Y0, Y1
+	CMPQ CX, $16
+	JL   max_tail
+
+max_loop16:
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VMAXPS  Y0, Y2, Y0 // max(x, Y0): Y0 when x is NaN
+	VMAXPS  Y1, Y3, Y1
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JGE     max_loop16
+
+max_tail:
+	TESTQ CX, CX
+	JZ    max_done
+	VMOVUPS (SI), Y2
+	VMAXPS  Y0, Y2, Y0
+
+max_done:
+	VMAXPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET
+
+// func findAsm(x *float32, v float32, n int) int
+// The index of the first of n elements equal to v, n a positive multiple
+// of 8, or n if none is.
+TEXT ·findAsm(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	VBROADCASTSS v+8(FP), Y1
+	MOVQ n+16(FP), CX
+	XORQ DX, DX
+
+find_loop:
+	VCMPPS    $0, (SI), Y1, Y0 // equal, ordered
+	VMOVMSKPS Y0, AX
+	TESTL     AX, AX
+	JNZ       find_hit
+	ADDQ      $32, SI
+	ADDQ      $8, DX
+	CMPQ      DX, CX
+	JL        find_loop
+	MOVQ      CX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+find_hit:
+	BSFL AX, AX
+	ADDQ AX, DX
+	MOVQ DX, ret+24(FP)
+	VZEROUPPER
+	RET

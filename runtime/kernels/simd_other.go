@@ -51,3 +51,6 @@ func expSumSIMD([]float32, float32) (float32, bool) { return 0, false }
 
 // scaleMaxSIMD does nothing here; ScaleMax's portable loop does the work.
 func scaleMaxSIMD([]float32, float32) (float32, bool, int) { return 0, false, 0 }
+
+// argMaxSIMD does nothing here; ArgMax's portable loop does the work.
+func argMaxSIMD([]float32) (int, bool) { return 0, false }
