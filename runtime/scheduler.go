@@ -178,7 +178,7 @@ func NewScheduler(m *Model, opts ...SchedulerOption) (*Scheduler, error) {
 		}
 	}
 	if m.engine != EngineExact {
-		return nil, fmt.Errorf("scheduler: the %s engine has no KV cache to page; use the exact engine", m.engine)
+		return nil, fmt.Errorf("scheduler: the %s engine keeps one fixed-size state per sequence, not a KV cache in blocks, so it cannot be batched; load the model with the exact engine", m.engine)
 	}
 	c.stepTokens = max(c.stepTokens, c.slots)
 	if c.maxQueue == 0 {

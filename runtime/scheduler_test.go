@@ -345,8 +345,9 @@ func TestSchedulerOptions(t *testing.T) {
 			t.Errorf("options %d: error %q does not say where it comes from", i, err)
 		}
 	}
-	if _, err := NewScheduler(storiesModel(t, WithEngine(EngineSymbiotic))); err == nil {
-		t.Error("symbiotic engine: no error")
+	_, err := NewScheduler(storiesModel(t, WithEngine(EngineSymbiotic)))
+	if err == nil || !strings.Contains(err.Error(), "symbiotic engine") || !strings.Contains(err.Error(), "exact engine") {
+		t.Errorf("symbiotic engine: %v, want an error naming it and the exact engine", err)
 	}
 }
 

@@ -47,6 +47,9 @@ cached tokens and time to first token.
 			if err != nil {
 				return usageError{err}
 			}
+			if eng != runtime.EngineExact && (len(parallel) > 0 || chatTurn > 0) {
+				return usagef("--parallel and --chat-turn run the scheduler, which needs --engine exact: the %s engine keeps one fixed-size state per sequence, not a KV cache in blocks", eng)
+			}
 			rtOpts, err := cf.options()
 			if err != nil {
 				return err

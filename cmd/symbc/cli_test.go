@@ -64,6 +64,8 @@ func TestBadCountsExitTwo(t *testing.T) {
 		{"run", dir, "--prompt", "x", "--kernels", "sse"},
 		{"bench", dir, "--kv-type", "bf16"},
 		{"bench", dir, "--roofline", "-n", "0"},
+		{"bench", dir, "--engine", "symbiotic", "--parallel", "2"},
+		{"bench", dir, "--engine", "symbiotic", "--chat-turn", "100"},
 		{"serve", dir, "--kernels", "mmx"},
 		{"serve", dir, "--kv-type", "f8"},
 		{"verify", dir, "--kernels", "none"},
