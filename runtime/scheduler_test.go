@@ -33,6 +33,15 @@ func prompts(ids []int, n, vocab int) [][]int {
 	return out
 }
 
+// waitQueued waits until n requests wait in the queue of s.
+func waitQueued(s *Scheduler, n int) {
+	for queued := 0; queued < n; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		queued = len(s.queue)
+		s.mu.Unlock()
+	}
+}
+
 // runConcurrently queues a generation of every prompt, then starts the
 // scheduler of a paused test scheduler (see newTestScheduler) so that they
 // really run together, and waits for them.
@@ -44,11 +53,7 @@ func runConcurrently(t *testing.T, s *Scheduler, ps [][]int, opts ...GenOption) 
 	for i, p := range ps {
 		wg.Go(func() { res[i], errs[i] = s.GenerateIDs(context.Background(), p, opts...) })
 	}
-	for queued := 0; queued < len(ps); time.Sleep(time.Millisecond) {
-		s.mu.Lock()
-		queued = len(s.queue)
-		s.mu.Unlock()
-	}
+	waitQueued(s, len(ps))
 	s.start()
 	wg.Wait()
 	for i, err := range errs {
@@ -382,11 +387,7 @@ func TestSchedulerPreemption(t *testing.T) {
 			}))
 		})
 	}
-	for queued := 0; queued < len(ps); time.Sleep(time.Millisecond) {
-		s.mu.Lock()
-		queued = len(s.queue)
-		s.mu.Unlock()
-	}
+	waitQueued(s, len(ps))
 	s.start()
 	wg.Wait()
 	for i, p := range ps {
@@ -627,11 +628,7 @@ func TestSchedulerPreemptionBounded(t *testing.T) {
 			s.mu.Unlock()
 		})
 	}
-	for queued := 0; queued < n; time.Sleep(time.Millisecond) {
-		s.mu.Lock()
-		queued = len(s.queue)
-		s.mu.Unlock()
-	}
+	waitQueued(s, n)
 	s.start()
 	wg.Wait()
 	for i, o := range out {
@@ -700,11 +697,7 @@ func TestSchedulerReserve(t *testing.T) {
 			results <- err
 		}()
 	}
-	for queued := 0; queued < 2; time.Sleep(time.Millisecond) {
-		s.mu.Lock()
-		queued = len(s.queue)
-		s.mu.Unlock()
-	}
+	waitQueued(s, 2)
 	if _, err := r2.Admit(ctx, ids); err == nil {
 		t.Error("a reservation admitted twice")
 	}
