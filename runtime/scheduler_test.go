@@ -421,17 +421,19 @@ func TestSchedulerPreemptIdle(t *testing.T) {
 	m := storiesModel(t)
 	ctx := context.Background()
 	s := newTestScheduler(t, m, WithSlots(2), WithKVType(symb.F32),
-		WithKVCacheBytes(5*kvBlockTokens*kvBytesPerToken(m, symb.F32)))
+		WithKVCacheBytes(5*kvBlockTokens*kvBytesPerToken(m, symb.F32)), withPaused())
 	long, _ := m.Encode("Once upon a time")
 	short, _ := m.Encode("Tom and Sue")
 	n := 5*kvBlockTokens - len(long) // the long one alone fills the budget
 	var wg sync.WaitGroup
 	var first *Result
 	var firstErr error
+	// Both wait in the queue, the long one first, before the loop starts:
+	// the short one is admitted last, so it is the one preempted, and the
+	// long one cannot finish before the short one runs.
 	wg.Go(func() { first, firstErr = s.GenerateIDs(ctx, long, WithMaxTokens(n), WithIgnoreEOS()) })
-	for running := 0; running == 0; time.Sleep(time.Millisecond) {
-		running, _ = s.Load()
-	}
+	waitQueued(s, 1)
+	go func() { waitQueued(s, 2); s.start() }()
 	var once sync.Once
 	var streamed strings.Builder
 	second, err := s.GenerateIDs(ctx, short, WithMaxTokens(20), WithIgnoreEOS(), WithOnText(func(piece string) error {
