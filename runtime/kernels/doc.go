@@ -6,9 +6,10 @@
 // activations, Dot, Axpy, Add, Exp, the softmax steps ScaleMax and ExpSum,
 // ArgMax, float16 conversions). The helpers that are not Pool methods run the
 // CPU's AVX2 (amd64) or NEON (arm64) kernels where they have one, whatever
-// Set a Pool runs; an element's result does not depend on its position in
-// the slice (tails go through the vector kernel padded, or the scalar code
-// gives the same bits), so batched and unbatched decoding agree.
+// Set a Pool runs. The element-wise ones (SiLUMul, ExpSum, ScaleMax, Add,
+// the conversions) give an element the same bits wherever it lies in the
+// slice (a tail goes through the vector kernel padded, or the scalar code
+// rounds the same), so batched and unbatched decoding agree.
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
 // never expanded into memory as a whole. The one exception is a layout change
