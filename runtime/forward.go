@@ -201,14 +201,27 @@ func (s *Session) layer(li, n int) {
 // tokens in s.b.h: projections, biases, clipping, q/k norms and RoPE.
 func (s *Session) projectQKV(L *layer, n int, k, v []float32) {
 	m, mc, b := s.m, &s.m.mc, &s.b
-	hd := mc.HeadDim
 	qd, kvd := s.m.dims.qRow(), s.m.dims.kRow()
-	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	q := b.q[:n*qd]
 	m.observe(b.h[:n*mc.HiddenSize], n, L.q, L.k, L.v)
 	m.pool.MatMuls([][]float32{q, k, v}, b.h[:n*mc.HiddenSize], n, L.q, L.k, L.v)
+	// Rows are independent: split over the pool (serial, the biases, norms
+	// and rotations of 8 rows waited for one thread in the batched step).
+	const perElem = 4 // rough operations per query and key element
+	m.pool.Run(n, 1, int64(n*(qd+kvd)*perElem), func(_, lo, hi int) {
+		s.finishQKV(L, q, k, v, lo, hi)
+	})
+}
+
+// finishQKV applies projectQKV's biases, clipping, q/k norms and RoPE to rows
+// [lo, hi) of q, k and v.
+func (s *Session) finishQKV(L *layer, q, k, v []float32, lo, hi int) {
+	m, mc, b := s.m, &s.m.mc, &s.b
+	hd := mc.HeadDim
+	qd, kvd := s.m.dims.qRow(), s.m.dims.kRow()
+	eps, off := float32(mc.NormEps), mc.NormWeightOffset
 	half := m.rope.dim / 2
-	for t := range n {
+	for t := lo; t < hi; t++ {
 		qt, kt, vt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd], v[t*kvd:(t+1)*kvd]
 		if L.qBias != nil {
 			kernels.Add(qt, L.qBias)
