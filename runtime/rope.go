@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -108,15 +109,7 @@ func (r *rope) tables(cos, sin []float32, pos, n int) {
 
 // apply rotates each head of x (heads × headDim) with one position's cos/sin.
 func (r *rope) apply(x []float32, heads, headDim int, cos, sin []float32) {
-	half := r.dim / 2
-	for h := range heads {
-		v := x[h*headDim : h*headDim+r.dim]
-		for i := range half {
-			a, b := v[i], v[i+half]
-			v[i] = a*cos[i] - b*sin[i]
-			v[i+half] = b*cos[i] + a*sin[i]
-		}
-	}
+	kernels.Rotate(x, heads, headDim, r.dim/2, cos, sin)
 }
 
 // yarnMScale is YaRN's magnitude correction 0.1·m·ln(factor) + 1 (1 when the

@@ -143,6 +143,31 @@ func geluTanh(v float32) float32 {
 	return 0.5 * v * (1 + t)
 }
 
+// Rotate applies rotary position embedding in rotate-half order to heads
+// heads of x, head h at x[h*stride:]: with a = v[i] and b = v[i+half] of a
+// head v, v[i] = a·cos[i] − b·sin[i] and v[i+half] = b·cos[i] + a·sin[i] for
+// i < half. It panics if a slice is too short.
+func Rotate(x []float32, heads, stride, half int, cos, sin []float32) {
+	if heads <= 0 || half <= 0 {
+		return
+	}
+	if stride < 0 || len(x) < (heads-1)*stride+2*half || len(cos) < half || len(sin) < half {
+		panic(fmt.Sprintf("kernels: Rotate of %d heads of %d (stride %d): slices of %d, %d and %d", heads, 2*half, stride, len(x), len(cos), len(sin)))
+	}
+	if rotateSIMD(x, heads, stride, half, cos, sin) {
+		return
+	}
+	cos, sin = cos[:half], sin[:half]
+	for h := range heads {
+		v := x[h*stride : h*stride+2*half]
+		for i := range half {
+			a, b := v[i], v[i+half]
+			v[i] = a*cos[i] - b*sin[i]
+			v[i+half] = b*cos[i] + a*sin[i]
+		}
+	}
+}
+
 // ArgMax returns the index of the first largest element of x, comparing
 // with >: NaNs never win, and x[0] wins when it is NaN (0 for an empty x).
 // Greedy sampling takes it over a whole vocabulary every token.

@@ -312,6 +312,36 @@ func TestArgMax(t *testing.T) {
 	}
 }
 
+// TestRotate checks Rotate bit for bit against the rotation with every
+// product rounded (as the Go loop and the vector kernel do it), for full and
+// partial rotary widths, widths the vector kernel takes and one it does not,
+// and that elements past the rotary part of each head are left alone.
+func TestRotate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, sh := range []struct{ heads, stride, half int }{{32, 64, 32}, {8, 128, 64}, {4, 64, 16}, {3, 20, 6}, {2, 24, 12}} {
+		x := randVec(rng, sh.heads*sh.stride)
+		cos, sin := randVec(rng, sh.half), randVec(rng, sh.half)
+		got := append([]float32(nil), x...)
+		Rotate(got, sh.heads, sh.stride, sh.half, cos, sin)
+		for h := range sh.heads {
+			for i := range sh.stride {
+				v := x[h*sh.stride:]
+				want := v[i]
+				switch {
+				case i < sh.half:
+					want = float32(v[i]*cos[i]) - float32(v[i+sh.half]*sin[i])
+				case i < 2*sh.half:
+					j := i - sh.half
+					want = float32(v[i]*cos[j]) + float32(v[j]*sin[j])
+				}
+				if g := got[h*sh.stride+i]; math.Float32bits(g) != math.Float32bits(want) {
+					t.Fatalf("%+v: head %d element %d = %g, want %g", sh, h, i, g, want)
+				}
+			}
+		}
+	}
+}
+
 func TestAddScale(t *testing.T) {
 	a := []float32{1, 2, 3}
 	Add(a, []float32{1, 1, 1})

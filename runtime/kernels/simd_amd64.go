@@ -175,3 +175,17 @@ func argMaxSIMD(x []float32) (int, bool) {
 	}
 	return 0, true // unreachable: m is one of x
 }
+
+//go:noescape
+func rotateAsm(x, cos, sin *float32, heads, stride, half int)
+
+// rotateSIMD is Rotate's vector kernel (bounds checked there); it reports
+// whether it ran, which it does for every head or none: half must be a
+// multiple of the vector width.
+func rotateSIMD(x []float32, heads, stride, half int, cos, sin []float32) bool {
+	if !haveSIMD || half%asmLanes != 0 {
+		return false
+	}
+	rotateAsm(&x[0], &cos[0], &sin[0], heads, stride, half)
+	return true
+}

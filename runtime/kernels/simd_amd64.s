@@ -762,3 +762,48 @@ find_hit:
 	MOVQ DX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func rotateAsm(x, cos, sin *float32, heads, stride, half int)
+// For each of heads heads at x+h·stride (elements): with a = x[i] and
+// b = x[i+half], x[i] = a·cos[i] − b·sin[i] and x[i+half] = b·cos[i] +
+// a·sin[i] for i < half, half a positive multiple of 8. Products and sums
+// are rounded separately, as in the Go loop.
+TEXT ·rotateAsm(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), DI
+	MOVQ cos+8(FP), R8
+	MOVQ sin+16(FP), R9
+	MOVQ heads+24(FP), DX
+	MOVQ stride+32(FP), R10
+	SHLQ $2, R10
+	MOVQ half+40(FP), R12
+	SHLQ $2, R12
+	TESTQ DX, DX
+	JZ    rotate_done
+
+rotate_head:
+	XORQ CX, CX
+	LEAQ (DI)(R12*1), R14
+
+rotate_i:
+	VMOVUPS (DI)(CX*1), Y0  // a
+	VMOVUPS (R14)(CX*1), Y1 // b
+	VMOVUPS (R8)(CX*1), Y2  // cos
+	VMOVUPS (R9)(CX*1), Y3  // sin
+	VMULPS  Y2, Y0, Y4
+	VMULPS  Y3, Y1, Y5
+	VSUBPS  Y5, Y4, Y4      // a·cos − b·sin
+	VMULPS  Y2, Y1, Y6
+	VMULPS  Y3, Y0, Y7
+	VADDPS  Y7, Y6, Y6      // b·cos + a·sin
+	VMOVUPS Y4, (DI)(CX*1)
+	VMOVUPS Y6, (R14)(CX*1)
+	ADDQ    $32, CX
+	CMPQ    CX, R12
+	JL      rotate_i
+	ADDQ    R10, DI
+	DECQ    DX
+	JNZ     rotate_head
+
+rotate_done:
+	VZEROUPPER
+	RET

@@ -49,3 +49,6 @@ func scaleMaxSIMD([]float32, float32) (float32, bool, int) { return 0, false, 0 
 
 // argMaxSIMD does nothing here; ArgMax's portable loop does the work.
 func argMaxSIMD([]float32) (int, bool) { return 0, false }
+
+// rotateSIMD does nothing here; Rotate's portable loop does the work.
+func rotateSIMD([]float32, int, int, int, []float32, []float32) bool { return false }
