@@ -4,12 +4,13 @@
 // dequantization for embedding lookups, and the small vector helpers a
 // transformer forward pass needs (RMSNorm, the gated SiLU and GELU
 // activations, Dot, Axpy, Add, Exp, the softmax steps ScaleMax and ExpSum,
-// ArgMax, float16 conversions). The helpers that are not Pool methods run the
-// CPU's AVX2 (amd64) or NEON (arm64) kernels where they have one, whatever
-// Set a Pool runs. The element-wise ones (SiLUMul, ExpSum, ScaleMax, Add,
-// the conversions) give an element the same bits wherever it lies in the
-// slice (a tail goes through the vector kernel padded, or the scalar code
-// rounds the same), so batched and unbatched decoding agree.
+// ArgMax, Rotate for RoPE, float16 conversions). The helpers that are not
+// Pool methods run the CPU's AVX2 (amd64) or NEON (arm64) kernels where they
+// have one, whatever Set a Pool runs. The element-wise ones (SiLUMul,
+// ExpSum, ScaleMax, Add, Rotate, the conversions) give an element the same
+// bits wherever it lies in the slice (a tail goes through the vector kernel
+// padded, or the scalar code rounds the same), so batched and unbatched
+// decoding agree.
 //
 // Weights are consumed straight from their packed form: a quantized matrix is
 // never expanded into memory as a whole. The one exception is a layout change
