@@ -161,9 +161,11 @@ func Rotate(x []float32, heads, stride, half int, cos, sin []float32) {
 	for h := range heads {
 		v := x[h*stride : h*stride+2*half]
 		for i := range half {
+			// Every product rounded, as the vector kernel does: without the
+			// conversions arm64 would fuse them into FMAs.
 			a, b := v[i], v[i+half]
-			v[i] = a*cos[i] - b*sin[i]
-			v[i+half] = b*cos[i] + a*sin[i]
+			v[i] = float32(a*cos[i]) - float32(b*sin[i])
+			v[i+half] = float32(b*cos[i]) + float32(a*sin[i])
 		}
 	}
 }
