@@ -33,6 +33,42 @@ func TestMain(m *testing.M) {
 func chatModel(t *testing.T) string {
 	t.Helper()
 	dir, _ := convertStories(t)
+	return withChatTemplate(t, dir)
+}
+
+// longChatModel is chatModel with a context of 8,192 positions instead of
+// 512, so that a reply can run for thousands of tokens (seconds): long
+// enough for a Ctrl-C sent after its first piece to arrive while it runs.
+func longChatModel(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", "models", "stories260k")
+	long := filepath.Join(t.TempDir(), "stories-long")
+	if err := os.CopyFS(long, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(long, "config.json")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from, to = `"max_position_embeddings": 512`, `"max_position_embeddings": 8192`
+	if !strings.Contains(string(b), from) {
+		t.Fatalf("%s has no %s", cfg, from)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "stories")
+	if msg, err := runCLI(t, "convert", long, out, "--quiet"); err != nil {
+		t.Fatalf("convert: %v\n%s", err, msg)
+	}
+	return withChatTemplate(t, out)
+}
+
+// withChatTemplate gives the converted model in dir a chat template that
+// joins the messages and rewrites its manifest.
+func withChatTemplate(t *testing.T, dir string) string {
+	t.Helper()
 	tmpl := "{% for m in messages %}{{ m.content }} {% endfor %}"
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer", "chat_template.jinja"), []byte(tmpl), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,6 +91,8 @@ type terminal struct {
 	mu   sync.Mutex
 	buf  strings.Builder
 	seen int // bytes of buf already matched by expect
+
+	readDone chan struct{} // closed when reading the terminal has stopped
 }
 
 func (tm *terminal) send(s string) {
@@ -91,37 +129,7 @@ func TestChatREPLThroughATerminal(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("pseudo-terminals are a Unix facility")
 	}
-	dir := chatModel(t)
-	cmd := exec.Command(os.Args[0], "run", dir, "--temperature", "0", "--max-tokens", "400", "--threads", "1")
-	cmd.Env = append(os.Environ(), "SYMBC_TEST_MAIN=1", "SYMBC_MODELS="+t.TempDir())
-	ptmx, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	tm := &terminal{t: t, ptmx: ptmx}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		b := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(b)
-			tm.mu.Lock()
-			tm.buf.Write(b[:n])
-			tm.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	}()
-
+	tm, exited := startChat(t, chatModel(t), "--max-tokens", "400")
 	stats := `\((\d+) prompt tokens, (\d+) generated`
 	tm.expect(`\(chat\)\. /clear forgets the conversation`)
 	tm.expect(`>>> `)
@@ -156,11 +164,22 @@ func TestChatREPLThroughATerminal(t *testing.T) {
 		t.Errorf("the recalled line's prompt has %d tokens, want %d as in the first turn", again, turn1)
 	}
 
-	// Ctrl-C once the reply streams stops that reply only; the reply
-	// would otherwise run for 400 tokens.
+	// Ctrl-C at the prompt is not an exit.
 	tm.expect(`>>> `)
-	tm.send("/clear\n")
-	tm.expect(`conversation cleared`)
+	tm.send("\x03")
+	tm.expect(`/exit \(or Ctrl-D\) leaves`)
+	tm.exit(exited)
+}
+
+// TestChatREPLCtrlCStopsTheReply checks that Ctrl-C while a reply streams
+// stops that reply only, on a model whose 4,000-token reply would take
+// seconds.
+func TestChatREPLCtrlCStopsTheReply(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("pseudo-terminals are a Unix facility")
+	}
+	tm, exited := startChat(t, longChatModel(t), "--max-tokens", "4000")
+	tm.expect(`>>> `)
 	tm.send("Tom had a dog\n")
 	tm.expect(`dog\r?\n.`) // the echo, then the reply's first piece
 	tm.send("\x03")
@@ -171,20 +190,59 @@ func TestChatREPLThroughATerminal(t *testing.T) {
 		t.Fatalf("Ctrl-C during a reply ended the chat: %v", err)
 	default:
 	}
-	// Ctrl-C at the prompt is not an exit either.
-	tm.send("\x03")
-	tm.expect(`/exit \(or Ctrl-D\) leaves`)
+	tm.exit(exited)
+}
+
+// startChat starts "symbc run DIR" in chat mode on a pseudo-terminal of its
+// own (greedy, one thread, args added) and returns the terminal, which
+// collects everything the chat writes, and the channel of the process's
+// exit. The process is killed when the test ends.
+func startChat(t *testing.T, dir string, args ...string) (*terminal, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"run", dir, "--temperature", "0", "--threads", "1"}, args...)...)
+	cmd.Env = append(os.Environ(), "SYMBC_TEST_MAIN=1", "SYMBC_MODELS="+t.TempDir())
+	ptmx, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &terminal{t: t, ptmx: ptmx, readDone: make(chan struct{})}
+	go func() {
+		defer close(tm.readDone)
+		b := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(b)
+			tm.mu.Lock()
+			tm.buf.Write(b[:n])
+			tm.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+		ptmx.Close()
+		<-tm.readDone
+	})
+	return tm, exited
+}
+
+// exit sends /exit and checks that the chat ends without an error.
+func (tm *terminal) exit(exited <-chan error) {
+	tm.t.Helper()
 	tm.send("/exit\n")
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Errorf("symbc run exited with %v after /exit", err)
+			tm.t.Errorf("symbc run exited with %v after /exit", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("/exit did not end the chat")
+		tm.t.Fatal("/exit did not end the chat")
 	}
-	ptmx.Close()
-	<-readDone
 }
 
 func TestRunReadsThePromptFromStdin(t *testing.T) {
