@@ -191,13 +191,15 @@ func attendBlocked(b *buffers, d attnDims, g int, it attnItem, window int, src k
 				clear(row)
 				continue
 			}
-			m := kernels.ScaleMax(row[lo:hi], scale)
+			var m float32
 			if softcap > 0 {
 				m = float32(math.Inf(-1))
 				for j := lo; j < hi; j++ {
-					row[j] = softcap * float32(math.Tanh(float64(row[j]/softcap)))
+					row[j] = softcap * float32(math.Tanh(float64(row[j]*scale/softcap)))
 					m = max(m, row[j])
 				}
+			} else {
+				m = kernels.ScaleMax(row[lo:hi], scale)
 			}
 			if m > mx[r] {
 				if alpha := kernels.Exp(mx[r] - m); alpha != 1 {

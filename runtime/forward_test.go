@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/symbc/symbc/runtime/kernels"
 	"github.com/symbc/symbc/symb"
 )
 
@@ -89,7 +90,7 @@ func greedy(t testing.TB, s *Session, prompt []int, n int) []int {
 	}
 	var out []int
 	for len(out) < n {
-		id := argmax(s.LastLogits())
+		id := kernels.ArgMax(s.LastLogits())
 		out = append(out, id)
 		if len(out) == n {
 			break

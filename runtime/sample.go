@@ -69,7 +69,7 @@ func (s *sampler) pick(logits []float32, history []int) int {
 	}
 	s.adjust(logits)
 	if s.temperature <= 0 {
-		return argmax(logits)
+		return kernels.ArgMax(logits)
 	}
 	c := s.cand[:0]
 	inv := 1 / s.temperature
@@ -80,7 +80,7 @@ func (s *sampler) pick(logits []float32, history []int) int {
 	}
 	s.cand = c
 	if len(c) == 0 {
-		return argmax(logits)
+		return kernels.ArgMax(logits)
 	}
 	c = keepTopK(c, s.topK)
 	softmaxCandidates(c)
@@ -116,10 +116,6 @@ func repetitionPenalty(logits []float32, history []int, p float32) {
 		}
 	}
 }
-
-// argmax is the first index of the largest logit (kernels.ArgMax: a vector
-// pass over the vocabulary where there is one).
-func argmax(x []float32) int { return kernels.ArgMax(x) }
 
 // keepTopK keeps the k most likely candidates, most likely first (c is
 // returned as it is when k is 0 or at least len(c)). It selects with a

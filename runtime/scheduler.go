@@ -422,6 +422,10 @@ func (s *Scheduler) admit(ctx context.Context, prompt []int, reserved bool) (*sl
 		s.reserved-- // its place passes to the queue
 	}
 	need := (len(prompt) + kvBlockTokens) / kvBlockTokens // the prompt and the first generated token
+	var busy error
+	if !reserved {
+		busy = s.busy()
+	}
 	switch {
 	case s.closed:
 		s.mu.Unlock()
@@ -430,10 +434,9 @@ func (s *Scheduler) admit(ctx context.Context, prompt []int, reserved bool) (*sl
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: a prompt of %d tokens needs %d blocks of %d, the budget has %d",
 			ErrKVCacheFull, len(prompt), need, kvBlockTokens, s.cache.blocks)
-	case !reserved && s.busy() != nil:
-		err := s.busy()
+	case busy != nil:
 		s.mu.Unlock()
-		return nil, err
+		return nil, busy
 	}
 	s.queue = append(s.queue, q)
 	s.mu.Unlock()

@@ -91,18 +91,26 @@ func slowRegistry(t *testing.T, blobGets *atomic.Int64) string {
 	})
 }
 
+// pushedToSlowRegistry pushes the converted stories260k to a slowRegistry
+// counting its blob GETs in gets and returns the pushed reference.
+func pushedToSlowRegistry(t *testing.T, gets *atomic.Int64) string {
+	t.Helper()
+	host := slowRegistry(t, gets)
+	model, _ := convertStories(t)
+	ref := host + "/m:v1"
+	if _, stderr, err := registryCLI("", "push", model, ref, "--quiet"); err != nil {
+		t.Fatalf("push: %v\n%s", err, stderr)
+	}
+	return ref
+}
+
 // TestPullSurvivesSIGKILL kills pull at random points (several seeds) and
 // checks that the next pull succeeds and leaves nothing but the folder; a
 // pull that finds a dead run's partial folder downloads only what is
 // missing from it.
 func TestPullSurvivesSIGKILL(t *testing.T) {
 	var gets atomic.Int64
-	host := slowRegistry(t, &gets)
-	model, _ := convertStories(t)
-	ref := host + "/m:v1"
-	if _, stderr, err := registryCLI("", "push", model, ref, "--quiet"); err != nil {
-		t.Fatalf("push: %v\n%s", err, stderr)
-	}
+	ref := pushedToSlowRegistry(t, &gets)
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "pulled")
 	args := []string{"pull", ref, dir, "--force", "--quiet", "--jobs", "2"}
@@ -215,12 +223,7 @@ func TestSecondInterruptExits(t *testing.T) {
 // store's tmp/ is empty afterwards: the dead run's folder is swept.
 func TestStorePullSurvivesSIGKILL(t *testing.T) {
 	var gets atomic.Int64
-	host := slowRegistry(t, &gets)
-	model, _ := convertStories(t)
-	ref := host + "/m:v1"
-	if _, stderr, err := registryCLI("", "push", model, ref, "--quiet"); err != nil {
-		t.Fatalf("push: %v\n%s", err, stderr)
-	}
+	ref := pushedToSlowRegistry(t, &gets)
 	args := []string{"pull", ref, "--quiet", "--jobs", "2"}
 	measure := symbcProcess(args...)
 	measure.Env = append(measure.Env, "SYMBC_MODELS="+t.TempDir())
